@@ -1,0 +1,12 @@
+# Every mcr-*.c in a program folder is one program: a thin main over libmcr.
+function(mcr_add_programs)
+  file(GLOB progs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/mcr-*.c)
+  file(GLOB helpers CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/[!m]*.c)
+  foreach(src ${progs})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${name} ${src} ${helpers})
+    target_link_libraries(${name} PRIVATE mcr)
+    set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+    install(TARGETS ${name} RUNTIME DESTINATION bin)
+  endforeach()
+endfunction()

@@ -1,0 +1,43 @@
+/*
+ * A growing byte buffer (git's strbuf). ptr is always NUL-terminated once the
+ * buffer holds anything; a zeroed struct (MCR_BUF_INIT) is an empty buffer.
+ * Owned by the caller: release with mcr_buf_free(), which accepts an empty buffer.
+ */
+#ifndef MCR_BUF_H
+#define MCR_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct mcr_buf {
+	char *ptr;
+	size_t len;
+	size_t cap;
+} mcr_buf;
+
+#define MCR_BUF_INIT { NULL, 0, 0 }
+
+/* Each returns 0 or MCR_ENOMEM. */
+int mcr_buf_grow(mcr_buf *b, size_t extra);
+int mcr_buf_put(mcr_buf *b, const void *data, size_t len);
+int mcr_buf_puts(mcr_buf *b, const char *s);
+int mcr_buf_putc(mcr_buf *b, char c);
+int mcr_buf_printf(mcr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap);
+
+/* Empty the buffer, keeping its memory. */
+void mcr_buf_reset(mcr_buf *b);
+
+/* Take the string out of the buffer (caller frees with free(); never NULL on
+ * success, "" for an empty buffer); the buffer is left empty. NULL on ENOMEM. */
+char *mcr_buf_detach(mcr_buf *b);
+
+void mcr_buf_free(mcr_buf *b);
+
+/* The buffer's text, "" when empty. */
+static inline const char *mcr_buf_cstr(const mcr_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * The region's configuration (mcr.yaml), read with libyaml.
+ *
+ * Format (docs/CONFIG.md has the full reference):
+ *
+ *   region: East and North Hertfordshire (sample)
+ *   paths:                       # relative paths resolve against the config file's folder
+ *     staging: staging
+ *     archive: archive
+ *     quarantine: quarantine
+ *     store: store               # generations gen-NNNNNN.sqlite, the 'current' link, history.sqlite
+ *     audit: audit/audit.sqlite  # append-only, never rebuilt
+ *     log: log/mcr.log
+ *     lock: run/mcr.lock         # optional: held by mcr-load and jobs/mcr-nightly
+ *   retention:
+ *     generations: 3             # store generations kept (>= 2)
+ *     archive_days: 30           # loaded staged files kept in the archive
+ *   organisations:
+ *     - ods: A81001
+ *       name: Riverside Surgery
+ *       kind: gp                 # gp | lcs | ooh
+ *       schedule: nightly        # nightly | twice-daily
+ *       shares_from: 2012-04-01
+ *       caldicott: Dr Jane Example, caldicott.a81001@example.nhs.uk
+ *       source: sources/gp/A81001   # export the nightly job extracts (optional)
+ *   policy:
+ *     consent_at_point_of_care: implied    # implied | required
+ *     objection_codes: [416409005]
+ *     consent_codes: [417528008]
+ *     sensitive_codes: [...]               # SNOMED CT codes (GP summary exclusion sets)
+ *     clinician_roles: [...]               # role codes that count as clinical advice (OOH)
+ *     ooh_recent_days: 90                  # OOH cases this recent form the OOH's own list
+ *     roles:
+ *       clinician: [demographics, allergies, medications, problems, immunisations,
+ *                   results, encounters, social-care, misc-reports]
+ *       social-worker: [demographics, allergies, social-care]
+ *     staff:
+ *       - user: jbloggs
+ *         nhs: "9990000018"
+ *
+ * Unknown keys, missing required keys, duplicate keys and bad values (unknown kind
+ * or section, bad date, bad ODS code, invalid NHS number) are errors whose message
+ * names file:line:column.
+ */
+#ifndef MCR_CONFIG_H
+#define MCR_CONFIG_H
+
+#include <stddef.h>
+
+#include "mcr/vocab.h"
+
+typedef enum mcr_org_kind { MCR_KIND_GP, MCR_KIND_LCS, MCR_KIND_OOH } mcr_org_kind;
+typedef enum mcr_schedule { MCR_SCHEDULE_NIGHTLY, MCR_SCHEDULE_TWICE_DAILY } mcr_schedule;
+
+typedef struct mcr_org {
+	char *ods;            /* ODS code, e.g. "A81001" */
+	char *name;
+	mcr_org_kind kind;
+	mcr_schedule schedule;
+	char shares_from[11]; /* YYYY-MM-DD; "" when the organisation shares everything */
+	char *caldicott;      /* Caldicott Guardian contact; may be NULL */
+	char *source;         /* absolute path of its export for the nightly job; may be NULL */
+} mcr_org;
+
+typedef struct mcr_role {
+	char *name;
+	unsigned sections;    /* bit (1u << mcr_section) for each section the role may see */
+} mcr_role;
+
+typedef struct mcr_staff {
+	char *user;
+	char nhs[11];         /* the member of staff's own NHS number (10 digits) */
+} mcr_staff;
+
+/* A list of codes kept sorted for mcr_config_code_in(). */
+typedef struct mcr_codes {
+	char **codes;
+	size_t count;
+} mcr_codes;
+
+typedef struct mcr_config {
+	char *path;           /* the file read */
+	char *region;
+	/* Absolute paths. */
+	char *staging_dir, *archive_dir, *quarantine_dir, *store_dir, *audit_path, *log_path;
+	char *lock_path;      /* defaults to <store_dir>/mcr.lock */
+	int keep_generations; /* default 3 */
+	int archive_days;     /* default 30 */
+
+	mcr_org *orgs;
+	size_t norgs;
+
+	int consent_required; /* 1: explicit consent at the point of care */
+	mcr_codes objection_codes, consent_codes, sensitive_codes, clinician_roles;
+	int ooh_recent_days;  /* default 90 */
+	mcr_role *roles;
+	size_t nroles;
+	mcr_staff *staff;
+	size_t nstaff;
+} mcr_config;
+
+/*
+ * Read and validate the configuration at path. On success *out is a config the
+ * caller frees with mcr_config_free(). Errors: MCR_ECONFIG with "file:line:column:
+ * what" (also for a missing file), MCR_ENOMEM.
+ */
+int mcr_config_load(mcr_config **out, const char *path);
+
+/* Free a config; accepts NULL. */
+void mcr_config_free(mcr_config *cfg);
+
+/* The path to use when --config is not given: $MCR_CONFIG, else "./mcr.yaml". */
+const char *mcr_config_default_path(void);
+
+/* The organisation with this ODS code, or NULL. */
+const mcr_org *mcr_config_org(const mcr_config *cfg, const char *ods);
+
+/* The role of this name, or NULL. */
+const mcr_role *mcr_config_role(const mcr_config *cfg, const char *name);
+
+/* The staff entry for this user, or NULL. */
+const mcr_staff *mcr_config_staff(const mcr_config *cfg, const char *user);
+
+/* 1 if code is in the list, else 0 (binary search). */
+int mcr_config_code_in(const mcr_codes *list, const char *code);
+
+const char *mcr_org_kind_name(mcr_org_kind k);   /* "gp", "lcs", "ooh" */
+const char *mcr_schedule_name(mcr_schedule s);   /* "nightly", "twice-daily" */
+
+/* The dataset an organisation of this kind stages: "gp", "lcs" or "ooh". */
+const char *mcr_org_dataset(mcr_org_kind k);
+
+#endif

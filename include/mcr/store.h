@@ -1,0 +1,29 @@
+/*
+ * The consolidated store: one SQLite file per generation (schema/store.sql),
+ * published by replacing the symlink <store>/current with rename(2).
+ */
+#ifndef MCR_STORE_H
+#define MCR_STORE_H
+
+#include <sqlite3.h>
+
+#define MCR_STORE_SCHEMA_VERSION 1
+
+/* The published generation number; MCR_ENOTFOUND when none has been published. */
+int mcr_store_current_generation(const char *store_dir, long *generation);
+
+/*
+ * Open the published generation read-only (SQLITE_OPEN_READONLY): the file the
+ * 'current' link names when called, so a generation published later never mixes
+ * in. *db is closed by the caller with sqlite3_close(). MCR_ENOTFOUND when no
+ * generation exists, MCR_EIO / MCR_EFORMAT (wrong schema version) otherwise.
+ */
+int mcr_store_open_current(const char *store_dir, sqlite3 **db, long *generation);
+
+/* Open a kept generation read-only (e.g. the one an audit entry names). */
+int mcr_store_open_generation(const char *store_dir, long generation, sqlite3 **db);
+
+/* Path of generation n's file into out (caller frees with free()). */
+int mcr_store_generation_path(const char *store_dir, long generation, char **out);
+
+#endif

@@ -1,0 +1,22 @@
+-- Audit log: <paths.audit>, append-only, separate from the store, never rebuilt.
+-- hash = hex SHA-256 of (prev_hash || '\n' || the canonical line of the entry),
+-- the canonical line being the fields below from seq to generation joined by
+-- '\x1f'; the first entry's prev_hash is 64 zeros. docs/AUDIT.md has the details.
+CREATE TABLE IF NOT EXISTS audit (
+  seq        INTEGER PRIMARY KEY,  -- 1, 2, 3 ... without gaps
+  at         TEXT NOT NULL,        -- ISO 8601 UTC
+  user       TEXT NOT NULL,
+  org        TEXT NOT NULL,        -- the viewing organisation
+  role       TEXT NOT NULL,
+  nhs        TEXT NOT NULL,        -- whose record
+  sections   TEXT NOT NULL,        -- comma-separated section names requested/shown
+  basis      TEXT NOT NULL,        -- implied | consent-given | consent-refused | break-glass
+  reason     TEXT,                 -- break-glass reason
+  outcome    TEXT NOT NULL,        -- shown | denied | self-access | no-record
+  detail     TEXT,                 -- why denied, in one line
+  generation INTEGER,              -- store generation read
+  prev_hash  TEXT NOT NULL,
+  hash       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_nhs ON audit (nhs, at);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user, at);
