@@ -1,0 +1,27 @@
+/*
+ * What every program's thin main shares: --version text, the --config default,
+ * loading the config with the standard error report.
+ *
+ * Program shape (see loader/mcr-load.c): a static struct option table and usage
+ * text; parse with getopt_long; validate; open; work; one `out:` cleanup label;
+ * return an MCR_EXIT_* status from mcr/error.h.
+ */
+#ifndef MCR_CLI_H
+#define MCR_CLI_H
+
+#include <stdio.h>
+
+#include "mcr/config.h"
+
+/* Print "<prog> (mcr) <version>" to stdout. */
+void mcr_cli_version(const char *prog);
+
+/* Load the config named by --config (opt, may be NULL) or the default path. On
+ * failure prints "<prog>: <message>" and returns MCR_EXIT_USAGE; else 0. */
+int mcr_cli_load_config(const char *prog, const char *opt, mcr_config **cfg);
+
+/* Report a usage error: "<prog>: <message>" and "Try '<prog> --help'." on
+ * stderr; returns MCR_EXIT_USAGE. */
+int mcr_cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
