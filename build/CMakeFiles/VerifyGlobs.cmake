@@ -62,6 +62,18 @@ if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
 endif()
 
+# MCR_SCHEMA_FILES at lib/CMakeLists.txt:3 (file)
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/schema/*")
+set(OLD_GLOB
+  "/work/main/schema/audit.sql"
+  "/work/main/schema/history.sql"
+  "/work/main/schema/store.sql"
+  )
+if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
+  message("-- GLOB mismatch!")
+  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
+endif()
+
 # helpers at cmake/programs.cmake:4 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/synth/[!m]*.c")
 set(OLD_GLOB

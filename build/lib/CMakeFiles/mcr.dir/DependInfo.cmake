@@ -13,6 +13,7 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/lib/consent.c" "lib/CMakeFiles/mcr.dir/consent.c.o" "gcc" "lib/CMakeFiles/mcr.dir/consent.c.o.d"
   "/work/main/lib/error.c" "lib/CMakeFiles/mcr.dir/error.c.o" "gcc" "lib/CMakeFiles/mcr.dir/error.c.o.d"
   "/work/main/lib/fs.c" "lib/CMakeFiles/mcr.dir/fs.c.o" "gcc" "lib/CMakeFiles/mcr.dir/fs.c.o.d"
+  "/work/main/build/lib/schema_files.c" "lib/CMakeFiles/mcr.dir/schema_files.c.o" "gcc" "lib/CMakeFiles/mcr.dir/schema_files.c.o.d"
   "/work/main/lib/vocab.c" "lib/CMakeFiles/mcr.dir/vocab.c.o" "gcc" "lib/CMakeFiles/mcr.dir/vocab.c.o.d"
   )
 

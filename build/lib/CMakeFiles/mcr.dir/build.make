@@ -69,10 +69,17 @@ include lib/CMakeFiles/mcr.dir/progress.make
 # Include the compile flags for this target's objects.
 include lib/CMakeFiles/mcr.dir/flags.make
 
+lib/schema_files.c: /work/main/schema/audit.sql
+lib/schema_files.c: /work/main/schema/history.sql
+lib/schema_files.c: /work/main/schema/store.sql
+lib/schema_files.c: /work/main/cmake/embed.cmake
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --blue --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Embedding schema/ files"
+	cd /work/main/build/lib && /usr/bin/cmake -DSCHEMA_DIR=/work/main/schema -DOUTPUT=/work/main/build/lib/schema_files.c -P /work/main/cmake/embed.cmake
+
 lib/CMakeFiles/mcr.dir/buf.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/buf.c.o: /work/main/lib/buf.c
 lib/CMakeFiles/mcr.dir/buf.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object lib/CMakeFiles/mcr.dir/buf.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object lib/CMakeFiles/mcr.dir/buf.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/buf.c.o -MF CMakeFiles/mcr.dir/buf.c.o.d -o CMakeFiles/mcr.dir/buf.c.o -c /work/main/lib/buf.c
 
 lib/CMakeFiles/mcr.dir/buf.c.i: cmake_force
@@ -86,7 +93,7 @@ lib/CMakeFiles/mcr.dir/buf.c.s: cmake_force
 lib/CMakeFiles/mcr.dir/cli.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/cli.c.o: /work/main/lib/cli.c
 lib/CMakeFiles/mcr.dir/cli.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object lib/CMakeFiles/mcr.dir/cli.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object lib/CMakeFiles/mcr.dir/cli.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/cli.c.o -MF CMakeFiles/mcr.dir/cli.c.o.d -o CMakeFiles/mcr.dir/cli.c.o -c /work/main/lib/cli.c
 
 lib/CMakeFiles/mcr.dir/cli.c.i: cmake_force
@@ -100,7 +107,7 @@ lib/CMakeFiles/mcr.dir/cli.c.s: cmake_force
 lib/CMakeFiles/mcr.dir/consent.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/consent.c.o: /work/main/lib/consent.c
 lib/CMakeFiles/mcr.dir/consent.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object lib/CMakeFiles/mcr.dir/consent.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object lib/CMakeFiles/mcr.dir/consent.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/consent.c.o -MF CMakeFiles/mcr.dir/consent.c.o.d -o CMakeFiles/mcr.dir/consent.c.o -c /work/main/lib/consent.c
 
 lib/CMakeFiles/mcr.dir/consent.c.i: cmake_force
@@ -114,7 +121,7 @@ lib/CMakeFiles/mcr.dir/consent.c.s: cmake_force
 lib/CMakeFiles/mcr.dir/error.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/error.c.o: /work/main/lib/error.c
 lib/CMakeFiles/mcr.dir/error.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object lib/CMakeFiles/mcr.dir/error.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object lib/CMakeFiles/mcr.dir/error.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/error.c.o -MF CMakeFiles/mcr.dir/error.c.o.d -o CMakeFiles/mcr.dir/error.c.o -c /work/main/lib/error.c
 
 lib/CMakeFiles/mcr.dir/error.c.i: cmake_force
@@ -128,7 +135,7 @@ lib/CMakeFiles/mcr.dir/error.c.s: cmake_force
 lib/CMakeFiles/mcr.dir/fs.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/fs.c.o: /work/main/lib/fs.c
 lib/CMakeFiles/mcr.dir/fs.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object lib/CMakeFiles/mcr.dir/fs.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object lib/CMakeFiles/mcr.dir/fs.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/fs.c.o -MF CMakeFiles/mcr.dir/fs.c.o.d -o CMakeFiles/mcr.dir/fs.c.o -c /work/main/lib/fs.c
 
 lib/CMakeFiles/mcr.dir/fs.c.i: cmake_force
@@ -142,7 +149,7 @@ lib/CMakeFiles/mcr.dir/fs.c.s: cmake_force
 lib/CMakeFiles/mcr.dir/vocab.c.o: lib/CMakeFiles/mcr.dir/flags.make
 lib/CMakeFiles/mcr.dir/vocab.c.o: /work/main/lib/vocab.c
 lib/CMakeFiles/mcr.dir/vocab.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object lib/CMakeFiles/mcr.dir/vocab.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object lib/CMakeFiles/mcr.dir/vocab.c.o"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/vocab.c.o -MF CMakeFiles/mcr.dir/vocab.c.o.d -o CMakeFiles/mcr.dir/vocab.c.o -c /work/main/lib/vocab.c
 
 lib/CMakeFiles/mcr.dir/vocab.c.i: cmake_force
@@ -153,6 +160,20 @@ lib/CMakeFiles/mcr.dir/vocab.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/mcr.dir/vocab.c.s"
 	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/lib/vocab.c -o CMakeFiles/mcr.dir/vocab.c.s
 
+lib/CMakeFiles/mcr.dir/schema_files.c.o: lib/CMakeFiles/mcr.dir/flags.make
+lib/CMakeFiles/mcr.dir/schema_files.c.o: lib/schema_files.c
+lib/CMakeFiles/mcr.dir/schema_files.c.o: lib/CMakeFiles/mcr.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object lib/CMakeFiles/mcr.dir/schema_files.c.o"
+	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT lib/CMakeFiles/mcr.dir/schema_files.c.o -MF CMakeFiles/mcr.dir/schema_files.c.o.d -o CMakeFiles/mcr.dir/schema_files.c.o -c /work/main/build/lib/schema_files.c
+
+lib/CMakeFiles/mcr.dir/schema_files.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/mcr.dir/schema_files.c.i"
+	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/build/lib/schema_files.c > CMakeFiles/mcr.dir/schema_files.c.i
+
+lib/CMakeFiles/mcr.dir/schema_files.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/mcr.dir/schema_files.c.s"
+	cd /work/main/build/lib && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/build/lib/schema_files.c -o CMakeFiles/mcr.dir/schema_files.c.s
+
 # Object files for target mcr
 mcr_OBJECTS = \
 "CMakeFiles/mcr.dir/buf.c.o" \
@@ -160,7 +181,8 @@ mcr_OBJECTS = \
 "CMakeFiles/mcr.dir/consent.c.o" \
 "CMakeFiles/mcr.dir/error.c.o" \
 "CMakeFiles/mcr.dir/fs.c.o" \
-"CMakeFiles/mcr.dir/vocab.c.o"
+"CMakeFiles/mcr.dir/vocab.c.o" \
+"CMakeFiles/mcr.dir/schema_files.c.o"
 
 # External object files for target mcr
 mcr_EXTERNAL_OBJECTS =
@@ -171,9 +193,10 @@ lib/libmcr.a: lib/CMakeFiles/mcr.dir/consent.c.o
 lib/libmcr.a: lib/CMakeFiles/mcr.dir/error.c.o
 lib/libmcr.a: lib/CMakeFiles/mcr.dir/fs.c.o
 lib/libmcr.a: lib/CMakeFiles/mcr.dir/vocab.c.o
+lib/libmcr.a: lib/CMakeFiles/mcr.dir/schema_files.c.o
 lib/libmcr.a: lib/CMakeFiles/mcr.dir/build.make
 lib/libmcr.a: lib/CMakeFiles/mcr.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Linking C static library libmcr.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Linking C static library libmcr.a"
 	cd /work/main/build/lib && $(CMAKE_COMMAND) -P CMakeFiles/mcr.dir/cmake_clean_target.cmake
 	cd /work/main/build/lib && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/mcr.dir/link.txt --verbose=$(VERBOSE)
 
@@ -185,7 +208,7 @@ lib/CMakeFiles/mcr.dir/clean:
 	cd /work/main/build/lib && $(CMAKE_COMMAND) -P CMakeFiles/mcr.dir/cmake_clean.cmake
 .PHONY : lib/CMakeFiles/mcr.dir/clean
 
-lib/CMakeFiles/mcr.dir/depend:
+lib/CMakeFiles/mcr.dir/depend: lib/schema_files.c
 	cd /work/main/build && $(CMAKE_COMMAND) -E cmake_depends "Unix Makefiles" /work/main /work/main/lib /work/main/build /work/main/build/lib /work/main/build/lib/CMakeFiles/mcr.dir/DependInfo.cmake --color=$(COLOR)
 .PHONY : lib/CMakeFiles/mcr.dir/depend
 

@@ -9,10 +9,13 @@ file(REMOVE_RECURSE
   "CMakeFiles/mcr.dir/error.c.o.d"
   "CMakeFiles/mcr.dir/fs.c.o"
   "CMakeFiles/mcr.dir/fs.c.o.d"
+  "CMakeFiles/mcr.dir/schema_files.c.o"
+  "CMakeFiles/mcr.dir/schema_files.c.o.d"
   "CMakeFiles/mcr.dir/vocab.c.o"
   "CMakeFiles/mcr.dir/vocab.c.o.d"
   "libmcr.a"
   "libmcr.pdb"
+  "schema_files.c"
 )
 
 # Per-language clean rules from dependency scanning.

@@ -62,6 +62,37 @@ lib/CMakeFiles/mcr.dir/buf.c.o: /work/main/lib/buf.c \
   /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
   /usr/include/strings.h
 
+lib/CMakeFiles/mcr.dir/cli.c.o: /work/main/lib/cli.c \
+  /usr/include/stdc-predef.h \
+  /work/main/include/mcr/cli.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /work/main/include/mcr/config.h \
+  /work/main/include/mcr/vocab.h \
+  /work/main/include/mcr/error.h
+
 lib/CMakeFiles/mcr.dir/consent.c.o: /work/main/lib/consent.c \
   /usr/include/stdc-predef.h \
   /work/main/include/mcr/consent.h \
@@ -260,8 +291,6 @@ lib/CMakeFiles/mcr.dir/vocab.c.o: /work/main/lib/vocab.c \
 
 /work/main/lib/error.c:
 
-/work/main/include/mcr/config.h:
-
 /usr/include/x86_64-linux-gnu/bits/fcntl.h:
 
 /usr/include/linux/errno.h:
@@ -269,6 +298,12 @@ lib/CMakeFiles/mcr.dir/vocab.c.o: /work/main/lib/vocab.c \
 /work/main/include/mcr/consent.h:
 
 /work/main/lib/consent.c:
+
+/work/main/include/mcr/config.h:
+
+/work/main/include/mcr/cli.h:
+
+/work/main/lib/cli.c:
 
 /usr/include/strings.h:
 
