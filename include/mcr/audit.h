@@ -33,6 +33,11 @@ int mcr_audit_append(mcr_audit *a, mcr_audit_entry *e);
 
 void mcr_audit_close(mcr_audit *a); /* accepts NULL */
 
+/* The chain hash of e (seq and at filled) after prev_hash (64 hex digits):
+ * hex SHA-256 as schema/audit.sql defines, into out (65 bytes with NUL). The one
+ * definition used by append, verify and tools that build logs in bulk. */
+int mcr_audit_entry_hash(const mcr_audit_entry *e, const char *prev_hash, char out[65]);
+
 /*
  * Check the whole chain of the database at path: sequence without gaps, each
  * prev_hash equal to the previous hash and each hash recomputed. Returns 0 and

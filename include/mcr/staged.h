@@ -4,14 +4,18 @@
  *   <staging>/<ODS>/<dataset>/<YYYYMMDDTHHMMSSZ>.xml.gz   payload, written first
  *   <staging>/<ODS>/<dataset>/<YYYYMMDDTHHMMSSZ>.yaml     manifest, written last
  *
- * A payload without its manifest is incomplete and ignored. Payload XML
+ * A payload without its manifest is incomplete and ignored. When an extract fails,
+ * the job runner records <YYYYMMDDTHHMMSSZ>.failed (one line: why) in the same
+ * folder; the loader treats a .failed newer than the data it holds like a rejected
+ * file (organisation kept with its last good data, flagged stale) and moves it to
+ * quarantine. Payload XML
  * (namespace urn:mcr:staged:1):
  *
  *   <staged org="A81001" dataset="gp" extracted="2026-11-21T02:00:00Z" sharesFrom="2012-04-01">
  *     <member nhs="9990000018"/>                 the organisation's own list (any order)
  *     <person nhs="9990000018" family="O'Brien" given="Siân" birthDate="1950-02-03"
  *             gender="female" address="1 High St, Hertford" postcode="SG14 1AA"
- *             phone="01992 000000">              demographics attributes optional
+ *             phone="01992 000000" consent="Y">  demographics optional; consent: lcs only
  *       <item section="allergies" id="r1" date="2020-01-01" system="http://snomed.info/sct"
  *             code="294505008" display="Amoxicillin allergy" status="active">
  *         <detail name="reaction">Rash</detail>
@@ -45,6 +49,8 @@ typedef struct mcr_staged_person {
 	/* Demographics; any may be NULL. */
 	const char *family, *given, *birth_date, *gender, *address, *postcode, *phone;
 	const char *objection;   /* non-NULL: objection in force since this date ("" undated) */
+	const char *consent;     /* social care (lcs) persons: "Y", the recorded consent the
+	                            loader re-checks; NULL for health datasets */
 } mcr_staged_person;
 
 typedef struct mcr_staged_detail {
