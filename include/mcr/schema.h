@@ -11,5 +11,7 @@ extern const char mcr_schema_history_sql[];
 extern const size_t mcr_schema_history_sql_len;
 extern const char mcr_schema_audit_sql[];
 extern const size_t mcr_schema_audit_sql_len;
+extern const char mcr_schema_staged_xsd[];
+extern const size_t mcr_schema_staged_xsd_len;
 
 #endif
