@@ -56,4 +56,9 @@ int mcr_xml_skip(mcr_xml *x);
 
 void mcr_xml_close(mcr_xml *x); /* accepts NULL */
 
+/* How many times libxml2 asked this process to load an external entity or DTD.
+ * mcr_xml installs a loader that refuses every such load (no file or URL is
+ * ever opened); this count lets tests show it was never even asked. */
+unsigned long mcr_xml_entity_loader_calls(void);
+
 #endif

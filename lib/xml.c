@@ -1,0 +1,435 @@
+/*
+ * Safe streaming XML: xmlTextReader over an mcr_gz reader (or memory).
+ *
+ * Defences, in the order they act:
+ *  - the bytes of the prolog are scanned as they are handed to libxml2, and a
+ *    "<!DOCTYPE" stops the input there, so no DTD, entity declaration or bomb
+ *    is ever parsed;
+ *  - a DOCTYPE or entity reference node that still arrives (an encoding the scan
+ *    does not read, such as EBCDIC) is refused;
+ *  - a process-wide external entity loader refuses every load, so no file or
+ *    URL is opened whatever libxml2 is asked to do; XML_PARSE_NONET as well;
+ *  - the first libxml2 error (with its line) fails the read.
+ */
+#include "mcr/xml.h"
+#include "mcr/buf.h"
+#include "mcr/error.h"
+#include "mcr/gz.h"
+
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define XML_OPTIONS XML_PARSE_NONET
+#define XML_ERRMSG 512
+
+/* Prolog scanner states (see prolog_scan). */
+enum scan_state { SCAN_TEXT, SCAN_LT, SCAN_PI, SCAN_BANG, SCAN_COMMENT, SCAN_DONE };
+
+struct mcr_xml {
+	xmlTextReaderPtr reader;
+	mcr_gz_reader *gz;        /* file input; NULL for memory */
+	const char *mem;          /* memory input */
+	size_t mem_len, mem_pos;
+	uint32_t mem_crc;
+	char *path;
+	int failed;               /* sticky error code */
+	int io_error;             /* the gz reader failed; its message is set */
+	int done;
+	/* First libxml2 error, kept until the read returns. */
+	int parse_error;
+	int parse_line;
+	char parse_msg[XML_ERRMSG];
+	/* Prolog scan. */
+	enum scan_state scan;
+	int scan_line;            /* current line of the bytes scanned */
+	int scan_prev;            /* previous byte (PI and comment ends) */
+	int scan_prev2;
+	char bang[8];             /* characters after "<!" */
+	int bang_len;
+	int doctype_line;         /* >0: a DOCTYPE starts on this line */
+	xmlChar *attr;            /* last mcr_xml_attr result */
+};
+
+/* ---- the external entity loader: refuses everything ---- */
+
+static atomic_ulong loader_calls;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static xmlParserInputPtr refuse_entity_loader(const char *url, const char *id,
+                                              xmlParserCtxtPtr ctxt)
+{
+	(void)url;
+	(void)id;
+	(void)ctxt;
+	atomic_fetch_add(&loader_calls, 1);
+	return NULL;
+}
+
+static void xml_init(void)
+{
+	xmlInitParser();
+	xmlSetExternalEntityLoader(refuse_entity_loader);
+}
+
+unsigned long mcr_xml_entity_loader_calls(void)
+{
+	pthread_once(&init_once, xml_init);
+	return atomic_load(&loader_calls);
+}
+
+/* ---- prolog scan ---- */
+
+/*
+ * Follow the prolog (XML declaration, comments, processing instructions,
+ * whitespace) up to the first element; on "<!DOCTYPE" record its line and
+ * return the number of bytes before that '<' so the input can stop there.
+ * Returns len when nothing was found in these bytes.
+ */
+static size_t prolog_scan(mcr_xml *x, const unsigned char *p, size_t len)
+{
+	size_t lt = 0;   /* offset of the last '<' in these bytes */
+	int lt_here = 0; /* whether that '<' is in these bytes */
+	for (size_t i = 0; i < len && x->scan != SCAN_DONE; i++) {
+		int c = p[i];
+		/* Dropping NULs reads a UTF-16 or UCS-4 prolog as ASCII too. */
+		if (c == 0)
+			continue;
+		if (c == '\n')
+			x->scan_line++;
+		switch (x->scan) {
+		case SCAN_TEXT:
+			if (c == '<') {
+				x->scan = SCAN_LT;
+				lt = i;
+				lt_here = 1;
+			}
+			break;
+		case SCAN_LT:
+			if (c == '?') {
+				x->scan = SCAN_PI;
+				x->scan_prev = 0;
+			} else if (c == '!') {
+				x->scan = SCAN_BANG;
+				x->bang_len = 0;
+			} else {
+				x->scan = SCAN_DONE; /* the root element: the prolog is over */
+			}
+			break;
+		case SCAN_PI:
+			if (c == '>' && x->scan_prev == '?')
+				x->scan = SCAN_TEXT;
+			x->scan_prev = c;
+			break;
+		case SCAN_BANG:
+			x->bang[x->bang_len++] = (char)c;
+			if (x->bang_len == 2 && memcmp(x->bang, "--", 2) == 0) {
+				x->scan = SCAN_COMMENT;
+				x->scan_prev = x->scan_prev2 = 0;
+			} else if (x->bang_len == 7) {
+				if (memcmp(x->bang, "DOCTYPE", 7) == 0) {
+					x->doctype_line = x->scan_line;
+					/* Stop the input before the '<' (or now, if it went in an earlier chunk). */
+					return lt_here ? lt : 0;
+				}
+				x->scan = SCAN_DONE; /* malformed: libxml2 reports it */
+			} else if (x->bang_len == 1 && c != '-' && c != 'D') {
+				x->scan = SCAN_DONE;
+			}
+			break;
+		case SCAN_COMMENT:
+			if (c == '>' && x->scan_prev == '-' && x->scan_prev2 == '-')
+				x->scan = SCAN_TEXT;
+			x->scan_prev2 = x->scan_prev;
+			x->scan_prev = c;
+			break;
+		case SCAN_DONE:
+			break;
+		}
+	}
+	return len;
+}
+
+/* ---- input callbacks ---- */
+
+static int xml_input_read(void *ctx, char *buf, int len)
+{
+	mcr_xml *x = ctx;
+	if (x->doctype_line || x->io_error)
+		return -1;
+	size_t got;
+	if (x->gz) {
+		int rc = mcr_gz_read(x->gz, buf, (size_t)len, &got);
+		if (rc) {
+			x->io_error = rc;
+			return -1;
+		}
+	} else {
+		got = x->mem_len - x->mem_pos;
+		if (got > (size_t)len)
+			got = (size_t)len;
+		memcpy(buf, x->mem + x->mem_pos, got);
+		x->mem_pos += got;
+		x->mem_crc = (uint32_t)crc32(x->mem_crc, (const unsigned char *)buf, (uInt)got);
+	}
+	if (x->scan != SCAN_DONE) {
+		size_t keep = prolog_scan(x, (const unsigned char *)buf, got);
+		if (x->doctype_line)
+			return (int)keep; /* hand over what came before; the next call fails */
+	}
+	return (int)got;
+}
+
+static int xml_input_close(void *ctx)
+{
+	(void)ctx; /* the mcr_xml owns its input and frees it in mcr_xml_close */
+	return 0;
+}
+
+/* Keep the first error; warnings do not fail a document. */
+static void xml_error_handler(void *ctx, xmlErrorPtr err)
+{
+	mcr_xml *x = ctx;
+	if (!err || x->parse_error || err->level < XML_ERR_ERROR)
+		return;
+	x->parse_error = 1;
+	x->parse_line = err->line;
+	const char *m = err->message ? err->message : "XML error";
+	size_t n = strlen(m);
+	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	if (n >= sizeof(x->parse_msg))
+		n = sizeof(x->parse_msg) - 1;
+	memcpy(x->parse_msg, m, n);
+	x->parse_msg[n] = '\0';
+}
+
+static int xml_start(mcr_xml *x, mcr_xml **out)
+{
+	x->scan_line = 1;
+	x->reader = xmlReaderForIO(xml_input_read, xml_input_close, x, x->path, NULL, XML_OPTIONS);
+	if (!x->reader) {
+		int rc = x->io_error ? x->io_error
+		                     : mcr_error_set(MCR_ENOMEM, "%s: cannot create XML reader", x->path);
+		mcr_xml_close(x);
+		return rc;
+	}
+	xmlTextReaderSetStructuredErrorHandler(x->reader, xml_error_handler, x);
+	*out = x;
+	return 0;
+}
+
+static mcr_xml *xml_new(const char *name)
+{
+	pthread_once(&init_once, xml_init);
+	mcr_xml *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->path = strdup(name);
+	if (!x->path) {
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+int mcr_xml_open(mcr_xml **out, const char *path, uint64_t max_out)
+{
+	*out = NULL;
+	mcr_xml *x = xml_new(path);
+	if (!x)
+		return mcr_error_set(MCR_ENOMEM, "out of memory opening %s", path);
+	int rc = mcr_gz_open(&x->gz, path, MCR_GZ_ALLOW_PLAIN, max_out);
+	if (rc) {
+		mcr_xml_close(x);
+		return rc;
+	}
+	return xml_start(x, out);
+}
+
+int mcr_xml_open_memory(mcr_xml **out, const char *data, size_t len, const char *name)
+{
+	*out = NULL;
+	mcr_xml *x = xml_new(name ? name : "(memory)");
+	if (!x)
+		return mcr_error_set(MCR_ENOMEM, "out of memory opening %s", name ? name : "(memory)");
+	x->mem = data ? data : "";
+	x->mem_len = data ? len : 0;
+	x->mem_crc = (uint32_t)crc32(0L, Z_NULL, 0);
+	return xml_start(x, out);
+}
+
+static int node_line(mcr_xml *x)
+{
+	xmlNodePtr n = xmlTextReaderCurrentNode(x->reader);
+	long line = n ? xmlGetLineNo(n) : -1;
+	/* Node lines stop at 65535 without XML_PARSE_BIG_LINES: use the parser's. */
+	if (line <= 0 || line >= 65535)
+		line = xmlTextReaderGetParserLineNumber(x->reader);
+	return (int)line;
+}
+
+int mcr_xml_next(mcr_xml *x)
+{
+	if (x->failed)
+		return mcr_error_set(x->failed, "%s: read after an earlier error", x->path);
+	if (x->done)
+		return 0;
+	if (x->attr) {
+		xmlFree(x->attr);
+		x->attr = NULL;
+	}
+	int r = xmlTextReaderRead(x->reader);
+	int rc = 0;
+	if (x->doctype_line)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, x->doctype_line);
+	else if (x->io_error)
+		rc = x->io_error; /* the gz reader's message names the file and the fault */
+	else if (x->parse_error)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
+	else if (r < 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: XML parse error", x->path,
+		                   xmlTextReaderGetParserLineNumber(x->reader));
+	if (rc) {
+		x->failed = rc;
+		return rc;
+	}
+	if (r == 0) {
+		x->done = 1;
+		return 0;
+	}
+	switch (xmlTextReaderNodeType(x->reader)) {
+	case XML_READER_TYPE_DOCUMENT_TYPE:
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, node_line(x));
+		break;
+	case XML_READER_TYPE_ENTITY_REFERENCE:
+	case XML_READER_TYPE_ENTITY:
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: entity reference not allowed", x->path,
+		                   node_line(x));
+		break;
+	default:
+		return 1;
+	}
+	x->failed = rc;
+	return rc;
+}
+
+xmlTextReaderPtr mcr_xml_reader(mcr_xml *x)
+{
+	return x->reader;
+}
+
+int mcr_xml_line(mcr_xml *x)
+{
+	return node_line(x);
+}
+
+const char *mcr_xml_path(const mcr_xml *x)
+{
+	return x->path;
+}
+
+uint64_t mcr_xml_raw_length(const mcr_xml *x)
+{
+	return x->gz ? mcr_gz_raw_length(x->gz) : x->mem_pos;
+}
+
+uint32_t mcr_xml_raw_crc32(const mcr_xml *x)
+{
+	return x->gz ? mcr_gz_raw_crc32(x->gz) : x->mem_crc;
+}
+
+const char *mcr_xml_attr(mcr_xml *x, const char *name)
+{
+	if (x->attr) {
+		xmlFree(x->attr);
+		x->attr = NULL;
+	}
+	x->attr = xmlTextReaderGetAttribute(x->reader, (const xmlChar *)name);
+	return (const char *)x->attr;
+}
+
+/* Leaves the reader on the end of the current element. text may be NULL. */
+static int walk_element(mcr_xml *x, mcr_buf *text, size_t max)
+{
+	if (xmlTextReaderNodeType(x->reader) != XML_READER_TYPE_ELEMENT ||
+	    xmlTextReaderIsEmptyElement(x->reader))
+		return 0;
+	int depth = xmlTextReaderDepth(x->reader);
+	int line = node_line(x);
+	/* Interned in the reader's dictionary: valid while the reader lives. */
+	const char *name = (const char *)xmlTextReaderConstName(x->reader);
+	for (;;) {
+		int rc = mcr_xml_next(x);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) /* libxml2 reports an unclosed element before this */
+			return x->failed = mcr_error_set(MCR_EFORMAT, "%s:%d: element not closed",
+			                                 x->path, line);
+		int type = xmlTextReaderNodeType(x->reader);
+		if (type == XML_READER_TYPE_END_ELEMENT && xmlTextReaderDepth(x->reader) == depth)
+			return 0;
+		if (!text)
+			continue;
+		if (type == XML_READER_TYPE_TEXT || type == XML_READER_TYPE_CDATA ||
+		    type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE || type == XML_READER_TYPE_WHITESPACE) {
+			const char *v = (const char *)xmlTextReaderConstValue(x->reader);
+			size_t n = v ? strlen(v) : 0;
+			if (n > max - text->len)
+				return mcr_error_set(MCR_ELIMIT, "%s:%d: text of element <%s> longer than %zu bytes",
+				                     x->path, line, name, max);
+			if (n && (rc = mcr_buf_put(text, v, n)))
+				return rc;
+		}
+	}
+}
+
+int mcr_xml_text(mcr_xml *x, size_t max, char **out)
+{
+	*out = NULL;
+	mcr_buf text = MCR_BUF_INIT;
+	int type = xmlTextReaderNodeType(x->reader);
+	int rc = 0;
+	if (type == XML_READER_TYPE_ELEMENT) {
+		rc = walk_element(x, &text, max);
+	} else {
+		/* Not an element: the node's own value (a text node), else "". */
+		const char *v = (const char *)xmlTextReaderConstValue(x->reader);
+		size_t n = v ? strlen(v) : 0;
+		if (n > max)
+			rc = mcr_error_set(MCR_ELIMIT, "%s:%d: text longer than %zu bytes", x->path,
+			                   node_line(x), max);
+		else if (n)
+			rc = mcr_buf_put(&text, v, n);
+	}
+	if (rc) {
+		mcr_buf_free(&text);
+		return rc;
+	}
+	*out = mcr_buf_detach(&text);
+	if (!*out)
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading text in %s", x->path);
+	return 0;
+}
+
+int mcr_xml_skip(mcr_xml *x)
+{
+	return walk_element(x, NULL, 0);
+}
+
+void mcr_xml_close(mcr_xml *x)
+{
+	if (!x)
+		return;
+	if (x->attr)
+		xmlFree(x->attr);
+	if (x->reader)
+		xmlFreeTextReader(x->reader);
+	mcr_gz_close(x->gz);
+	free(x->path);
+	free(x);
+}
