@@ -1,0 +1,152 @@
+/* mcr-nightly: one unattended night (or the out-of-hours run): extracts, load,
+ * archive, coverage report. The work is in lib/night.c; docs/OPERATIONS.md. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcr/cli.h"
+#include "mcr/config.h"
+#include "mcr/error.h"
+#include "mcr/night.h"
+
+static const char *prog = "mcr-nightly";
+
+static const struct option options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"only-kind", required_argument, NULL, 'k'},
+	{"org", required_argument, NULL, 'o'},
+	{"no-report", no_argument, NULL, 'n'},
+	{"wait", no_argument, NULL, 'w'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char usage[] =
+	"Usage: mcr-nightly [--config FILE] [--only-kind gp|lcs|ooh] [--org ODS]...\n"
+	"                   [--no-report] [--wait]\n"
+	"Run one night unattended: each organisation's extractor (a failure is recorded\n"
+	"and the others go on), mcr-load, archiving of the loaded staged files and\n"
+	"pruning by retention, then mcr-report coverage on stdout. Every step is logged\n"
+	"with the run id to the config's log file and to syslog; stdout carries the\n"
+	"report and a one-line summary.\n"
+	"\n"
+	"  --config FILE      region config (default $MCR_CONFIG, else ./mcr.yaml)\n"
+	"  --only-kind KIND   extract only organisations of this kind, then load\n"
+	"                     (--only-kind ooh: the twice-daily out-of-hours run)\n"
+	"  --org ODS          extract only this organisation (repeatable)\n"
+	"  --no-report        do not run the coverage report\n"
+	"  --wait             wait for a run in progress instead of exiting 75\n"
+	"  --help, --version\n"
+	"\n"
+	"Programs are found beside mcr-nightly, or in $MCR_BIN.\n"
+	"Exit: 0 all good; 3 degraded (an extract failed, a staged file was rejected,\n"
+	"an organisation is stale); 1 failed (the load failed); 2 usage or config\n"
+	"error; 75 another run holds the lock.\n";
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	const char **orgs = NULL;
+	size_t norgs = 0;
+	mcr_night_options opt = {NULL, -1, NULL, 0, 1, 1, 0};
+	mcr_night_result res;
+	mcr_config *cfg = NULL;
+	int status = MCR_EXIT_FAILED, c, ran = 0;
+
+	orgs = calloc((size_t)argc, sizeof(*orgs));
+	if (!orgs) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return MCR_EXIT_FAILED;
+	}
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'k':
+			if (strcmp(optarg, "gp") == 0)
+				opt.only_kind = MCR_KIND_GP;
+			else if (strcmp(optarg, "lcs") == 0)
+				opt.only_kind = MCR_KIND_LCS;
+			else if (strcmp(optarg, "ooh") == 0)
+				opt.only_kind = MCR_KIND_OOH;
+			else {
+				status = mcr_cli_usage_error(prog, "--only-kind: unknown kind '%s' "
+				                             "(gp, lcs or ooh)", optarg);
+				goto out;
+			}
+			break;
+		case 'o':
+			orgs[norgs++] = optarg;
+			break;
+		case 'n':
+			opt.report = 0;
+			break;
+		case 'w':
+			opt.wait = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			status = MCR_EXIT_OK;
+			goto out;
+		case 'V':
+			mcr_cli_version(prog);
+			status = MCR_EXIT_OK;
+			goto out;
+		default:
+			status = mcr_cli_usage_error(prog, "unknown option");
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		status = mcr_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if ((status = mcr_cli_load_config(prog, config_path, &cfg)))
+		goto out;
+	for (size_t i = 0; i < norgs; i++) {
+		const mcr_org *o = mcr_config_org(cfg, orgs[i]);
+		if (!o) {
+			status = mcr_cli_usage_error(prog, "--org %s: no such organisation in %s",
+			                             orgs[i], cfg->path);
+			goto out;
+		}
+		if (opt.only_kind >= 0 && (int)o->kind != opt.only_kind) {
+			status = mcr_cli_usage_error(prog, "--org %s is not of kind %s", orgs[i],
+			                             mcr_org_kind_name((mcr_org_kind)opt.only_kind));
+			goto out;
+		}
+	}
+	opt.orgs = orgs;
+	opt.norgs = norgs;
+
+	/* The report and the summary must reach cron's mail in order. */
+	fflush(stdout);
+	ran = 1;
+	int rc = mcr_night_run(cfg, &opt, &res);
+	status = res.status;
+	if (rc == MCR_ELOCKED) {
+		mcr_error_print(prog);
+	} else if (rc) {
+		mcr_error_print(prog);
+		status = mcr_error_exit_status(rc);
+	} else {
+		static const char *const outcome[] = {"good", "failed", "", "degraded"};
+		const char *name = status <= 3 ? outcome[status] : "locked";
+		printf("%s: run %s %s (exit %d): %d extract(s), %d failed%s%s; load exit %d; "
+		       "generation %ld; stale: %s; %ld archived, %ld pruned; %.1f s%s%s\n",
+		       prog, res.run_id, name, status, res.extracts, res.extracts_failed,
+		       res.failed_orgs.len ? " " : "", res.failed_orgs.len ? res.failed_orgs.ptr : "",
+		       res.load_status, res.generation, res.stale_orgs.len ? res.stale_orgs.ptr : "none",
+		       res.archived, res.pruned, res.seconds, res.problems.len ? "; " : "",
+		       res.problems.len ? res.problems.ptr : "");
+	}
+out:
+	if (ran)
+		mcr_night_result_free(&res);
+	mcr_config_free(cfg);
+	free(orgs);
+	return status;
+}

@@ -1,0 +1,701 @@
+/* The nightly runner: extract -> load -> archive -> check -> report, logged. */
+#include "mcr/night.h"
+#include "mcr/error.h"
+#include "mcr/fs.h"
+#include "mcr/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <sqlite3.h>
+
+/* A child's output line longer than this is logged in pieces. */
+#define MAX_LINE 4096
+
+struct night {
+	const mcr_config *cfg;
+	const mcr_night_options *opt;
+	mcr_night_result *res;
+	int log_fd;
+	int echo;         /* also write log lines to stderr (an interactive run) */
+	mcr_buf bin;      /* programs' folder */
+	time_t now;
+};
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One log line: "<time> mcr-nightly[pid] run=<id> <message>", written with one
+ * write(2) to a file opened O_APPEND, so lines of concurrent runs never mix. */
+static void night_log(struct night *n, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void night_log(struct night *n, int prio, const char *fmt, ...)
+{
+	mcr_buf msg = MCR_BUF_INIT, line = MCR_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = mcr_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	char at[32];
+	mcr_time_iso(mcr_time_now(), at);
+	if (!rc)
+		rc = mcr_buf_printf(&line, "%s mcr-nightly[%ld] run=%s %s\n", at, (long)getpid(),
+		                    n->res->run_id, mcr_buf_cstr(&msg));
+	if (!rc) {
+		if (n->log_fd >= 0 && write(n->log_fd, line.ptr, line.len) < 0) {
+			/* the log is best effort once open: syslog still has the line */
+		}
+		if (n->echo && write(2, line.ptr, line.len) < 0) {
+			/* nothing more to do */
+		}
+		syslog(prio, "run=%s %s", n->res->run_id, msg.ptr);
+	}
+	mcr_buf_free(&msg);
+	mcr_buf_free(&line);
+}
+
+static int add_word(mcr_buf *b, const char *sep, const char *word)
+{
+	int rc = 0;
+	if (b->len)
+		rc = mcr_buf_puts(b, sep);
+	return rc ? rc : mcr_buf_puts(b, word);
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+struct stream {
+	int fd;
+	const char *name;   /* "stdout" or "stderr" */
+	mcr_buf pending;    /* a partial line */
+};
+
+static void emit_line(struct night *n, const char *step, const char *org, struct stream *s,
+                      const char *text, size_t len, mcr_buf *lasterr)
+{
+	while (len && (text[len - 1] == '\r' || text[len - 1] == '\n'))
+		len--;
+	if (!len)
+		return;
+	int is_err = strcmp(s->name, "stderr") == 0;
+	night_log(n, is_err ? LOG_WARNING : LOG_INFO, "step=%s%s%s %s: %.*s", step,
+	          org ? " org=" : "", org ? org : "", s->name, (int)len, text);
+	if (is_err && lasterr) {
+		mcr_buf_reset(lasterr);
+		mcr_buf_put(lasterr, text, len);
+	}
+}
+
+/* Read what is available on s; log each complete line. Returns 1 at end of file. */
+static int drain(struct night *n, const char *step, const char *org, struct stream *s,
+                 mcr_buf *lasterr)
+{
+	char chunk[4096];
+	ssize_t got = read(s->fd, chunk, sizeof(chunk));
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (got <= 0) {
+		if (s->pending.len)
+			emit_line(n, step, org, s, s->pending.ptr, s->pending.len, lasterr);
+		mcr_buf_reset(&s->pending);
+		return 1;
+	}
+	if (mcr_buf_put(&s->pending, chunk, (size_t)got) != 0)
+		return 1;
+	size_t start = 0;
+	for (size_t i = 0; i < s->pending.len; i++) {
+		if (s->pending.ptr[i] == '\n' || i - start >= MAX_LINE) {
+			emit_line(n, step, org, s, s->pending.ptr + start, i + 1 - start, lasterr);
+			start = i + 1;
+		}
+	}
+	if (start) {
+		memmove(s->pending.ptr, s->pending.ptr + start, s->pending.len - start);
+		s->pending.len -= start;
+		s->pending.ptr[s->pending.len] = '\0';
+	}
+	return 0;
+}
+
+static int cloexec_pipe(int p[2])
+{
+	if (pipe(p) != 0)
+		return -1;
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+/*
+ * Run argv (argv[0] a path; no shell) as one logged step. Its stderr, and its
+ * stdout unless out_fd >= 0 takes it, go to the log line by line. *status gets
+ * the exit status, 128 + signal when it was killed, 127 when it could not start.
+ * lasterr (may be NULL) gets its last stderr line. 0, or MCR_EIO when no child
+ * could be made.
+ */
+static int run_step(struct night *n, const char *step, const char *org, char *const argv[],
+                    int out_fd, int *status, mcr_buf *lasterr)
+{
+	mcr_buf cmd = MCR_BUF_INIT;
+	for (size_t i = 0; argv[i]; i++)
+		add_word(&cmd, " ", argv[i]);
+	night_log(n, LOG_INFO, "step=%s%s%s start: %s", step, org ? " org=" : "", org ? org : "",
+	          mcr_buf_cstr(&cmd));
+	mcr_buf_free(&cmd);
+	if (lasterr)
+		mcr_buf_reset(lasterr);
+
+	int errp[2] = {-1, -1}, outp[2] = {-1, -1};
+	if (cloexec_pipe(errp) != 0 || (out_fd < 0 && cloexec_pipe(outp) != 0)) {
+		int rc = mcr_error_set_errno(MCR_EIO, "cannot create a pipe for %s", argv[0]);
+		for (int i = 0; i < 2; i++) {
+			if (errp[i] >= 0)
+				close(errp[i]);
+		}
+		return rc;
+	}
+	double started = mono_seconds();
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int rc = mcr_error_set_errno(MCR_EIO, "cannot start %s", argv[0]);
+		close(errp[0]);
+		close(errp[1]);
+		if (outp[0] >= 0) {
+			close(outp[0]);
+			close(outp[1]);
+		}
+		return rc;
+	}
+	if (pid == 0) {
+#ifdef __linux__
+		/* A runner killed mid-step takes its step with it, as an operator expects
+		 * of "kill the run"; SIGTERM lets the child clean up its temporary files. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+#endif
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(out_fd >= 0 ? out_fd : outp[1], 1);
+		dup2(errp[1], 2);
+		execv(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(errp[1]);
+	if (outp[1] >= 0)
+		close(outp[1]);
+
+	struct stream streams[2] = {{errp[0], "stderr", MCR_BUF_INIT}, {outp[0], "stdout", MCR_BUF_INIT}};
+	int open_streams = outp[0] >= 0 ? 2 : 1;
+	while (open_streams) {
+		struct pollfd pfd[2];
+		int map[2], np = 0;
+		for (int i = 0; i < 2; i++) {
+			if (streams[i].fd >= 0) {
+				pfd[np].fd = streams[i].fd;
+				pfd[np].events = POLLIN;
+				pfd[np].revents = 0;
+				map[np++] = i;
+			}
+		}
+		if (poll(pfd, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int k = 0; k < np; k++) {
+			if (!pfd[k].revents)
+				continue;
+			struct stream *s = &streams[map[k]];
+			if (drain(n, step, org, s, lasterr)) {
+				close(s->fd);
+				s->fd = -1;
+				open_streams--;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (streams[i].fd >= 0)
+			close(streams[i].fd);
+		mcr_buf_free(&streams[i].pending);
+	}
+
+	int ws = 0;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(ws))
+		*status = WEXITSTATUS(ws);
+	else if (WIFSIGNALED(ws))
+		*status = 128 + WTERMSIG(ws);
+	else
+		*status = 1;
+	double secs = mono_seconds() - started;
+	if (WIFSIGNALED(ws))
+		night_log(n, LOG_ERR, "step=%s%s%s end: killed by signal %d after %.3f s", step,
+		          org ? " org=" : "", org ? org : "", WTERMSIG(ws), secs);
+	else
+		night_log(n, *status ? LOG_WARNING : LOG_INFO, "step=%s%s%s end: exit %d in %.3f s",
+		          step, org ? " org=" : "", org ? org : "", *status, secs);
+	return 0;
+}
+
+static int program_path(struct night *n, mcr_buf *out, const char *name)
+{
+	return mcr_fs_join(out, n->bin.ptr, name);
+}
+
+/* ---- scope ----------------------------------------------------------------- */
+
+static int in_scope(const struct night *n, const mcr_org *o)
+{
+	if (n->opt->only_kind >= 0 && (int)o->kind != n->opt->only_kind)
+		return 0;
+	if (!n->opt->orgs || !n->opt->norgs)
+		return 1;
+	for (size_t i = 0; i < n->opt->norgs; i++) {
+		if (strcmp(n->opt->orgs[i], o->ods) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- steps ----------------------------------------------------------------- */
+
+static void degrade(struct night *n)
+{
+	if (n->res->status == MCR_EXIT_OK)
+		n->res->status = MCR_EXIT_REJECTED;
+}
+
+static void problem(struct night *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(struct night *n, const char *fmt, ...)
+{
+	mcr_buf msg = MCR_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = mcr_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (!rc)
+		add_word(&n->res->problems, "; ", msg.ptr);
+	mcr_buf_free(&msg);
+}
+
+static int extract_all(struct night *n)
+{
+	const mcr_config *cfg = n->cfg;
+	mcr_buf prog = MCR_BUF_INIT, name = MCR_BUF_INIT, why = MCR_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < cfg->norgs; i++) {
+		const mcr_org *o = &cfg->orgs[i];
+		if (!in_scope(n, o))
+			continue;
+		if (!o->source) {
+			night_log(n, LOG_NOTICE, "step=extract org=%s skipped: no source in the config; "
+			          "its staged files arrive by other means", o->ods);
+			continue;
+		}
+		const char *kind = mcr_org_kind_name(o->kind);
+		mcr_buf_reset(&name);
+		if ((rc = mcr_buf_printf(&name, "mcr-extract-%s", kind)) ||
+		    (rc = program_path(n, &prog, name.ptr)))
+			break;
+		char *argv[] = {prog.ptr, "--config", n->cfg->path, "--org", o->ods,
+		                "--input", o->source, NULL};
+		int status = 0;
+		n->res->extracts++;
+		if ((rc = run_step(n, "extract", o->ods, argv, -1, &status, &why)))
+			break;
+		if (status == 0)
+			continue;
+		n->res->extracts_failed++;
+		degrade(n);
+		add_word(&n->res->failed_orgs, " ", o->ods);
+		if (!why.len)
+			mcr_buf_printf(&why, "%s exited with status %d", name.ptr, status);
+		/* The loader keeps this organisation's last good data, flagged stale. */
+		if (mcr_night_mark_failed(cfg->staging_dir, o->ods, mcr_org_dataset(o->kind), n->now,
+		                          why.ptr) != 0) {
+			night_log(n, LOG_ERR, "step=extract org=%s cannot record the failure: %s", o->ods,
+			          mcr_error_message());
+			problem(n, "cannot record the failed extract of %s", o->ods);
+		} else {
+			night_log(n, LOG_WARNING, "step=extract org=%s failed: %s (recorded for the loader)",
+			          o->ods, why.ptr);
+		}
+	}
+	mcr_buf_free(&prog);
+	mcr_buf_free(&name);
+	mcr_buf_free(&why);
+	return rc;
+}
+
+static int load(struct night *n)
+{
+	mcr_buf prog = MCR_BUF_INIT;
+	int rc = program_path(n, &prog, "mcr-load");
+	if (rc)
+		return rc;
+	char *argv[] = {prog.ptr, "--config", n->cfg->path, NULL};
+	int status = 0;
+	rc = run_step(n, "load", NULL, argv, -1, &status, NULL);
+	mcr_buf_free(&prog);
+	if (rc)
+		return rc;
+	n->res->load_status = status;
+	switch (status) {
+	case MCR_EXIT_OK:
+		break;
+	case MCR_EXIT_REJECTED:
+		degrade(n);
+		problem(n, "mcr-load rejected staged file(s)");
+		break;
+	case MCR_EXIT_LOCKED:
+		/* An ad hoc load holds the loader's lock: the staged files wait for the
+		 * next run, which the exit status asks the scheduler to make. */
+		n->res->status = MCR_EXIT_LOCKED;
+		problem(n, "mcr-load found its lock held by another run");
+		break;
+	default:
+		n->res->status = MCR_EXIT_FAILED;
+		problem(n, "mcr-load failed (exit %d)", status);
+		break;
+	}
+	return 0;
+}
+
+/* Archive the staged files the published generation was built from. */
+static void archive(struct night *n, sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT org, dataset, manifest FROM source "
+	                       "WHERE status = 'current' AND manifest IS NOT NULL ORDER BY org",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		night_log(n, LOG_ERR, "step=archive cannot read the generation's sources: %s",
+		          sqlite3_errmsg(db));
+		problem(n, "cannot archive the loaded staged files");
+		degrade(n);
+		return;
+	}
+	double started = mono_seconds();
+	long before = n->res->archived;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *org = (const char *)sqlite3_column_text(st, 0);
+		const char *dataset = (const char *)sqlite3_column_text(st, 1);
+		const char *manifest = (const char *)sqlite3_column_text(st, 2);
+		long moved = 0;
+		if (mcr_night_archive(n->cfg->staging_dir, n->cfg->archive_dir, org, dataset, manifest,
+		                      &moved) != 0) {
+			night_log(n, LOG_ERR, "step=archive org=%s failed: %s", org, mcr_error_message());
+			problem(n, "cannot archive the staged files of %s", org);
+			degrade(n);
+			continue;
+		}
+		n->res->archived += moved;
+		if (moved)
+			night_log(n, LOG_INFO, "step=archive org=%s moved %ld file(s) up to %s to %s/%s/%s",
+			          org, moved, manifest, n->cfg->archive_dir, org, dataset);
+	}
+	sqlite3_finalize(st);
+	night_log(n, LOG_INFO, "step=archive end: %ld file(s) archived in %.3f s",
+	          n->res->archived - before, mono_seconds() - started);
+}
+
+static void prune(struct night *n)
+{
+	double started = mono_seconds();
+	if (mcr_night_prune_archive(n->cfg->archive_dir, n->now, n->cfg->archive_days,
+	                            &n->res->pruned) != 0) {
+		night_log(n, LOG_ERR, "step=prune failed: %s", mcr_error_message());
+		problem(n, "cannot prune the archive");
+		degrade(n);
+	}
+	night_log(n, LOG_INFO, "step=prune end: %ld archived file(s) older than %d days removed "
+	          "in %.3f s", n->res->pruned, n->cfg->archive_days, mono_seconds() - started);
+	long gens = mcr_night_count_generations(n->cfg->store_dir);
+	if (gens > n->cfg->keep_generations) {
+		night_log(n, LOG_WARNING, "step=prune %ld store generations kept, retention is %d: "
+		          "mcr-load did not prune", gens, n->cfg->keep_generations);
+		problem(n, "%ld store generations kept (retention %d)", gens, n->cfg->keep_generations);
+		degrade(n);
+	} else {
+		night_log(n, LOG_INFO, "step=prune %ld store generation(s) kept (retention %d)", gens,
+		          n->cfg->keep_generations);
+	}
+}
+
+/* How old an organisation's data may be before its schedule calls it overdue: the
+ * schedule's period and a quarter of it for a late or slow extract. */
+static long allowance(mcr_schedule s)
+{
+	long period = s == MCR_SCHEDULE_TWICE_DAILY ? 12 * 3600L : 24 * 3600L;
+	return period + period / 4;
+}
+
+/* Freshness of each organisation in scope in the published generation. */
+static void check_sources(struct night *n, sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT status, extracted FROM source WHERE org = ?1", -1, &st,
+	                       NULL) != SQLITE_OK) {
+		night_log(n, LOG_ERR, "step=check cannot read the generation's sources: %s",
+		          sqlite3_errmsg(db));
+		problem(n, "cannot check the organisations' freshness");
+		degrade(n);
+		return;
+	}
+	for (size_t i = 0; i < n->cfg->norgs; i++) {
+		const mcr_org *o = &n->cfg->orgs[i];
+		if (!in_scope(n, o))
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, o->ods, -1, SQLITE_STATIC);
+		const char *verdict = NULL;
+		char why[128] = "";
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			verdict = "missing";
+			snprintf(why, sizeof(why), "not in the published generation");
+		} else {
+			const char *status = (const char *)sqlite3_column_text(st, 0);
+			const char *extracted = (const char *)sqlite3_column_text(st, 1);
+			time_t t;
+			if (!status || strcmp(status, "stale") == 0 || strcmp(status, "never") == 0) {
+				verdict = status ? status : "unknown";
+				snprintf(why, sizeof(why), "data as of %s", extracted ? extracted : "never");
+			} else if (!extracted || mcr_time_parse(extracted, &t) != 0) {
+				verdict = "unknown";
+				snprintf(why, sizeof(why), "no extract time");
+			} else if (n->now - t > allowance(o->schedule)) {
+				verdict = "overdue";
+				snprintf(why, sizeof(why), "data as of %s, schedule %s", extracted,
+				         mcr_schedule_name(o->schedule));
+			} else {
+				night_log(n, LOG_INFO, "step=check org=%s %s, data as of %s", o->ods, status,
+				          extracted);
+			}
+		}
+		if (verdict) {
+			night_log(n, LOG_WARNING, "step=check org=%s %s: %s", o->ods, verdict, why);
+			add_word(&n->res->stale_orgs, " ", o->ods);
+			degrade(n);
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+static void after_load(struct night *n)
+{
+	sqlite3 *db = NULL;
+	long gen = 0;
+	int rc = mcr_store_open_current(n->cfg->store_dir, &db, &gen);
+	if (rc) {
+		night_log(n, LOG_ERR, "step=check no published generation: %s", mcr_error_message());
+		problem(n, "no published generation");
+		degrade(n);
+		sqlite3_close(db);
+		return;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	n->res->generation = gen;
+	night_log(n, LOG_INFO, "step=check generation %ld published", gen);
+	archive(n, db);
+	check_sources(n, db);
+	sqlite3_close(db);
+	prune(n);
+}
+
+static void report(struct night *n)
+{
+	mcr_buf prog = MCR_BUF_INIT;
+	if (program_path(n, &prog, "mcr-report") != 0)
+		return;
+	char *argv[] = {prog.ptr, "--config", n->cfg->path, "coverage", NULL};
+	int status = 0;
+	if (run_step(n, "report", NULL, argv, n->opt->report_fd, &status, NULL) == 0) {
+		n->res->report_status = status;
+		if (status != 0) {
+			problem(n, "mcr-report coverage exited %d", status);
+			degrade(n);
+		}
+	}
+	mcr_buf_free(&prog);
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+int mcr_night_bin_dir(mcr_buf *out)
+{
+	const char *env = getenv("MCR_BIN");
+	if (env && *env)
+		return mcr_buf_puts(out, env);
+	char path[4096];
+	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (len < 0)
+		return mcr_error_set_errno(MCR_EIO, "cannot find the programs' folder "
+		                           "(readlink /proc/self/exe; set MCR_BIN)");
+	path[len] = '\0';
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return mcr_buf_puts(out, ".");
+	return mcr_buf_put(out, path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+static int open_log(struct night *n)
+{
+	const char *path = n->cfg->log_path;
+	if (!path)
+		return 0;
+	const char *slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		mcr_buf dir = MCR_BUF_INIT;
+		int rc = mcr_buf_put(&dir, path, (size_t)(slash - path));
+		if (!rc)
+			rc = mcr_fs_mkdirs(dir.ptr);
+		mcr_buf_free(&dir);
+		if (rc)
+			return rc;
+	}
+	n->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (n->log_fd < 0)
+		return mcr_error_set_errno(MCR_EIO, "cannot open the log %s", path);
+	return 0;
+}
+
+static const char *outcome_name(int status)
+{
+	switch (status) {
+	case MCR_EXIT_OK:
+		return "good";
+	case MCR_EXIT_REJECTED:
+		return "degraded";
+	case MCR_EXIT_LOCKED:
+		return "locked";
+	default:
+		return "failed";
+	}
+}
+
+static void describe_scope(const struct night *n, mcr_buf *out)
+{
+	mcr_buf_puts(out, n->opt->only_kind >= 0 ? mcr_org_kind_name((mcr_org_kind)n->opt->only_kind)
+	                                         : "all kinds");
+	for (size_t i = 0; n->opt->orgs && i < n->opt->norgs; i++)
+		add_word(out, " ", n->opt->orgs[i]);
+}
+
+int mcr_night_run(const mcr_config *cfg, const mcr_night_options *opt, mcr_night_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->status = MCR_EXIT_OK;
+	res->load_status = -1;
+	res->report_status = -1;
+	struct night n = {cfg, opt, res, -1, isatty(2), MCR_BUF_INIT, mcr_time_now()};
+	char stamp[32];
+	mcr_time_stamp(n.now, stamp);
+	snprintf(res->run_id, sizeof(res->run_id), "%s-%ld", stamp, (long)getpid());
+	double started = mono_seconds();
+	mcr_buf lock = MCR_BUF_INIT, scope = MCR_BUF_INIT;
+	int lock_fd = -1;
+
+	openlog("mcr-nightly", LOG_PID, LOG_DAEMON);
+	int rc = open_log(&n);
+	if (rc)
+		goto out;
+	if ((rc = opt->bin_dir ? mcr_buf_puts(&n.bin, opt->bin_dir) : mcr_night_bin_dir(&n.bin)))
+		goto out;
+	describe_scope(&n, &scope);
+
+	/* The run lock, beside the loader's: mcr-load takes cfg->lock_path itself. */
+	if ((rc = mcr_buf_printf(&lock, "%s.night", cfg->lock_path)))
+		goto out;
+	const char *slash = strrchr(lock.ptr, '/');
+	if (slash && slash != lock.ptr) {
+		mcr_buf dir = MCR_BUF_INIT;
+		rc = mcr_buf_put(&dir, lock.ptr, (size_t)(slash - lock.ptr));
+		if (!rc)
+			rc = mcr_fs_mkdirs(dir.ptr);
+		mcr_buf_free(&dir);
+		if (rc)
+			goto out;
+	}
+	rc = mcr_fs_lock(lock.ptr, 0, &lock_fd);
+	if (rc == MCR_ELOCKED && opt->wait) {
+		night_log(&n, LOG_NOTICE, "waiting: another run holds the lock %s", lock.ptr);
+		rc = mcr_fs_lock(lock.ptr, 1, &lock_fd);
+	}
+	if (rc == MCR_ELOCKED) {
+		res->status = MCR_EXIT_LOCKED;
+		night_log(&n, LOG_NOTICE, "not started: %s", mcr_error_message());
+		goto out;
+	}
+	if (rc)
+		goto out;
+
+	night_log(&n, LOG_INFO, "start: config %s, scope %s, programs in %s", cfg->path,
+	          scope.ptr, n.bin.ptr);
+	if ((rc = extract_all(&n)) || (rc = load(&n)))
+		goto done;
+	if (res->load_status == MCR_EXIT_OK || res->load_status == MCR_EXIT_REJECTED)
+		after_load(&n);
+	if (opt->report)
+		report(&n);
+done:
+	if (rc) {
+		/* The runner itself could not go on (no pipe, no process). */
+		night_log(&n, LOG_ERR, "error: %s", mcr_error_message());
+		problem(&n, "%s", mcr_error_message());
+		res->status = MCR_EXIT_FAILED;
+		rc = 0;
+	}
+	res->seconds = mono_seconds() - started;
+	night_log(&n, res->status == MCR_EXIT_OK ? LOG_INFO : LOG_WARNING,
+	          "end: %s, exit %d, %d extract(s) (%d failed%s%s), load exit %d, generation %ld, "
+	          "%ld archived, %ld pruned, stale: %s, in %.3f s%s%s",
+	          outcome_name(res->status), res->status, res->extracts, res->extracts_failed,
+	          res->failed_orgs.len ? ": " : "", mcr_buf_cstr(&res->failed_orgs),
+	          res->load_status, res->generation, res->archived, res->pruned,
+	          res->stale_orgs.len ? res->stale_orgs.ptr : "none", res->seconds,
+	          res->problems.len ? "; " : "", mcr_buf_cstr(&res->problems));
+out:
+	if (rc == MCR_ELOCKED)
+		res->status = MCR_EXIT_LOCKED;
+	else if (rc)
+		res->status = MCR_EXIT_FAILED;
+	mcr_fs_unlock(lock_fd);
+	if (n.log_fd >= 0)
+		close(n.log_fd);
+	closelog();
+	mcr_buf_free(&n.bin);
+	mcr_buf_free(&lock);
+	mcr_buf_free(&scope);
+	return rc;
+}
+
+void mcr_night_result_free(mcr_night_result *res)
+{
+	if (!res)
+		return;
+	mcr_buf_free(&res->failed_orgs);
+	mcr_buf_free(&res->stale_orgs);
+	mcr_buf_free(&res->problems);
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# mcr-nightly's own rules, with test doubles of the other programs
+# (tests/data/nightly/fakebin, found through $MCR_BIN): exit status of a good,
+# degraded, failed and locked night; a failed extract recorded for the loader while
+# the others go on; the log; archiving of loaded staged files (older superseded
+# ones too) and nothing archived after a failed load; archive pruning by
+# retention; the out-of-hours run extracting only the OOH organisation.
+# Usage: test_nightly_runner.sh BIN_DIR
+set -u
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+SRC=${MCR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+work=$(mktemp -d /tmp/mcr-nightly-runner.XXXXXX)
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+export MCR_BIN=$SRC/tests/data/nightly/fakebin FAKE_REGION=$work
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+mkdir -p "$work/sources/gp" "$work/sources/lcs" "$work/sources/ooh"
+cat >"$work/mcr.yaml" <<'EOF'
+region: Runner test
+paths:
+  staging: staging
+  store: store
+  audit: audit/audit.sqlite
+  archive: archive
+  quarantine: quarantine
+  log: log/mcr.log
+retention:
+  generations: 3
+  archive_days: 30
+organisations:
+  - ods: A81001
+    name: Riverside Surgery
+    kind: gp
+    source: sources/gp
+  - ods: LCS01
+    name: County Council Social Care
+    kind: lcs
+    source: sources/lcs
+  - ods: NLO01
+    name: Out of Hours
+    kind: ooh
+    schedule: twice-daily
+    source: sources/ooh
+policy:
+  roles:
+    clinician: [demographics, allergies]
+EOF
+log=$work/log/mcr.log
+
+night() { # night EXPECTED_EXIT MCR_NOW [args...]
+  local want=$1 now=$2; shift 2
+  MCR_NOW=$now "$BIN/mcr-nightly" --config "$work/mcr.yaml" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" != "$want" ]; then
+    fail "mcr-nightly $* at $now: exit $got, expected $want"
+    sed 's/^/  stdout: /' "$work/out"; sed 's/^/  stderr: /' "$work/err"
+    tail -n 20 "$log" 2>/dev/null | sed 's/^/  log: /'
+  fi
+}
+
+# Night 1: all good.
+night 0 2026-11-20T02:00:00Z
+grep -q '^COVERAGE (test double)' "$work/out" || fail "night 1: no coverage report on stdout"
+grep -q 'run 20261120T020000Z-[0-9]* good (exit 0)' "$work/out" || fail "night 1: no good summary line"
+[ "$(wc -l <"$work/out")" -eq 5 ] || fail "night 1: stdout is more than the report and the summary"
+for f in A81001/gp LCS01/lcs NLO01/ooh; do
+  [ -f "$work/archive/$f/20261120T020000Z.yaml" ] && [ -f "$work/archive/$f/20261120T020000Z.xml.gz" ] ||
+    fail "night 1: $f staged files not archived"
+  [ -z "$(ls "$work/staging/$f")" ] || fail "night 1: $f staged files left in staging"
+done
+grep -q 'run=20261120T020000Z-[0-9]* step=extract org=LCS01 start: .*/mcr-extract-lcs --config .* --org LCS01 --input .*/sources/lcs' "$log" ||
+  fail "night 1: the log lacks the LCS extract's start"
+grep -q 'step=extract org=LCS01 end: exit 0 in [0-9.]* s' "$log" || fail "night 1: the log lacks the LCS extract's end"
+grep -q 'step=extract org=LCS01 stdout: mcr-extract-lcs: staged LCS01' "$log" || fail "night 1: extractor output not logged"
+grep -q 'step=load end: exit 0' "$log" || fail "night 1: the log lacks the load's end"
+grep -q 'end: good, exit 0' "$log" || fail "night 1: the log lacks the run's end"
+
+# Night 2: the GP export is broken; the others go on; degraded.
+echo "malformed XML: unexpected end of file (bundle-3.xml:17)" >"$work/sources/gp/BROKEN"
+night 3 2026-11-21T02:00:00Z
+grep -q 'degraded (exit 3): 3 extract(s), 1 failed A81001;' "$work/out" || fail "night 2: summary does not name A81001 as failed"
+grep -q 'stale: A81001' "$work/out" || fail "night 2: summary does not name A81001 as stale"
+marker=$work/quarantine/A81001-20261121T020000Z.failed
+[ -f "$marker" ] && grep -qx 'mcr-extract-gp: malformed XML: unexpected end of file (bundle-3.xml:17)' "$marker" ||
+  fail "night 2: the failed extract was not recorded with the extractor's error"
+grep -q 'step=extract org=A81001 stderr: mcr-extract-gp: malformed XML' "$log" || fail "night 2: extractor stderr not logged"
+for f in LCS01/lcs NLO01/ooh; do
+  [ -f "$work/archive/$f/20261121T020000Z.yaml" ] || fail "night 2: $f not extracted and archived after the GP failure"
+done
+rm "$work/sources/gp/BROKEN"
+
+# Night 3: the load fails; nothing is archived; failed.
+FAKE_LOAD_EXIT=1 night 1 2026-11-22T02:00:00Z
+grep -q 'failed (exit 1)' "$work/out" || fail "night 3: summary does not say failed"
+grep -q 'step=load stderr: mcr-load: cannot write the store' "$log" || fail "night 3: load stderr not logged"
+[ -f "$work/staging/A81001/gp/20261122T020000Z.yaml" ] || fail "night 3: staged files archived although the load failed"
+
+# Night 4: good again; night 3's staged files, never loaded, are archived with night 4's.
+night 0 2026-11-23T02:00:00Z
+for s in 20261122T020000Z 20261123T020000Z; do
+  [ -f "$work/archive/A81001/gp/$s.yaml" ] || fail "night 4: A81001 $s not archived"
+done
+[ -z "$(ls "$work/staging/A81001/gp")" ] || fail "night 4: staged files left behind"
+
+# Night 5: the loader's lock is held by an ad hoc load: 75, staged files kept.
+FAKE_LOAD_EXIT=75 night 75 2026-11-24T02:00:00Z
+[ -f "$work/staging/NLO01/ooh/20261124T020000Z.yaml" ] || fail "night 5: staged files not kept for the next run"
+
+# Night 35: retention prunes archived files more than 30 days old.
+night 0 2026-12-24T02:00:00Z
+[ ! -e "$work/archive/A81001/gp/20261120T020000Z.yaml" ] || fail "night 35: archive not pruned"
+[ -f "$work/archive/A81001/gp/20261124T020000Z.yaml" ] || fail "night 35: archive pruned too much"
+grep -q 'step=prune end: [1-9][0-9]* archived file(s) older than 30 days removed' "$log" || fail "night 35: prune not logged"
+
+# The out-of-hours run at 14:00: only the OOH organisation is extracted.
+before=$(wc -l <"$log")
+night 0 2026-12-24T14:00:00Z --only-kind ooh --no-report
+tail -n +"$((before + 1))" "$log" | grep -q 'step=extract org=NLO01 start' || fail "ooh run: OOH not extracted"
+tail -n +"$((before + 1))" "$log" | grep -q 'step=extract org=A81001' && fail "ooh run: GP extracted too"
+grep -q COVERAGE "$work/out" && fail "ooh run: --no-report printed the report"
+
+# Two runs at once: the second exits 75 at once; with --wait it runs after.
+MCR_NOW=2026-12-25T02:00:00Z FAKE_LOAD_SLEEP=2 "$BIN/mcr-nightly" --config "$work/mcr.yaml" --no-report >/dev/null 2>&1 &
+first=$!
+sleep 0.5
+night 75 2026-12-25T02:00:00Z --no-report
+grep -q 'another run holds the lock' "$work/err" || fail "second run: no lock message on stderr"
+night 0 2026-12-25T02:00:01Z --no-report --wait
+wait "$first" || fail "first of two runs failed"
+grep -q 'waiting: another run holds the lock' "$log" || fail "--wait run did not wait"
+
+# Usage errors.
+night 2 2026-12-26T02:00:00Z --only-kind xyz
+night 2 2026-12-26T02:00:00Z --org Z99999
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "ok: test_nightly_runner"
