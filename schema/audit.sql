@@ -20,3 +20,16 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_nhs ON audit (nhs, at);
 CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user, at);
+-- The head record: the last entry appended (one row, id 1), updated in the same
+-- transaction as each append, so deleting the last entries (truncation) is found
+-- by verification. New entries chain from the head, never from max(seq).
+CREATE TABLE IF NOT EXISTS audit_head (
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq  INTEGER NOT NULL,
+  last_hash TEXT NOT NULL
+);
+-- Append-only: the log's own connection never updates or deletes entries.
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
