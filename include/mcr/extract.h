@@ -1,0 +1,53 @@
+/*
+ * The extractors: partner exports -> one staged file (docs/EXTRACT.md).
+ *
+ *   mcr_extract_gp   FHIR R4 XML (files or a folder, .xml or .xml.gz, Bundles or
+ *                    single resources, any order)
+ *   mcr_extract_lcs  persons.csv and involvements.csv in the folder input
+ *   mcr_extract_ooh  CDA R2 documents (NHS 111 reports), bare or in an ITK
+ *                    DistributionEnvelope, one file or a folder
+ *
+ * Each writes <staging_dir>/<ODS>/<dataset>/<stamp>.xml.gz and then its manifest
+ * with mcr_staged_writer_*, the extract time being mcr_time_now(). Every withhold
+ * decision goes through mcr/consent.h. Temporary files (dot names in the
+ * staging folder of the organisation) are removed on every exit path; on failure
+ * no staged file is left and the message names the file and line (or record).
+ *
+ * org must be an organisation of cfg whose kind matches the function (else
+ * MCR_ECONFIG). staging_dir NULL: cfg->staging_dir. *manifest_path (may be NULL)
+ * receives the manifest's path; the caller frees it with free().
+ */
+#ifndef MCR_EXTRACT_H
+#define MCR_EXTRACT_H
+
+#include <stddef.h>
+
+#include "mcr/config.h"
+
+int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
+                   const char *staging_dir, char **manifest_path);
+int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input,
+                    const char *staging_dir, char **manifest_path);
+int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input,
+                    const char *staging_dir, char **manifest_path);
+
+/*
+ * Bytes of spilled records (per-person grouping) the extractors sort in memory
+ * at once; larger spills are first split into hash buckets of about this size.
+ * Default 32 MiB; tests set it small to exercise the bucketed path. 0 restores
+ * the default. Not thread-safe: set it before extracting.
+ */
+void mcr_extract_set_spill_limit(size_t bytes);
+
+/*
+ * What each program's main does once its options are parsed: checks the
+ * organisation ods is in cfg with this kind (else prints why and returns
+ * MCR_EXIT_USAGE), runs the extract (out_dir NULL: the config's staging dir),
+ * and prints the summary line (org, dataset, people, members, items, withheld
+ * total) and the manifest path on stdout; on failure "<prog>: <message>" on
+ * stderr. Returns an MCR_EXIT_* status.
+ */
+int mcr_extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kind,
+                    const char *ods, const char *input, const char *out_dir);
+
+#endif

@@ -1,0 +1,786 @@
+/* Shared pieces of the extractors: inputs, a map, the per-person spill, the run. */
+#include "extract_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mcr/error.h"
+#include "mcr/extract.h"
+#include "mcr/fs.h"
+
+/* ---- inputs --------------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+typedef struct file_list {
+	char **v;
+	size_t n, cap;
+} file_list;
+
+static int list_push(file_list *l, const char *path)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return mcr_error_set(MCR_ENOMEM, "out of memory listing inputs");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(path);
+	if (!l->v[l->n])
+		return mcr_error_set(MCR_ENOMEM, "out of memory listing inputs");
+	l->n++;
+	return 0;
+}
+
+static int walk(file_list *l, const char *dir, int depth)
+{
+	if (depth > 16)
+		return mcr_error_set(MCR_ELIMIT, "%s: folders nested too deep", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return mcr_error_set_errno(MCR_EIO, "cannot read folder %s", dir);
+	int rc = 0;
+	mcr_buf path = MCR_BUF_INIT;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if ((rc = mcr_fs_join(&path, dir, e->d_name)) != 0)
+			break;
+		struct stat st;
+		if (stat(path.ptr, &st) != 0) {
+			rc = mcr_error_set_errno(MCR_EIO, "cannot stat %s", path.ptr);
+			break;
+		}
+		if (S_ISDIR(st.st_mode))
+			rc = walk(l, path.ptr, depth + 1);
+		else if (S_ISREG(st.st_mode) && (ends_with(e->d_name, ".xml") || ends_with(e->d_name, ".xml.gz")))
+			rc = list_push(l, path.ptr);
+		if (rc)
+			break;
+	}
+	closedir(d);
+	mcr_buf_free(&path);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ex_list_xml_files(const char *input, char ***files, size_t *n)
+{
+	file_list l = {0};
+	struct stat st;
+	int rc;
+	*files = NULL;
+	*n = 0;
+	if (stat(input, &st) != 0)
+		return mcr_error_set_errno(MCR_EIO, "cannot open input %s", input);
+	if (S_ISDIR(st.st_mode))
+		rc = walk(&l, input, 0);
+	else
+		rc = list_push(&l, input);
+	if (rc) {
+		ex_files_free(l.v, l.n);
+		return rc;
+	}
+	qsort(l.v, l.n, sizeof *l.v, cmp_str);
+	*files = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void ex_files_free(char **files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+int ex_is_date(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1800 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return 0;
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 0;
+	return 1;
+}
+
+void ex_squeeze(char *s)
+{
+	char *w = s;
+	int space = 0;
+	for (const char *r = s; *r; r++) {
+		if (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r') {
+			space = w != s;
+			continue;
+		}
+		if (space)
+			*w++ = ' ';
+		space = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+int ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *org)
+{
+	mcr_buf_reset(out);
+	if (mcr_buf_printf(out, "%s/%s/%s", staging_dir, org->ods, mcr_org_dataset(org->kind)) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return mcr_fs_mkdirs(out->ptr);
+}
+
+/* ---- map: open addressing, keys in one arena ------------------------------ */
+
+typedef struct ex_slot {
+	size_t off;   /* key offset in the arena + 1; 0 = empty */
+	uint32_t len;
+	uint32_t hash;
+	long value;
+} ex_slot;
+
+struct ex_map {
+	ex_slot *slots;
+	size_t cap, count;
+	mcr_buf keys;
+};
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+int ex_map_new(ex_map **out)
+{
+	ex_map *m = calloc(1, sizeof *m);
+	if (m)
+		m->slots = calloc(1024, sizeof *m->slots);
+	if (!m || !m->slots) {
+		free(m);
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	}
+	m->cap = 1024;
+	*out = m;
+	return 0;
+}
+
+void ex_map_free(ex_map *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	mcr_buf_free(&m->keys);
+	free(m);
+}
+
+size_t ex_map_count(const ex_map *m)
+{
+	return m->count;
+}
+
+static ex_slot *find_slot(ex_slot *slots, size_t cap, const char *keys, const char *key,
+                          size_t len, uint32_t h)
+{
+	size_t i = h & (cap - 1);
+	for (;;) {
+		ex_slot *s = &slots[i];
+		if (!s->off)
+			return s;
+		if (s->hash == h && s->len == len && memcmp(keys + s->off - 1, key, len) == 0)
+			return s;
+		i = (i + 1) & (cap - 1);
+	}
+}
+
+int ex_map_get(const ex_map *m, const char *key, size_t len, long *value)
+{
+	ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, hash_bytes(key, len));
+	if (!s->off)
+		return 0;
+	*value = s->value;
+	return 1;
+}
+
+int ex_map_put(ex_map *m, const char *key, size_t len, long value, long *existing)
+{
+	uint32_t h = hash_bytes(key, len);
+	ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, h);
+	if (s->off) {
+		if (existing)
+			*existing = s->value;
+		return 0;
+	}
+	if ((m->count + 1) * 2 > m->cap) {
+		size_t cap = m->cap * 2;
+		ex_slot *ns = calloc(cap, sizeof *ns);
+		if (!ns)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].off)
+				*find_slot(ns, cap, m->keys.ptr, m->keys.ptr + m->slots[i].off - 1,
+				           m->slots[i].len, m->slots[i].hash) = m->slots[i];
+		free(m->slots);
+		m->slots = ns;
+		m->cap = cap;
+		s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, h);
+	}
+	size_t off = m->keys.len + 1;
+	if (mcr_buf_put(&m->keys, key, len) != 0 || mcr_buf_putc(&m->keys, '\0') != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	s->off = off;
+	s->len = (uint32_t)len;
+	s->hash = h;
+	s->value = value;
+	m->count++;
+	return 1;
+}
+
+/* ---- spill ------------------------------------------------------------------
+ * Record: u32 length of what follows, 10 digits of NHS number, u8 kind, then
+ * kind-specific fields; strings as u32 length (UINT32_MAX: NULL) and bytes.
+ */
+
+enum { REC_PERSON = 0, REC_ITEM = 1, REC_WITHHELD = 2 };
+
+#define SPILL_DEFAULT_LIMIT ((size_t)32 << 20)
+#define SPILL_MAX_BUCKETS 256
+
+static size_t spill_limit = SPILL_DEFAULT_LIMIT;
+
+void mcr_extract_set_spill_limit(size_t bytes)
+{
+	spill_limit = bytes ? bytes : SPILL_DEFAULT_LIMIT;
+}
+
+struct ex_spill {
+	char *dir;
+	char *path;
+	FILE *f;
+	uint64_t size;
+	mcr_buf rec;
+	char **bucket_paths;
+	size_t nbuckets;
+};
+
+static unsigned spill_seq;
+
+static int temp_path(mcr_buf *b, const char *dir, const char *what)
+{
+	mcr_buf_reset(b);
+	if (mcr_buf_printf(b, "%s/.%s-%ld-%u", dir, what, (long)getpid(), spill_seq++) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+int ex_spill_open(ex_spill **out, const char *dir)
+{
+	ex_spill *s = calloc(1, sizeof *s);
+	mcr_buf p = MCR_BUF_INIT;
+	if (!s || !(s->dir = strdup(dir))) {
+		free(s);
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	}
+	int rc = temp_path(&p, dir, "spill");
+	if (rc) {
+		ex_spill_close(s);
+		return rc;
+	}
+	s->path = mcr_buf_detach(&p);
+	s->f = fopen(s->path, "w+bx");
+	if (!s->f) {
+		rc = mcr_error_set_errno(MCR_EIO, "cannot create %s", s->path);
+		free(s->path);
+		s->path = NULL;
+		ex_spill_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void ex_spill_close(ex_spill *s)
+{
+	if (!s)
+		return;
+	if (s->f)
+		fclose(s->f);
+	if (s->path) {
+		unlink(s->path);
+		free(s->path);
+	}
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		if (s->bucket_paths[i]) {
+			unlink(s->bucket_paths[i]);
+			free(s->bucket_paths[i]);
+		}
+	}
+	free(s->bucket_paths);
+	mcr_buf_free(&s->rec);
+	free(s->dir);
+	free(s);
+}
+
+static int put_u32(mcr_buf *b, uint32_t v)
+{
+	return mcr_buf_put(b, &v, sizeof v);
+}
+
+static int put_str(mcr_buf *b, const char *str)
+{
+	if (!str)
+		return put_u32(b, UINT32_MAX);
+	size_t n = strlen(str);
+	if (put_u32(b, (uint32_t)n) != 0)
+		return MCR_ENOMEM;
+	return mcr_buf_put(b, str, n);
+}
+
+static int rec_start(ex_spill *s, const char *nhs, int kind)
+{
+	mcr_buf_reset(&s->rec);
+	if (put_u32(&s->rec, 0) != 0 || mcr_buf_put(&s->rec, nhs, 10) != 0 ||
+	    mcr_buf_putc(&s->rec, (char)kind) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int rec_write(ex_spill *s)
+{
+	uint32_t len = (uint32_t)(s->rec.len - 4);
+	memcpy(s->rec.ptr, &len, 4);
+	if (fwrite(s->rec.ptr, 1, s->rec.len, s->f) != s->rec.len)
+		return mcr_error_set_errno(MCR_EIO, "cannot write %s", s->path);
+	s->size += s->rec.len;
+	return 0;
+}
+
+int ex_spill_person(ex_spill *s, const mcr_staged_person *p)
+{
+	int rc = rec_start(s, p->nhs, REC_PERSON);
+	if (rc)
+		return rc;
+	const char *f[] = {p->family, p->given, p->birth_date, p->gender, p->address,
+	                   p->postcode, p->phone, p->objection, p->consent};
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+		if (put_str(&s->rec, f[i]) != 0)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return rec_write(s);
+}
+
+int ex_spill_item(ex_spill *s, const char *nhs, const mcr_staged_item *it)
+{
+	int rc = rec_start(s, nhs, REC_ITEM);
+	if (rc)
+		return rc;
+	mcr_buf *b = &s->rec;
+	int e = mcr_buf_putc(b, (char)it->section) | put_str(b, it->id) | put_str(b, it->date) |
+	        put_str(b, it->system) | put_str(b, it->code) | put_str(b, it->display) |
+	        put_str(b, it->status) | put_str(b, it->confidentiality) |
+	        put_u32(b, (uint32_t)it->ndetails);
+	for (size_t i = 0; !e && i < it->ndetails; i++)
+		e = put_str(b, it->details[i].name) | put_str(b, it->details[i].value);
+	if (e)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return rec_write(s);
+}
+
+int ex_spill_withheld(ex_spill *s, const char *nhs, mcr_section sec, mcr_reason r)
+{
+	int rc = rec_start(s, nhs, REC_WITHHELD);
+	if (rc)
+		return rc;
+	if (mcr_buf_putc(&s->rec, (char)sec) != 0 || mcr_buf_putc(&s->rec, (char)r) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return rec_write(s);
+}
+
+/* Reading records back from memory. */
+typedef struct rd {
+	const char *p, *end;
+	int bad;
+} rd;
+
+static uint32_t get_u32(rd *r)
+{
+	uint32_t v = 0;
+	if (r->end - r->p < 4) {
+		r->bad = 1;
+		return 0;
+	}
+	memcpy(&v, r->p, 4);
+	r->p += 4;
+	return v;
+}
+
+/* Strings are copied into scratch as NUL-terminated; returns an offset + 1 or 0 for NULL. */
+static size_t get_str(rd *r, mcr_buf *scratch)
+{
+	uint32_t n = get_u32(r);
+	if (r->bad || n == UINT32_MAX)
+		return 0;
+	if ((size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		return 0;
+	}
+	size_t off = scratch->len + 1;
+	if (mcr_buf_put(scratch, r->p, n) != 0 || mcr_buf_putc(scratch, '\0') != 0) {
+		r->bad = 1;
+		return 0;
+	}
+	r->p += n;
+	return off;
+}
+
+static const char *str_at(const mcr_buf *scratch, size_t off)
+{
+	return off ? scratch->ptr + off - 1 : NULL;
+}
+
+typedef struct rec_ref {
+	const char *p; /* start of the record (its length field) */
+	uint32_t len;
+} rec_ref;
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const rec_ref *x = a, *y = b;
+	int c = memcmp(x->p + 4, y->p + 4, 11); /* NHS number, then kind */
+	if (c)
+		return c;
+	return (x->p > y->p) - (x->p < y->p); /* the order spilled */
+}
+
+static int emit_person(mcr_staged_writer *w, const rec_ref *v, size_t n, mcr_buf *scratch)
+{
+	char nhs[11];
+	memcpy(nhs, v[0].p + 4, 10);
+	nhs[10] = '\0';
+	mcr_staged_person p = {0};
+	p.nhs = nhs;
+	size_t i = 0;
+	mcr_buf_reset(scratch);
+	if (v[0].p[14] == REC_PERSON) {
+		rd r = {v[0].p + 15, v[0].p + 4 + v[0].len, 0};
+		size_t off[9];
+		for (int k = 0; k < 9; k++)
+			off[k] = get_str(&r, scratch);
+		if (r.bad)
+			return mcr_error_set(MCR_EFORMAT, "spill record corrupt");
+		p.family = str_at(scratch, off[0]);
+		p.given = str_at(scratch, off[1]);
+		p.birth_date = str_at(scratch, off[2]);
+		p.gender = str_at(scratch, off[3]);
+		p.address = str_at(scratch, off[4]);
+		p.postcode = str_at(scratch, off[5]);
+		p.phone = str_at(scratch, off[6]);
+		p.objection = str_at(scratch, off[7]);
+		p.consent = str_at(scratch, off[8]);
+	}
+	int has_person = i < n && v[0].p[14] == REC_PERSON;
+	while (i < n && v[i].p[14] == REC_PERSON)
+		i++;
+	if (!has_person && (i == n || v[i].p[14] != REC_ITEM)) {
+		/* Only withheld items and nothing shared: not a person of this extract;
+		 * the counts still go to the totals. */
+		for (; i < n; i++) {
+			const char *q = v[i].p + 15;
+			if (v[i].len < 13 || (unsigned char)q[1] >= MCR_REASON_COUNT)
+				return mcr_error_set(MCR_EFORMAT, "spill record corrupt");
+			mcr_staged_count_withheld(w, (mcr_reason)(unsigned char)q[1], 1);
+		}
+		return 0;
+	}
+	int rc = mcr_staged_person_begin(w, &p);
+	if (rc)
+		return rc;
+	mcr_buf item_scratch = MCR_BUF_INIT;
+	mcr_staged_detail *details = NULL;
+	size_t details_cap = 0;
+	long withheld[MCR_SECTION_COUNT][MCR_REASON_COUNT];
+	memset(withheld, 0, sizeof withheld);
+	for (; i < n && rc == 0; i++) {
+		rd r = {v[i].p + 15, v[i].p + 4 + v[i].len, 0};
+		if (v[i].p[14] == REC_WITHHELD) {
+			if (r.end - r.p < 2 || (unsigned char)r.p[0] >= MCR_SECTION_COUNT ||
+			    (unsigned char)r.p[1] >= MCR_REASON_COUNT) {
+				rc = mcr_error_set(MCR_EFORMAT, "spill record corrupt");
+				break;
+			}
+			withheld[(unsigned char)r.p[0]][(unsigned char)r.p[1]]++;
+			continue;
+		}
+		mcr_buf_reset(&item_scratch);
+		if (r.end - r.p < 1) {
+			rc = mcr_error_set(MCR_EFORMAT, "spill record corrupt");
+			break;
+		}
+		mcr_staged_item it = {0};
+		it.section = (mcr_section)(unsigned char)*r.p++;
+		size_t off[7];
+		for (int k = 0; k < 7; k++)
+			off[k] = get_str(&r, &item_scratch);
+		uint32_t nd = get_u32(&r);
+		if (!r.bad && nd > details_cap) {
+			mcr_staged_detail *d = realloc(details, nd * sizeof *d);
+			if (!d) {
+				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+				break;
+			}
+			details = d;
+			details_cap = nd;
+		}
+		size_t *doff = NULL;
+		if (!r.bad && nd) {
+			doff = malloc(2 * nd * sizeof *doff);
+			if (!doff) {
+				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+				break;
+			}
+			for (uint32_t k = 0; k < 2 * nd; k++)
+				doff[k] = get_str(&r, &item_scratch);
+		}
+		if (r.bad) {
+			free(doff);
+			rc = mcr_error_set(MCR_EFORMAT, "spill record corrupt");
+			break;
+		}
+		/* The scratch buffer may have moved while growing: resolve offsets now. */
+		it.id = str_at(&item_scratch, off[0]);
+		it.date = str_at(&item_scratch, off[1]);
+		it.system = str_at(&item_scratch, off[2]);
+		it.code = str_at(&item_scratch, off[3]);
+		it.display = str_at(&item_scratch, off[4]);
+		it.status = str_at(&item_scratch, off[5]);
+		it.confidentiality = str_at(&item_scratch, off[6]);
+		for (uint32_t k = 0; k < nd; k++) {
+			details[k].name = str_at(&item_scratch, doff[2 * k]);
+			details[k].value = str_at(&item_scratch, doff[2 * k + 1]);
+		}
+		free(doff);
+		it.details = details;
+		it.ndetails = nd;
+		rc = mcr_staged_write_item(w, &it);
+	}
+	for (int sct = 0; rc == 0 && sct < MCR_SECTION_COUNT; sct++)
+		for (int rs = 0; rc == 0 && rs < MCR_REASON_COUNT; rs++)
+			if (withheld[sct][rs])
+				rc = mcr_staged_write_withheld(w, (mcr_section)sct, (mcr_reason)rs,
+				                               withheld[sct][rs]);
+	free(details);
+	mcr_buf_free(&item_scratch);
+	if (rc == 0)
+		rc = mcr_staged_person_end(w);
+	return rc;
+}
+
+/* Sort the records of one file (read whole) and write its persons. */
+static int emit_file(FILE *f, const char *path, uint64_t size, mcr_staged_writer *w)
+{
+	if (size == 0)
+		return 0;
+	if (size > SIZE_MAX / 2)
+		return mcr_error_set(MCR_ELIMIT, "%s: spill too large", path);
+	char *data = malloc((size_t)size);
+	if (!data)
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", path);
+	rewind(f);
+	if (fread(data, 1, (size_t)size, f) != (size_t)size) {
+		free(data);
+		return mcr_error_set_errno(MCR_EIO, "cannot read %s", path);
+	}
+	size_t n = 0, cap = 1024;
+	rec_ref *v = malloc(cap * sizeof *v);
+	int rc = v ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory");
+	for (const char *p = data; rc == 0 && p < data + size;) {
+		uint32_t len;
+		if (data + size - p < 4) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s: spill truncated", path);
+			break;
+		}
+		memcpy(&len, p, 4);
+		if (len < 11 || (uint64_t)(data + size - p - 4) < len) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s: spill truncated", path);
+			break;
+		}
+		if (n == cap) {
+			rec_ref *nv = realloc(v, cap * 2 * sizeof *v);
+			if (!nv) {
+				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		v[n].p = p;
+		v[n].len = len;
+		n++;
+		p += 4 + len;
+	}
+	if (rc == 0)
+		qsort(v, n, sizeof *v, cmp_rec);
+	mcr_buf scratch = MCR_BUF_INIT;
+	for (size_t i = 0; rc == 0 && i < n;) {
+		size_t j = i + 1;
+		while (j < n && memcmp(v[j].p + 4, v[i].p + 4, 10) == 0)
+			j++;
+		rc = emit_person(w, v + i, j - i, &scratch);
+		i = j;
+	}
+	mcr_buf_free(&scratch);
+	free(v);
+	free(data);
+	return rc;
+}
+
+/* Split the spill into buckets by a hash of the NHS number so each fits in memory. */
+static int split_emit(ex_spill *s, size_t k, mcr_staged_writer *w)
+{
+	FILE **out = calloc(k, sizeof *out);
+	uint64_t *sizes = calloc(k, sizeof *sizes);
+	s->bucket_paths = calloc(k, sizeof *s->bucket_paths);
+	int rc = 0;
+	if (!out || !sizes || !s->bucket_paths) {
+		free(out);
+		free(sizes);
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	}
+	s->nbuckets = k;
+	mcr_buf p = MCR_BUF_INIT, rec = MCR_BUF_INIT;
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		if ((rc = temp_path(&p, s->dir, "bucket")) != 0)
+			break;
+		s->bucket_paths[i] = mcr_buf_detach(&p);
+		out[i] = fopen(s->bucket_paths[i], "w+bx");
+		if (!out[i])
+			rc = mcr_error_set_errno(MCR_EIO, "cannot create %s", s->bucket_paths[i]);
+	}
+	rewind(s->f);
+	while (rc == 0) {
+		uint32_t len;
+		size_t got = fread(&len, 1, 4, s->f);
+		if (got == 0)
+			break;
+		mcr_buf_reset(&rec);
+		if (got != 4 || len < 11 || mcr_buf_grow(&rec, len + 4) != 0) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s: spill truncated", s->path);
+			break;
+		}
+		memcpy(rec.ptr, &len, 4);
+		if (fread(rec.ptr + 4, 1, len, s->f) != len) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s: spill truncated", s->path);
+			break;
+		}
+		size_t b = hash_bytes(rec.ptr + 4, 10) % k;
+		if (fwrite(rec.ptr, 1, (size_t)len + 4, out[b]) != (size_t)len + 4)
+			rc = mcr_error_set_errno(MCR_EIO, "cannot write %s", s->bucket_paths[b]);
+		sizes[b] += (uint64_t)len + 4;
+	}
+	/* The spill is no longer needed: free its disk space before the buckets are read. */
+	fclose(s->f);
+	s->f = NULL;
+	unlink(s->path);
+	for (size_t i = 0; i < k; i++) {
+		if (!out[i])
+			continue;
+		if (rc == 0 && fflush(out[i]) != 0)
+			rc = mcr_error_set_errno(MCR_EIO, "cannot write %s", s->bucket_paths[i]);
+	}
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		rc = emit_file(out[i], s->bucket_paths[i], sizes[i], w);
+		fclose(out[i]);
+		out[i] = NULL;
+		unlink(s->bucket_paths[i]);
+	}
+	mcr_buf_free(&p);
+	mcr_buf_free(&rec);
+	free(sizes);
+	for (size_t i = 0; i < k; i++)
+		if (out[i])
+			fclose(out[i]);
+	free(out);
+	return rc;
+}
+
+int ex_spill_emit(ex_spill *s, mcr_staged_writer *w)
+{
+	if (fflush(s->f) != 0)
+		return mcr_error_set_errno(MCR_EIO, "cannot write %s", s->path);
+	if (s->size <= spill_limit)
+		return emit_file(s->f, s->path, s->size, w);
+	size_t k = (size_t)(s->size / spill_limit) * 2 + 1;
+	if (k > SPILL_MAX_BUCKETS)
+		k = SPILL_MAX_BUCKETS;
+	return split_emit(s, k, w);
+}
+
+/* ---- the programs' shared run ---------------------------------------------- */
+
+int mcr_extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kind,
+                    const char *ods, const char *input, const char *out_dir)
+{
+	const mcr_org *org = mcr_config_org(cfg, ods);
+	if (!org) {
+		fprintf(stderr, "%s: organisation %s is not in %s\n", prog, ods, cfg->path);
+		return MCR_EXIT_USAGE;
+	}
+	if (org->kind != kind) {
+		fprintf(stderr, "%s: organisation %s is of kind %s in %s, not %s\n", prog, ods,
+		        mcr_org_kind_name(org->kind), cfg->path, mcr_org_kind_name(kind));
+		return MCR_EXIT_USAGE;
+	}
+	char *manifest = NULL;
+	mcr_staged_manifest *m = NULL;
+	int rc;
+	switch (kind) {
+	case MCR_KIND_GP:
+		rc = mcr_extract_gp(cfg, org, input, out_dir, &manifest);
+		break;
+	case MCR_KIND_LCS:
+		rc = mcr_extract_lcs(cfg, org, input, out_dir, &manifest);
+		break;
+	default:
+		rc = mcr_extract_ooh(cfg, org, input, out_dir, &manifest);
+		break;
+	}
+	if (rc == 0)
+		rc = mcr_staged_manifest_read(manifest, &m);
+	if (rc != 0) {
+		mcr_error_print(prog);
+		free(manifest);
+		return mcr_error_exit_status(rc);
+	}
+	long withheld = 0;
+	for (int r = 0; r < MCR_REASON_COUNT; r++)
+		withheld += m->withheld[r];
+	printf("%s %s: people %ld, members %ld, items %ld, withheld %ld\n%s\n", org->ods,
+	       m->dataset, m->people, m->members, m->items, withheld, manifest);
+	mcr_staged_manifest_free(m);
+	free(manifest);
+	return MCR_EXIT_OK;
+}

@@ -1,0 +1,1076 @@
+/*
+ * mcr-extract-gp: FHIR R4 XML (UK Core) -> staged file.
+ *
+ * Two streaming passes over the inputs so that memory holds only a map from
+ * Patient id / fullUrl / NHS number to a small per-patient state, never the
+ * clinical resources:
+ *   pass 1: Patients (NHS number, validity) and the objection/consent coded
+ *           entries (resolved once every Patient is known, so order is free);
+ *   pass 2: Patients' demographics and each clinical resource, resolved,
+ *           filtered by the consent rules and spilled by person;
+ * then the spill is grouped by person (extract_common.c) into the staged file.
+ * Withheld content never reaches the spill: the objection state is final
+ * before pass 2 starts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "extract_common.h"
+#include "mcr/consent.h"
+#include "mcr/error.h"
+#include "mcr/extract.h"
+#include "mcr/fs.h"
+#include "mcr/nhs.h"
+#include "mcr/xml.h"
+
+#define FHIR_NS "http://hl7.org/fhir"
+#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
+#define CONF_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+#define MAX_RESOURCE_BYTES ((size_t)8 << 20)
+#define MAX_DEPTH 64
+#define NANC 5
+
+/* Type 1 opt-out (dissent from secondary use) and its withdrawal: about
+ * planning and research, not direct care, so they change nothing here; the
+ * entries themselves are not clinical content to share. */
+static const char *const secondary_use_codes[] = {"827241000000103", "827261000000102"};
+
+/* ---- one resource as (path, value) pairs ---------------------------------- */
+
+typedef struct fpair {
+	size_t path, value; /* offsets in the arena */
+	int depth;          /* depth of the element relative to the resource */
+	int anc[NANC];      /* element ids of its ancestors at depths 1..NANC (itself included) */
+} fpair;
+
+typedef struct fres {
+	char type[64];
+	const char *full_url;
+	int line;
+	mcr_buf arena;
+	fpair *pairs;
+	size_t n, cap;
+} fres;
+
+static const char *A(const fres *r, size_t off)
+{
+	return r->arena.ptr + off;
+}
+
+/* First value at exactly path, where anc[depth-1]==id when depth > 0. */
+static const char *fr_get_in(const fres *r, const char *path, int depth, int id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if ((depth == 0 || r->pairs[i].anc[depth - 1] == id) && strcmp(A(r, r->pairs[i].path), path) == 0)
+			return A(r, r->pairs[i].value);
+	return NULL;
+}
+
+static const char *fr_get(const fres *r, const char *path)
+{
+	return fr_get_in(r, path, 0, 0);
+}
+
+/* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1. */
+static long fr_find(const fres *r, const char *path, size_t i0, int depth, int id)
+{
+	for (size_t i = i0; i < r->n; i++)
+		if ((depth == 0 || r->pairs[i].anc[depth - 1] == id) && strcmp(A(r, r->pairs[i].path), path) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Every value at path joined with sep into out (reset first); 1 if any. */
+static int fr_join(const fres *r, const char *path, const char *sep, int depth, int id, mcr_buf *out)
+{
+	mcr_buf_reset(out);
+	int any = 0;
+	for (long i = fr_find(r, path, 0, depth, id); i >= 0; i = fr_find(r, path, (size_t)i + 1, depth, id)) {
+		const char *v = A(r, r->pairs[i].value);
+		if (!*v)
+			continue;
+		if (any)
+			mcr_buf_puts(out, sep);
+		mcr_buf_puts(out, v);
+		any = 1;
+	}
+	return any;
+}
+
+/* ---- state ---------------------------------------------------------------- */
+
+typedef struct gp_patient {
+	char nhs[11];
+	unsigned char valid;
+	unsigned char spilled;
+	mcr_objection obj;
+} gp_patient;
+
+typedef struct pending_note {
+	char *key;
+	char code[32];
+	char date[32];
+	size_t file;
+	int line;
+	char type[32];
+} pending_note;
+
+typedef struct gp {
+	const mcr_config *cfg;
+	const mcr_org *org;
+	char **files;
+	size_t nfiles, file;
+	int pass;
+	ex_map *keys; /* "i:<id>", "u:<fullUrl>", "n:<nhs>" -> patient index */
+	gp_patient *pats;
+	size_t npats, cappats;
+	pending_note *notes;
+	size_t nnotes, capnotes;
+	mcr_staged_writer *w;
+	ex_spill *spill;
+	fres res;
+	mcr_buf tmp, tmp2, key;
+	mcr_buf dv[16]; /* detail values of the item being built */
+} gp;
+
+/* ---- reading resources ------------------------------------------------------ */
+
+static int fres_push(fres *r, const char *path, size_t plen, const char *value, int depth,
+                     const int *anc, const char *file)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		fpair *p = realloc(r->pairs, cap * sizeof *p);
+		if (!p)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		r->pairs = p;
+		r->cap = cap;
+	}
+	if (r->arena.len > MAX_RESOURCE_BYTES)
+		return mcr_error_set(MCR_ELIMIT, "%s:%d: %s resource larger than %zu bytes", file,
+		                     r->line, r->type, MAX_RESOURCE_BYTES);
+	fpair *p = &r->pairs[r->n];
+	p->path = r->arena.len;
+	if (mcr_buf_put(&r->arena, path, plen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	p->value = r->arena.len;
+	if (mcr_buf_puts(&r->arena, value) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	p->depth = depth;
+	memcpy(p->anc, anc, sizeof p->anc);
+	r->n++;
+	return 0;
+}
+
+/*
+ * Collect the resource whose start element the reader is on (at reader depth
+ * base) into r, leaving the reader on its end. Narrative (the top-level text)
+ * and elements of other namespaces are skipped.
+ */
+static int read_resource(mcr_xml *x, fres *r, int base)
+{
+	xmlTextReaderPtr rd = mcr_xml_reader(x);
+	const char *name = (const char *)xmlTextReaderConstLocalName(rd);
+	snprintf(r->type, sizeof r->type, "%s", name ? name : "");
+	r->line = mcr_xml_line(x);
+	r->n = 0;
+	mcr_buf_reset(&r->arena);
+	if (xmlTextReaderIsEmptyElement(rd))
+		return 0;
+	char path[1024];
+	size_t plen_at[MAX_DEPTH + 1];
+	int anc[NANC] = {0};
+	int next_id = 1;
+	size_t plen = 0;
+	path[0] = '\0';
+	for (;;) {
+		int rc = mcr_xml_next(x);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return mcr_error_set(MCR_EFORMAT, "%s:%d: document ends inside %s", mcr_xml_path(x),
+			                     mcr_xml_line(x), r->type);
+		int type = xmlTextReaderNodeType(rd);
+		int rel = xmlTextReaderDepth(rd) - base;
+		if (type == XML_READER_TYPE_END_ELEMENT) {
+			if (rel == 0)
+				return 0;
+			if (rel <= MAX_DEPTH)
+				plen = plen_at[rel];
+			path[plen] = '\0';
+			continue;
+		}
+		if (type != XML_READER_TYPE_ELEMENT)
+			continue;
+		if (rel > MAX_DEPTH)
+			return mcr_error_set(MCR_ELIMIT, "%s:%d: elements nested deeper than %d in %s",
+			                     mcr_xml_path(x), mcr_xml_line(x), MAX_DEPTH, r->type);
+		const char *ln = (const char *)xmlTextReaderConstLocalName(rd);
+		const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
+		int empty = xmlTextReaderIsEmptyElement(rd);
+		if (!ns || strcmp(ns, FHIR_NS) != 0 || (rel == 1 && strcmp(ln, "text") == 0)) {
+			if (!empty && (rc = mcr_xml_skip(x)) != 0)
+				return rc;
+			continue;
+		}
+		size_t n = strlen(ln);
+		plen_at[rel] = plen;
+		if (plen + n + 2 >= sizeof path)
+			return mcr_error_set(MCR_ELIMIT, "%s:%d: element path too long in %s",
+			                     mcr_xml_path(x), mcr_xml_line(x), r->type);
+		if (plen)
+			path[plen++] = '/';
+		memcpy(path + plen, ln, n);
+		plen += n;
+		path[plen] = '\0';
+		int id = next_id++;
+		if (rel <= NANC) {
+			anc[rel - 1] = id;
+			for (int k = rel; k < NANC; k++)
+				anc[k] = 0;
+		}
+		const char *v = mcr_xml_attr(x, "value");
+		if (v && (rc = fres_push(r, path, plen, v, rel, anc, mcr_xml_path(x))) != 0)
+			return rc;
+		if (empty) {
+			plen = plen_at[rel];
+			path[plen] = '\0';
+		}
+	}
+}
+
+/* ---- patients --------------------------------------------------------------- */
+
+static int add_key(gp *g, char prefix, const char *s, long idx, long *existing)
+{
+	mcr_buf_reset(&g->key);
+	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
+	    mcr_buf_puts(&g->key, s) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return ex_map_put(g->keys, g->key.ptr, g->key.len, idx, existing);
+}
+
+static int lookup_key(gp *g, char prefix, const char *s, long *idx)
+{
+	mcr_buf_reset(&g->key);
+	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
+	    mcr_buf_puts(&g->key, s) != 0)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return ex_map_get(g->keys, g->key.ptr, g->key.len, idx);
+}
+
+/* The NHS number of a Patient (first identifier with the NHS system), or NULL. */
+static const char *patient_nhs(const fres *r)
+{
+	for (long i = fr_find(r, "identifier/system", 0, 0, 0); i >= 0;
+	     i = fr_find(r, "identifier/system", (size_t)i + 1, 0, 0))
+		if (strcmp(A(r, r->pairs[i].value), NHS_SYSTEM) == 0)
+			return fr_get_in(r, "identifier/value", 1, r->pairs[i].anc[0]);
+	return NULL;
+}
+
+/* Pass 1: register the Patient under its id, fullUrl and NHS number. */
+static int register_patient(gp *g)
+{
+	fres *r = &g->res;
+	const char *id = fr_get(r, "id");
+	const char *raw = patient_nhs(r);
+	char nhs[11] = "";
+	int valid = raw && mcr_nhs_validate(raw, nhs) == 0;
+	mcr_error_clear();
+	long idx = -1, ex;
+	int rc;
+	/* The same Patient seen again (by id, fullUrl or NHS number) is one patient. */
+	if (id && lookup_key(g, 'i', id, &ex) == 1)
+		idx = ex;
+	else if (r->full_url && lookup_key(g, 'u', r->full_url, &ex) == 1)
+		idx = ex;
+	else if (valid && lookup_key(g, 'n', nhs, &ex) == 1)
+		idx = ex;
+	if (idx < 0) {
+		if (g->npats == g->cappats) {
+			size_t cap = g->cappats ? g->cappats * 2 : 1024;
+			gp_patient *p = realloc(g->pats, cap * sizeof *p);
+			if (!p)
+				return mcr_error_set(MCR_ENOMEM, "out of memory");
+			g->pats = p;
+			g->cappats = cap;
+		}
+		idx = (long)g->npats++;
+		memset(&g->pats[idx], 0, sizeof g->pats[idx]);
+		memcpy(g->pats[idx].nhs, nhs, sizeof nhs);
+		g->pats[idx].valid = (unsigned char)valid;
+	}
+	if (id && (rc = add_key(g, 'i', id, idx, NULL)) < 0)
+		return rc;
+	if (r->full_url && (rc = add_key(g, 'u', r->full_url, idx, NULL)) < 0)
+		return rc;
+	if (valid && (rc = add_key(g, 'n', nhs, idx, NULL)) < 0)
+		return rc;
+	return 0;
+}
+
+/* ---- clinical resources ------------------------------------------------------ */
+
+typedef struct rtype {
+	const char *name;
+	mcr_section section;
+	const char *concept;  /* the CodeableConcept naming the item */
+	const char *dates[4]; /* the clinical date, first present wins */
+} rtype;
+
+static const rtype rtypes[] = {
+	{"AllergyIntolerance", MCR_SECTION_ALLERGIES, "code",
+	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}},
+	{"MedicationStatement", MCR_SECTION_MEDICATIONS, "medicationCodeableConcept",
+	 {"effectiveDateTime", "effectivePeriod/start", "dateAsserted", NULL}},
+	{"MedicationRequest", MCR_SECTION_MEDICATIONS, "medicationCodeableConcept",
+	 {"authoredOn", "dispenseRequest/validityPeriod/start", NULL, NULL}},
+	{"Condition", MCR_SECTION_PROBLEMS, "code",
+	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}},
+	{"Immunization", MCR_SECTION_IMMUNISATIONS, "vaccineCode",
+	 {"occurrenceDateTime", "recorded", NULL, NULL}},
+	{"Observation", MCR_SECTION_RESULTS, "code",
+	 {"effectiveDateTime", "effectivePeriod/start", "effectiveInstant", "issued"}},
+	{"Encounter", MCR_SECTION_ENCOUNTERS, "type", {"period/start", NULL, NULL, NULL}},
+};
+
+static const rtype *find_rtype(const char *name)
+{
+	for (size_t i = 0; i < sizeof rtypes / sizeof *rtypes; i++)
+		if (strcmp(rtypes[i].name, name) == 0)
+			return &rtypes[i];
+	return NULL;
+}
+
+typedef struct coding {
+	const char *system, *code, *display;
+} coding;
+
+/* The first coding of the concept at prefix ("code", "contained/Medication/code")
+ * under ancestor id at depth (0: anywhere); display falls back to the text. */
+static coding concept_at(gp *g, const char *prefix, int depth, int id)
+{
+	const fres *r = &g->res;
+	coding c = {0};
+	mcr_buf *p = &g->tmp2;
+	mcr_buf_reset(p);
+	mcr_buf_printf(p, "%s/coding/code", prefix);
+	long i = fr_find(r, p->ptr, 0, depth, id);
+	int cd = 0;
+	if (i >= 0) {
+		c.code = A(r, r->pairs[i].value);
+		cd = r->pairs[i].depth - 1; /* depth of the coding element */
+		if (cd >= 1 && cd <= NANC) {
+			int cid = r->pairs[i].anc[cd - 1];
+			mcr_buf_reset(p);
+			mcr_buf_printf(p, "%s/coding/system", prefix);
+			c.system = fr_get_in(r, p->ptr, cd, cid);
+			mcr_buf_reset(p);
+			mcr_buf_printf(p, "%s/coding/display", prefix);
+			c.display = fr_get_in(r, p->ptr, cd, cid);
+		}
+	}
+	if (!c.display) {
+		mcr_buf_reset(p);
+		mcr_buf_printf(p, "%s/text", prefix);
+		c.display = fr_get_in(r, p->ptr, depth, id);
+	}
+	return c;
+}
+
+/* The item's main coding; a medication by reference is looked up among the
+ * contained resources, or its reference display. */
+static coding main_concept(gp *g, const rtype *t)
+{
+	const fres *r = &g->res;
+	coding c = concept_at(g, t->concept, 0, 0);
+	if (!c.code && !c.display && strncmp(t->name, "Medication", 10) == 0) {
+		const char *ref = fr_get(r, "medicationReference/reference");
+		if (ref && ref[0] == '#') {
+			for (long i = fr_find(r, "contained/Medication/id", 0, 0, 0); i >= 0;
+			     i = fr_find(r, "contained/Medication/id", (size_t)i + 1, 0, 0))
+				if (strcmp(A(r, r->pairs[i].value), ref + 1) == 0)
+					return concept_at(g, "contained/Medication/code", 1, r->pairs[i].anc[0]);
+		}
+		c.display = fr_get(r, "medicationReference/display");
+	}
+	if (!c.code && !c.display && strcmp(t->name, "Encounter") == 0) {
+		c.display = fr_get(r, "class/display");
+		c.code = fr_get(r, "class/code");
+		c.system = fr_get(r, "class/system");
+	}
+	return c;
+}
+
+/* Is any code of the main concept in this list / an objection or consent code? */
+static int main_codes_match(gp *g, const rtype *t, int (*pred)(gp *, const char *))
+{
+	const fres *r = &g->res;
+	mcr_buf *p = &g->tmp2;
+	mcr_buf_reset(p);
+	mcr_buf_printf(p, "%s/coding/code", t->concept);
+	for (long i = fr_find(r, p->ptr, 0, 0, 0); i >= 0; i = fr_find(r, p->ptr, (size_t)i + 1, 0, 0))
+		if (pred(g, A(r, r->pairs[i].value)))
+			return 1;
+	return 0;
+}
+
+static int is_choice_code(gp *g, const char *code)
+{
+	if (mcr_config_code_in(&g->cfg->objection_codes, code) ||
+	    mcr_config_code_in(&g->cfg->consent_codes, code))
+		return 1;
+	for (size_t i = 0; i < sizeof secondary_use_codes / sizeof *secondary_use_codes; i++)
+		if (strcmp(code, secondary_use_codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *item_date(const fres *r, const rtype *t)
+{
+	for (int i = 0; i < 4 && t->dates[i]; i++) {
+		const char *d = fr_get(r, t->dates[i]);
+		if (d && *d)
+			return d;
+	}
+	return NULL;
+}
+
+/* Status, with a verificationStatus of entered-in-error taking precedence. */
+static const char *item_status(const fres *r)
+{
+	const char *v = fr_get(r, "verificationStatus/coding/code");
+	if (v && strcmp(v, "entered-in-error") == 0)
+		return v;
+	const char *s = fr_get(r, "status");
+	if (s)
+		return s;
+	return fr_get(r, "clinicalStatus/coding/code");
+}
+
+static const char *item_confidentiality(const fres *r)
+{
+	const char *worst = NULL;
+	for (long i = fr_find(r, "meta/security/system", 0, 0, 0); i >= 0;
+	     i = fr_find(r, "meta/security/system", (size_t)i + 1, 0, 0)) {
+		if (strcmp(A(r, r->pairs[i].value), CONF_SYSTEM) != 0)
+			continue;
+		const char *c = fr_get_in(r, "meta/security/code", 2, r->pairs[i].anc[1]);
+		if (c && (!worst || strcmp(c, "R") == 0 || strcmp(c, "V") == 0))
+			worst = c;
+	}
+	return worst;
+}
+
+/* Subject key: 'i' id, 'u' fullUrl, 'n' NHS number; resolved to a patient index. */
+static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
+{
+	const fres *r = &g->res;
+	mcr_buf_reset(desc);
+	const char *ref = fr_get(r, "subject/reference");
+	if (!ref)
+		ref = fr_get(r, "patient/reference");
+	if (ref) {
+		mcr_buf_puts(desc, ref);
+		if (lookup_key(g, 'u', ref, idx) == 1)
+			return 1;
+		const char *p = NULL;
+		for (const char *q = strstr(ref, "Patient/"); q; q = strstr(q + 1, "Patient/"))
+			p = q;
+		if (p) {
+			p += 8;
+			size_t n = strcspn(p, "/");
+			mcr_buf_reset(&g->tmp2);
+			mcr_buf_put(&g->tmp2, p, n);
+			if (lookup_key(g, 'i', mcr_buf_cstr(&g->tmp2), idx) == 1)
+				return 1;
+		}
+		return 0;
+	}
+	const char *prefixes[] = {"subject", "patient"};
+	for (int k = 0; k < 2; k++) {
+		mcr_buf_reset(&g->tmp2);
+		mcr_buf_printf(&g->tmp2, "%s/identifier/system", prefixes[k]);
+		const char *sys = fr_get(r, g->tmp2.ptr);
+		mcr_buf_reset(&g->tmp2);
+		mcr_buf_printf(&g->tmp2, "%s/identifier/value", prefixes[k]);
+		const char *val = fr_get(r, g->tmp2.ptr);
+		if (sys && val && strcmp(sys, NHS_SYSTEM) == 0) {
+			char nhs[11];
+			mcr_buf_printf(desc, "NHS number %s", val);
+			if (mcr_nhs_validate(val, nhs) != 0) {
+				mcr_error_clear();
+				return 0;
+			}
+			return lookup_key(g, 'n', nhs, idx);
+		}
+	}
+	return 0;
+}
+
+static int note_choice(gp *g, const rtype *t)
+{
+	const fres *r = &g->res;
+	const char *status = item_status(r);
+	if (status && strcmp(status, "entered-in-error") == 0)
+		return 0;
+	mcr_buf *p = &g->tmp2;
+	mcr_buf_reset(p);
+	mcr_buf_printf(p, "%s/coding/code", t->concept);
+	const char *code = NULL;
+	for (long i = fr_find(r, p->ptr, 0, 0, 0); i >= 0 && !code; i = fr_find(r, p->ptr, (size_t)i + 1, 0, 0)) {
+		const char *c = A(r, r->pairs[i].value);
+		if (mcr_config_code_in(&g->cfg->objection_codes, c) || mcr_config_code_in(&g->cfg->consent_codes, c))
+			code = c;
+	}
+	if (!code)
+		return 0; /* a Type 1 opt-out: no effect on sharing for direct care */
+	if (g->nnotes == g->capnotes) {
+		size_t cap = g->capnotes ? g->capnotes * 2 : 64;
+		pending_note *n = realloc(g->notes, cap * sizeof *n);
+		if (!n)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		g->notes = n;
+		g->capnotes = cap;
+	}
+	pending_note *n = &g->notes[g->nnotes];
+	memset(n, 0, sizeof *n);
+	/* The subject is kept as the text to resolve once all Patients are known. */
+	const char *ref = fr_get(r, "subject/reference");
+	if (!ref)
+		ref = fr_get(r, "patient/reference");
+	mcr_buf_reset(&g->tmp);
+	if (ref)
+		mcr_buf_printf(&g->tmp, "r%s", ref);
+	else {
+		const char *val = fr_get(r, "subject/identifier/value");
+		if (!val)
+			val = fr_get(r, "patient/identifier/value");
+		mcr_buf_printf(&g->tmp, "n%s", val ? val : "");
+	}
+	n->key = mcr_buf_detach(&g->tmp);
+	if (!n->key)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	snprintf(n->code, sizeof n->code, "%s", code);
+	const char *d = item_date(r, t);
+	snprintf(n->date, sizeof n->date, "%s", d ? d : "");
+	snprintf(n->type, sizeof n->type, "%s", t->name);
+	n->file = g->file;
+	n->line = r->line;
+	g->nnotes++;
+	return 0;
+}
+
+/* Apply the pending objection/consent entries to their patients. */
+static int apply_notes(gp *g)
+{
+	mcr_buf desc = MCR_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < g->nnotes && rc == 0; i++) {
+		pending_note *n = &g->notes[i];
+		long idx = -1;
+		int found = 0;
+		/* Rebuild a minimal resource holding just the subject, to share resolve_subject. */
+		fres *r = &g->res;
+		r->n = 0;
+		mcr_buf_reset(&r->arena);
+		int anc[NANC] = {1, 2, 3, 0, 0};
+		if (n->key[0] == 'r')
+			rc = fres_push(r, "subject/reference", 17, n->key + 1, 2, anc, "");
+		else {
+			rc = fres_push(r, "subject/identifier/system", 25, NHS_SYSTEM, 3, anc, "");
+			if (rc == 0)
+				rc = fres_push(r, "subject/identifier/value", 24, n->key + 1, 3, anc, "");
+		}
+		if (rc == 0)
+			found = resolve_subject(g, &idx, &desc);
+		if (rc == 0 && found < 0)
+			rc = found;
+		else if (rc == 0 && !found)
+			rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s subject %s matches no Patient in the export",
+			                   g->files[n->file], n->line, n->type, mcr_buf_cstr(&desc));
+		else if (rc == 0 && g->pats[idx].valid)
+			mcr_objection_note(&g->pats[idx].obj, g->cfg, n->code, n->date);
+	}
+	mcr_buf_free(&desc);
+	return rc;
+}
+
+static void add_detail(gp *g, mcr_staged_detail *d, size_t *nd, const char *name, const char *value)
+{
+	if (!value || !*value || *nd >= 16)
+		return;
+	mcr_buf_reset(&g->dv[*nd]);
+	mcr_buf_puts(&g->dv[*nd], value);
+	d[*nd].name = name;
+	d[*nd].value = g->dv[*nd].ptr;
+	(*nd)++;
+}
+
+/* value + " " + unit for a Quantity at prefix under ancestor (depth, id). */
+static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, int id)
+{
+	const fres *r = &g->res;
+	mcr_buf p = MCR_BUF_INIT;
+	mcr_buf_reset(out);
+	mcr_buf_printf(&p, "%s/value", prefix);
+	const char *v = fr_get_in(r, p.ptr, depth, id);
+	mcr_buf_reset(&p);
+	mcr_buf_printf(&p, "%s/unit", prefix);
+	const char *u = fr_get_in(r, p.ptr, depth, id);
+	if (!u) {
+		mcr_buf_reset(&p);
+		mcr_buf_printf(&p, "%s/code", prefix);
+		u = fr_get_in(r, p.ptr, depth, id);
+	}
+	mcr_buf_free(&p);
+	if (!v)
+		return NULL;
+	mcr_buf_puts(out, v);
+	if (u) {
+		mcr_buf_putc(out, ' ');
+		mcr_buf_puts(out, u);
+	}
+	return out->ptr;
+}
+
+/* The details a clinician needs, by resource type. */
+static size_t item_details(gp *g, const rtype *t, mcr_staged_detail *d)
+{
+	const fres *r = &g->res;
+	size_t nd = 0;
+	mcr_buf *b = &g->tmp;
+	const char *n = t->name;
+	if (strcmp(n, "AllergyIntolerance") == 0) {
+		if (fr_join(r, "reaction/manifestation/coding/display", "; ", 0, 0, b) ||
+		    fr_join(r, "reaction/manifestation/text", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "reaction", b->ptr);
+		if (fr_join(r, "reaction/severity", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "severity", b->ptr);
+		add_detail(g, d, &nd, "criticality", fr_get(r, "criticality"));
+		add_detail(g, d, &nd, "type", fr_get(r, "type"));
+		if (fr_join(r, "category", ", ", 0, 0, b))
+			add_detail(g, d, &nd, "category", b->ptr);
+		add_detail(g, d, &nd, "verification", fr_get(r, "verificationStatus/coding/code"));
+		add_detail(g, d, &nd, "recorded", fr_get(r, "recordedDate"));
+	} else if (strcmp(n, "Condition") == 0) {
+		add_detail(g, d, &nd, "verification", fr_get(r, "verificationStatus/coding/code"));
+		add_detail(g, d, &nd, "category", fr_get(r, "category/coding/display"));
+		add_detail(g, d, &nd, "severity", fr_get(r, "severity/coding/display"));
+		add_detail(g, d, &nd, "onset", fr_get(r, "onsetDateTime"));
+		add_detail(g, d, &nd, "abatement", fr_get(r, "abatementDateTime"));
+		add_detail(g, d, &nd, "recorded", fr_get(r, "recordedDate"));
+	} else if (strcmp(n, "MedicationStatement") == 0) {
+		if (fr_join(r, "dosage/text", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "dose", b->ptr);
+		add_detail(g, d, &nd, "start", fr_get(r, "effectivePeriod/start"));
+		add_detail(g, d, &nd, "end", fr_get(r, "effectivePeriod/end"));
+		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
+		add_detail(g, d, &nd, "asserted", fr_get(r, "dateAsserted"));
+	} else if (strcmp(n, "MedicationRequest") == 0) {
+		if (fr_join(r, "dosageInstruction/text", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "dose", b->ptr);
+		add_detail(g, d, &nd, "intent", fr_get(r, "intent"));
+		add_detail(g, d, &nd, "quantity", quantity(g, b, "dispenseRequest/quantity", 0, 0));
+		add_detail(g, d, &nd, "end", fr_get(r, "dispenseRequest/validityPeriod/end"));
+		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
+	} else if (strcmp(n, "Immunization") == 0) {
+		add_detail(g, d, &nd, "dose", quantity(g, b, "doseQuantity", 0, 0));
+		add_detail(g, d, &nd, "site", fr_get(r, "site/coding/display"));
+		add_detail(g, d, &nd, "route", fr_get(r, "route/coding/display"));
+		add_detail(g, d, &nd, "lot", fr_get(r, "lotNumber"));
+		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
+	} else if (strcmp(n, "Observation") == 0) {
+		const char *v = fr_get(r, "valueQuantity/value");
+		if (v) {
+			add_detail(g, d, &nd, "value", v);
+			const char *u = fr_get(r, "valueQuantity/unit");
+			add_detail(g, d, &nd, "unit", u ? u : fr_get(r, "valueQuantity/code"));
+		} else {
+			const char *alt[] = {"valueString", "valueCodeableConcept/coding/display",
+			                     "valueCodeableConcept/text", "valueInteger", "valueBoolean",
+			                     "valueDateTime"};
+			for (size_t i = 0; i < sizeof alt / sizeof *alt; i++)
+				if ((v = fr_get(r, alt[i])) != NULL) {
+					add_detail(g, d, &nd, "value", v);
+					break;
+				}
+		}
+		mcr_buf_reset(b);
+		const char *lo = fr_get(r, "referenceRange/low/value");
+		const char *hi = fr_get(r, "referenceRange/high/value");
+		const char *ru = fr_get(r, "referenceRange/low/unit");
+		if (!ru)
+			ru = fr_get(r, "referenceRange/high/unit");
+		if (lo || hi) {
+			mcr_buf_printf(b, "%s-%s%s%s", lo ? lo : "", hi ? hi : "", ru ? " " : "", ru ? ru : "");
+			add_detail(g, d, &nd, "reference range", b->ptr);
+		} else {
+			add_detail(g, d, &nd, "reference range", fr_get(r, "referenceRange/text"));
+		}
+		add_detail(g, d, &nd, "interpretation", fr_get(r, "interpretation/coding/display"));
+		/* Components (a blood pressure's systolic and diastolic). */
+		for (long i = fr_find(r, "component/code/coding/code", 0, 0, 0); i >= 0; ) {
+			int cid = r->pairs[i].anc[0];
+			const char *label = fr_get_in(r, "component/code/text", 1, cid);
+			if (!label)
+				label = fr_get_in(r, "component/code/coding/display", 1, cid);
+			mcr_buf q = MCR_BUF_INIT;
+			const char *val = quantity(g, &q, "component/valueQuantity", 1, cid);
+			if (!val)
+				val = fr_get_in(r, "component/valueString", 1, cid);
+			if (label && val && nd < 16) {
+				/* The name must outlive this loop: keep it in the next value slot's buffer. */
+				mcr_buf_reset(&g->dv[nd]);
+				mcr_buf_puts(&g->dv[nd], val);
+				d[nd].value = g->dv[nd].ptr;
+				d[nd].name = label;
+				nd++;
+			}
+			mcr_buf_free(&q);
+			long j = i;
+			while ((j = fr_find(r, "component/code/coding/code", (size_t)j + 1, 0, 0)) >= 0 &&
+			       r->pairs[j].anc[0] == cid)
+				;
+			i = j;
+		}
+	} else if (strcmp(n, "Encounter") == 0) {
+		if (fr_join(r, "type/coding/display", "; ", 0, 0, b) || fr_join(r, "type/text", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "type", b->ptr);
+		add_detail(g, d, &nd, "class", fr_get(r, "class/display") ? fr_get(r, "class/display") : fr_get(r, "class/code"));
+		add_detail(g, d, &nd, "start", fr_get(r, "period/start"));
+		add_detail(g, d, &nd, "end", fr_get(r, "period/end"));
+		const char *prov = fr_get(r, "serviceProvider/display");
+		add_detail(g, d, &nd, "provider", prov ? prov : fr_get(r, "serviceProvider/reference"));
+		add_detail(g, d, &nd, "participant", fr_get(r, "participant/individual/display"));
+		if (fr_join(r, "reasonCode/coding/display", "; ", 0, 0, b))
+			add_detail(g, d, &nd, "reason", b->ptr);
+	}
+	return nd;
+}
+
+/* Pass 2: one clinical resource -> spill item, per-person withheld, or a count. */
+static int stage_clinical(gp *g, const rtype *t)
+{
+	fres *r = &g->res;
+	long idx = -1;
+	mcr_buf desc = MCR_BUF_INIT;
+	int found = resolve_subject(g, &idx, &desc);
+	if (found < 0) {
+		mcr_buf_free(&desc);
+		return found;
+	}
+	if (!found) {
+		int rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s %s: subject %s matches no Patient in the export",
+		                       g->files[g->file], r->line, t->name,
+		                       fr_get(r, "id") ? fr_get(r, "id") : "(no id)",
+		                       desc.len ? desc.ptr : "(none)");
+		mcr_buf_free(&desc);
+		return rc;
+	}
+	mcr_buf_free(&desc);
+	gp_patient *p = &g->pats[idx];
+	if (!p->valid)
+		return 0; /* counted once with its Patient as invalid-nhs-number */
+	if (main_codes_match(g, t, is_choice_code))
+		return 0; /* consent decisions are not clinical content */
+	if (p->obj.in_force) {
+		mcr_staged_count_withheld(g->w, MCR_REASON_OBJECTION, 1);
+		return 0;
+	}
+	/* Every code the item carries, for the sensitive list. */
+	const char *codes[256];
+	size_t ncodes = 0;
+	for (size_t i = 0; i < r->n && ncodes < 256; i++) {
+		const char *path = A(r, r->pairs[i].path);
+		size_t pl = strlen(path);
+		if (strncmp(path, "meta/", 5) != 0 && pl >= 11 && strcmp(path + pl - 11, "coding/code") == 0)
+			codes[ncodes++] = A(r, r->pairs[i].value);
+	}
+	if (ncodes == 256)
+		return mcr_error_set(MCR_ELIMIT, "%s:%d: %s with more than 256 codings",
+		                     g->files[g->file], r->line, t->name);
+	mcr_item_facts f = {0};
+	f.codes = codes;
+	f.ncodes = ncodes;
+	f.date = item_date(r, t);
+	f.confidentiality = item_confidentiality(r);
+	f.status = item_status(r);
+	int reason = mcr_consent_item_withhold_reason(g->cfg, g->org, &f);
+	if (reason == MCR_REASON_ENTERED_IN_ERROR) {
+		mcr_staged_count_withheld(g->w, MCR_REASON_ENTERED_IN_ERROR, 1);
+		return 0;
+	}
+	if (reason >= 0)
+		return ex_spill_withheld(g->spill, p->nhs, t->section, (mcr_reason)reason);
+	coding c = main_concept(g, t);
+	mcr_staged_detail d[16];
+	size_t nd = item_details(g, t, d);
+	mcr_staged_item it = {0};
+	it.section = t->section;
+	it.id = fr_get(r, "id");
+	it.date = f.date;
+	it.system = c.system;
+	it.code = c.code;
+	it.display = c.display ? c.display : t->name;
+	it.status = f.status;
+	it.confidentiality = f.confidentiality;
+	it.details = d;
+	it.ndetails = nd;
+	return ex_spill_item(g->spill, p->nhs, &it);
+}
+
+/* Pass 2: a Patient's person record (once per patient). */
+static int stage_patient(gp *g)
+{
+	fres *r = &g->res;
+	const char *id = fr_get(r, "id");
+	long idx = -1;
+	if (!(id && lookup_key(g, 'i', id, &idx) == 1) &&
+	    !(r->full_url && lookup_key(g, 'u', r->full_url, &idx) == 1)) {
+		const char *raw = patient_nhs(r);
+		char nhs[11];
+		if (!raw || mcr_nhs_validate(raw, nhs) != 0 || lookup_key(g, 'n', nhs, &idx) != 1) {
+			mcr_error_clear();
+			return 0;
+		}
+	}
+	gp_patient *p = &g->pats[idx];
+	if (!p->valid || p->spilled)
+		return 0;
+	p->spilled = 1;
+	mcr_staged_person ps = {0};
+	ps.nhs = p->nhs;
+	if (p->obj.in_force) {
+		ps.objection = p->obj.date; /* nothing else about an objecting person */
+		return ex_spill_person(g->spill, &ps);
+	}
+	/* The official name, else the first. */
+	int nid = 0;
+	for (long i = fr_find(r, "name/use", 0, 0, 0); i >= 0; i = fr_find(r, "name/use", (size_t)i + 1, 0, 0))
+		if (strcmp(A(r, r->pairs[i].value), "official") == 0) {
+			nid = r->pairs[i].anc[0];
+			break;
+		}
+	if (!nid) {
+		long i = fr_find(r, "name/family", 0, 0, 0);
+		if (i < 0)
+			i = fr_find(r, "name/given", 0, 0, 0);
+		if (i >= 0)
+			nid = r->pairs[i].anc[0];
+	}
+	mcr_buf given = MCR_BUF_INIT, addr = MCR_BUF_INIT;
+	if (nid) {
+		ps.family = fr_get_in(r, "name/family", 1, nid);
+		if (fr_join(r, "name/given", " ", 1, nid, &given))
+			ps.given = given.ptr;
+	}
+	ps.birth_date = fr_get(r, "birthDate");
+	ps.gender = fr_get(r, "gender");
+	/* The home address, else the first. */
+	int aid = 0;
+	for (long i = fr_find(r, "address/use", 0, 0, 0); i >= 0; i = fr_find(r, "address/use", (size_t)i + 1, 0, 0))
+		if (strcmp(A(r, r->pairs[i].value), "home") == 0) {
+			aid = r->pairs[i].anc[0];
+			break;
+		}
+	if (!aid) {
+		for (size_t i = 0; i < r->n && !aid; i++)
+			if (strncmp(A(r, r->pairs[i].path), "address/", 8) == 0)
+				aid = r->pairs[i].anc[0];
+	}
+	if (aid) {
+		mcr_buf parts = MCR_BUF_INIT;
+		const char *fields[] = {"address/line", "address/city", "address/district"};
+		for (size_t k = 0; k < 3; k++)
+			if (fr_join(r, fields[k], ", ", 1, aid, &parts)) {
+				if (addr.len)
+					mcr_buf_puts(&addr, ", ");
+				mcr_buf_puts(&addr, parts.ptr);
+			}
+		mcr_buf_free(&parts);
+		if (addr.len)
+			ps.address = addr.ptr;
+		ps.postcode = fr_get_in(r, "address/postalCode", 1, aid);
+	}
+	for (long i = fr_find(r, "telecom/system", 0, 0, 0); i >= 0; i = fr_find(r, "telecom/system", (size_t)i + 1, 0, 0))
+		if (strcmp(A(r, r->pairs[i].value), "phone") == 0) {
+			ps.phone = fr_get_in(r, "telecom/value", 1, r->pairs[i].anc[0]);
+			break;
+		}
+	int rc = ex_spill_person(g->spill, &ps);
+	mcr_buf_free(&given);
+	mcr_buf_free(&addr);
+	return rc;
+}
+
+static int on_resource(gp *g)
+{
+	fres *r = &g->res;
+	if (strcmp(r->type, "Patient") == 0)
+		return g->pass == 1 ? register_patient(g) : stage_patient(g);
+	const rtype *t = find_rtype(r->type);
+	if (!t)
+		return 0; /* not part of the shared data set */
+	if (g->pass == 1)
+		return main_codes_match(g, t, is_choice_code) ? note_choice(g, t) : 0;
+	return stage_clinical(g, t);
+}
+
+/* One file: a Bundle (entries' resources) or a single resource. */
+static int read_file(gp *g, const char *path)
+{
+	mcr_xml *x = NULL;
+	int rc = mcr_xml_open(&x, path, 0);
+	if (rc)
+		return rc;
+	xmlTextReaderPtr rd = mcr_xml_reader(x);
+	while ((rc = mcr_xml_next(x)) == 1 && xmlTextReaderNodeType(rd) != XML_READER_TYPE_ELEMENT)
+		;
+	if (rc == 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no root element", path);
+	if (rc < 0)
+		goto out;
+	const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
+	const char *root = (const char *)xmlTextReaderConstLocalName(rd);
+	if (!ns || strcmp(ns, FHIR_NS) != 0) {
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: root <%s> is not a FHIR resource or Bundle (namespace %s)",
+		                   path, mcr_xml_line(x), root, ns ? ns : "none");
+		goto out;
+	}
+	g->res.full_url = NULL;
+	if (strcmp(root, "Bundle") != 0) {
+		if ((rc = read_resource(x, &g->res, 0)) == 0)
+			rc = on_resource(g);
+	} else if (!xmlTextReaderIsEmptyElement(rd)) {
+		char *full_url = NULL;
+		for (;;) {
+			if ((rc = mcr_xml_next(x)) <= 0) {
+				if (rc == 0)
+					rc = mcr_error_set(MCR_EFORMAT, "%s: document ends inside Bundle", path);
+				break;
+			}
+			int type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd);
+			if (type == XML_READER_TYPE_END_ELEMENT && depth == 0) {
+				rc = 0;
+				break;
+			}
+			if (type != XML_READER_TYPE_ELEMENT)
+				continue;
+			const char *ln = (const char *)xmlTextReaderConstLocalName(rd);
+			if (depth == 1 && strcmp(ln, "entry") == 0) {
+				free(full_url);
+				full_url = NULL;
+				continue;
+			}
+			if (depth == 2 && strcmp(ln, "fullUrl") == 0) {
+				const char *v = mcr_xml_attr(x, "value");
+				free(full_url);
+				full_url = v ? strdup(v) : NULL;
+				continue;
+			}
+			if (depth == 3) {
+				ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
+				if (!ns || strcmp(ns, FHIR_NS) != 0) {
+					rc = mcr_error_set(MCR_EFORMAT, "%s:%d: <%s> in a Bundle entry is not a FHIR resource",
+					                   path, mcr_xml_line(x), ln);
+					break;
+				}
+				g->res.full_url = full_url;
+				if ((rc = read_resource(x, &g->res, 3)) != 0 || (rc = on_resource(g)) != 0)
+					break;
+				continue;
+			}
+			if (depth <= 2 && !xmlTextReaderIsEmptyElement(rd) && strcmp(ln, "resource") != 0 &&
+			    (rc = mcr_xml_skip(x)) != 0)
+				break;
+		}
+		free(full_url);
+		g->res.full_url = NULL;
+	}
+	if (rc == 0) {
+		/* Nothing but the end may follow the root. */
+		while ((rc = mcr_xml_next(x)) == 1)
+			;
+	}
+out:
+	mcr_xml_close(x);
+	return rc;
+}
+
+static int run_pass(gp *g, int pass)
+{
+	g->pass = pass;
+	for (g->file = 0; g->file < g->nfiles; g->file++) {
+		int rc = read_file(g, g->files[g->file]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
+                   const char *staging_dir, char **manifest_path)
+{
+	if (manifest_path)
+		*manifest_path = NULL;
+	if (org->kind != MCR_KIND_GP)
+		return mcr_error_set(MCR_ECONFIG, "organisation %s is not a GP practice", org->ods);
+	if (!staging_dir)
+		staging_dir = cfg->staging_dir;
+	gp g = {0};
+	g.cfg = cfg;
+	g.org = org;
+	mcr_buf folder = MCR_BUF_INIT;
+	int rc = ex_list_xml_files(input, &g.files, &g.nfiles);
+	if (rc == 0 && g.nfiles == 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no .xml or .xml.gz files", input);
+	if (rc == 0)
+		rc = ex_map_new(&g.keys);
+	if (rc == 0)
+		rc = ex_stage_folder(&folder, staging_dir, org);
+	mcr_staged_header h = {org->ods, mcr_org_dataset(org->kind), mcr_time_now(), org->shares_from};
+	if (rc == 0)
+		rc = mcr_staged_writer_open(&g.w, staging_dir, &h);
+	if (rc == 0)
+		rc = ex_spill_open(&g.spill, folder.ptr);
+	if (rc == 0)
+		rc = run_pass(&g, 1);
+	if (rc == 0)
+		rc = apply_notes(&g);
+	long invalid = 0;
+	for (size_t i = 0; rc == 0 && i < g.npats; i++) {
+		if (g.pats[i].valid)
+			rc = mcr_staged_write_member(g.w, g.pats[i].nhs);
+		else
+			invalid++;
+	}
+	if (rc == 0 && invalid)
+		mcr_staged_count_withheld(g.w, MCR_REASON_INVALID_NHS, invalid);
+	if (rc == 0)
+		rc = run_pass(&g, 2);
+	if (rc == 0)
+		rc = ex_spill_emit(g.spill, g.w);
+	ex_spill_close(g.spill);
+	if (rc == 0) {
+		rc = mcr_staged_writer_commit(g.w, manifest_path);
+		g.w = NULL;
+	}
+	mcr_staged_writer_abort(g.w);
+	for (size_t i = 0; i < g.nnotes; i++)
+		free(g.notes[i].key);
+	free(g.notes);
+	free(g.pats);
+	ex_map_free(g.keys);
+	ex_files_free(g.files, g.nfiles);
+	free(g.res.pairs);
+	mcr_buf_free(&g.res.arena);
+	mcr_buf_free(&g.tmp);
+	mcr_buf_free(&g.tmp2);
+	mcr_buf_free(&g.key);
+	for (int i = 0; i < 16; i++)
+		mcr_buf_free(&g.dv[i]);
+	mcr_buf_free(&folder);
+	return rc;
+}
