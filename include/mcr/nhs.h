@@ -11,7 +11,8 @@
  */
 int mcr_nhs_validate(const char *s, char out[11]);
 
-/* The check digit for the first 9 digits of s (0-9), or 10 when none exists. */
+/* The check digit for the first 9 digits of s (0-9), or 10 when none exists;
+ * -1 when s does not start with 9 digits. */
 int mcr_nhs_check_digit(const char *nine_digits);
 
 #endif
