@@ -91,5 +91,13 @@ CREATE TABLE person_withheld (   -- per person: items the sharing rules withheld
   PRIMARY KEY (nhs, org, section, reason)
 ) WITHOUT ROWID;
 
+CREATE TABLE load_source (       -- loader bookkeeping per organisation (docs/STORE.md)
+  org            TEXT PRIMARY KEY,
+  payload_length INTEGER,        -- the staged payload the data came from: an identical file
+  payload_crc32  INTEGER,        -- next night is "unchanged", a different older one a replay
+  item_first     INTEGER,        -- this organisation's item ids lie in [item_first, item_last]
+  item_last      INTEGER         -- (rows are contiguous per source; carried over by range)
+) WITHOUT ROWID;
+
 -- Built after the bulk insert (PERF-NOTES.md).
 CREATE INDEX item_by_person ON item (nhs, section);
