@@ -1,0 +1,1251 @@
+/*
+ * The information governance reports: coverage, access, break-glass, loads and
+ * audit verification (docs/REPORTS.md). Every database is opened read-only;
+ * coverage reads only the per-source aggregates the loader wrote (source,
+ * source_section, withheld), so it costs the same for 1,000 or 1,000,000 people.
+ */
+#include "mcr/report.h"
+#include "mcr/audit.h"
+#include "mcr/error.h"
+#include "mcr/fs.h"
+#include "mcr/nhs.h"
+#include "mcr/store.h"
+#include "mcr/vocab.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static char *dup_str(const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	char *p = malloc(n + 1);
+	if (p)
+		memcpy(p, s, n + 1);
+	return p;
+}
+
+/* Column text, "" for NULL. */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+/* Column text duplicated; NULL for NULL (check sqlite3_column_type to tell OOM). */
+static int col_dup(sqlite3_stmt *st, int i, char **out)
+{
+	*out = NULL;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return 0;
+	*out = dup_str(col_text(st, i));
+	return *out ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory reading a report");
+}
+
+static int open_ro(const char *path, sqlite3 **db)
+{
+	*db = NULL;
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		int rc = mcr_error_set(MCR_EIO, "cannot open %s: %s", path,
+		                       *db ? sqlite3_errmsg(*db) : "out of memory");
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	/* An appender may hold the write lock for a moment. */
+	sqlite3_busy_timeout(*db, 5000);
+	return 0;
+}
+
+static int prepare(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return mcr_error_set(MCR_EFORMAT, "cannot read %s: %s", what, sqlite3_errmsg(db));
+	return 0;
+}
+
+static int step_error(sqlite3 *db, const char *what)
+{
+	return mcr_error_set(MCR_EIO, "cannot read %s: %s", what, sqlite3_errmsg(db));
+}
+
+static const char *ltoa_buf(char buf[32], long v)
+{
+	snprintf(buf, 32, "%ld", v);
+	return buf;
+}
+
+/* ---- freshness -------------------------------------------------------------- */
+
+const char *mcr_freshness_name(mcr_freshness f)
+{
+	switch (f) {
+	case MCR_FRESH_OK: return "OK";
+	case MCR_FRESH_STALE: return "STALE";
+	case MCR_FRESH_FAILED: return "FAILED";
+	case MCR_FRESH_NEVER: return "NEVER";
+	}
+	return "?";
+}
+
+long mcr_report_max_age(mcr_schedule s)
+{
+	return (s == MCR_SCHEDULE_TWICE_DAILY ? 12L * 3600 : 24L * 3600) + MCR_REPORT_GRACE;
+}
+
+mcr_freshness mcr_report_freshness(const char *status, const char *extracted,
+                                   mcr_schedule s, time_t now)
+{
+	if (!status || strcmp(status, "never") == 0)
+		return MCR_FRESH_NEVER;
+	if (strcmp(status, "stale") == 0)
+		return MCR_FRESH_FAILED;
+	time_t t;
+	if (!extracted || mcr_time_parse(extracted, &t) != 0)
+		return MCR_FRESH_STALE;
+	return (long)(now - t) > mcr_report_max_age(s) ? MCR_FRESH_STALE : MCR_FRESH_OK;
+}
+
+/* ---- coverage --------------------------------------------------------------- */
+
+typedef struct cov_org {
+	char *ods, *name, *dataset, *status, *extracted, *loaded, *shares_from;
+	char *rejected_file, *rejected_reason;
+	const mcr_org *cfg;     /* NULL: in the store, no longer configured */
+	long people, members, items, objections;
+	long sec_people[MCR_SECTION_COUNT], sec_items[MCR_SECTION_COUNT];
+	long withheld[MCR_REASON_COUNT];
+} cov_org;
+
+typedef struct coverage {
+	cov_org *orgs;
+	size_t n, cap;
+} coverage;
+
+static void coverage_free(coverage *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		cov_org *o = &c->orgs[i];
+		free(o->ods);
+		free(o->name);
+		free(o->dataset);
+		free(o->status);
+		free(o->extracted);
+		free(o->loaded);
+		free(o->shares_from);
+		free(o->rejected_file);
+		free(o->rejected_reason);
+	}
+	free(c->orgs);
+}
+
+static cov_org *coverage_find(coverage *c, const char *ods)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->orgs[i].ods, ods) == 0)
+			return &c->orgs[i];
+	return NULL;
+}
+
+static cov_org *coverage_add(coverage *c, const char *ods)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		cov_org *no = realloc(c->orgs, cap * sizeof(*no));
+		if (!no)
+			return NULL;
+		c->orgs = no;
+		c->cap = cap;
+	}
+	cov_org *o = &c->orgs[c->n];
+	memset(o, 0, sizeof(*o));
+	if (!(o->ods = dup_str(ods)))
+		return NULL;
+	c->n++;
+	return o;
+}
+
+static int cmp_cov_ods(const void *a, const void *b)
+{
+	return strcmp(((const cov_org *)a)->ods, ((const cov_org *)b)->ods);
+}
+
+/* Fill c from the store's source, source_section and withheld tables. */
+static int coverage_read_store(coverage *c, sqlite3 *db, size_t nconfigured)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, "store sources",
+	                 "SELECT org, dataset, name, status, extracted, loaded, shares_from, "
+	                 "rejected_file, rejected_reason, people, members, items, objections "
+	                 "FROM source ORDER BY org", &st);
+	if (rc)
+		return rc;
+	int s;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ods = col_text(st, 0);
+		cov_org *o = coverage_find(c, ods);
+		if (!o && !(o = coverage_add(c, ods))) {
+			rc = mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
+			goto out;
+		}
+		free(o->dataset);
+		free(o->shares_from);
+		if (!o->name && (rc = col_dup(st, 2, &o->name)))
+			goto out;
+		if ((rc = col_dup(st, 1, &o->dataset)) || (rc = col_dup(st, 3, &o->status)) ||
+		    (rc = col_dup(st, 4, &o->extracted)) || (rc = col_dup(st, 5, &o->loaded)) ||
+		    (rc = col_dup(st, 6, &o->shares_from)) || (rc = col_dup(st, 7, &o->rejected_file)) ||
+		    (rc = col_dup(st, 8, &o->rejected_reason)))
+			goto out;
+		o->people = sqlite3_column_int64(st, 9);
+		o->members = sqlite3_column_int64(st, 10);
+		o->items = sqlite3_column_int64(st, 11);
+		o->objections = sqlite3_column_int64(st, 12);
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, "store sources");
+		goto out;
+	}
+	/* Organisations the config no longer lists follow the configured ones. */
+	if (c->n > nconfigured)
+		qsort(c->orgs + nconfigured, c->n - nconfigured, sizeof(cov_org), cmp_cov_ods);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if ((rc = prepare(db, "store sections",
+	                  "SELECT org, section, people, items FROM source_section", &st)))
+		goto out;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		cov_org *o = coverage_find(c, col_text(st, 0));
+		mcr_section sec;
+		if (mcr_section_parse(col_text(st, 1), &sec) != 0) {
+			rc = mcr_error_set(MCR_EFORMAT, "store source_section: unknown section '%s'",
+			                   col_text(st, 1));
+			goto out;
+		}
+		if (o) {
+			o->sec_people[sec] += sqlite3_column_int64(st, 2);
+			o->sec_items[sec] += sqlite3_column_int64(st, 3);
+		}
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, "store sections");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if ((rc = prepare(db, "store withheld counts", "SELECT org, reason, count FROM withheld", &st)))
+		goto out;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		cov_org *o = coverage_find(c, col_text(st, 0));
+		mcr_reason r;
+		if (mcr_reason_parse(col_text(st, 1), &r) != 0) {
+			rc = mcr_error_set(MCR_EFORMAT, "store withheld: unknown reason '%s'",
+			                   col_text(st, 1));
+			goto out;
+		}
+		if (o)
+			o->withheld[r] += sqlite3_column_int64(st, 2);
+	}
+	if (s != SQLITE_DONE)
+		rc = step_error(db, "store withheld counts");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* "Store generation 3, built ..." from the store's meta table. */
+static int note_generation(mcr_report_doc *d, sqlite3 *db, long gen)
+{
+	sqlite3_stmt *st = NULL;
+	char built[64] = "";
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'built_at'", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		snprintf(built, sizeof(built), "%s", col_text(st, 0));
+	sqlite3_finalize(st);
+	if (built[0])
+		return mcr_report_doc_note(d, "Store generation %ld, built %s.", gen, built);
+	return mcr_report_doc_note(d, "Store generation %ld.", gen);
+}
+
+/* The latest load run from <store>/history.sqlite, when there is one. */
+static int note_last_run(mcr_report_doc *d, const char *store_dir)
+{
+	mcr_buf path = MCR_BUF_INIT;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = mcr_fs_join(&path, store_dir, "history.sqlite");
+	if (rc || !mcr_fs_exists(path.ptr))
+		goto out;
+	if ((rc = open_ro(path.ptr, &db)))
+		goto out;
+	if ((rc = prepare(db, path.ptr,
+	                  "SELECT run_id, outcome, finished, generation FROM load "
+	                  "ORDER BY started DESC, run_id DESC LIMIT 1", &st)))
+		goto out;
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		const char *fin = col_text(st, 2);
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+			rc = mcr_report_doc_note(d, "Last load run %s: %s%s%s, no generation published.",
+			                         col_text(st, 0), col_text(st, 1), fin[0] ? ", finished " : "",
+			                         fin);
+		else
+			rc = mcr_report_doc_note(d, "Last load run %s: %s%s%s, generation %lld.",
+			                         col_text(st, 0), col_text(st, 1), fin[0] ? ", finished " : "",
+			                         fin, (long long)sqlite3_column_int64(st, 3));
+	} else if (s != SQLITE_DONE) {
+		rc = step_error(db, path.ptr);
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	mcr_buf_free(&path);
+	return rc;
+}
+
+/* Why a source has the freshness it has, in a few words. */
+static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sched, time_t now,
+                             char *out, size_t n)
+{
+	out[0] = '\0';
+	time_t t;
+	switch (f) {
+	case MCR_FRESH_NEVER:
+		snprintf(out, n, "no data loaded");
+		break;
+	case MCR_FRESH_FAILED:
+		snprintf(out, n, "newest file rejected%s%s; older data held", o->rejected_reason ? ": " : "",
+		         o->rejected_reason ? o->rejected_reason : "");
+		break;
+	case MCR_FRESH_STALE:
+		if (!o->extracted || mcr_time_parse(o->extracted, &t) != 0)
+			snprintf(out, n, "extract time unknown");
+		else
+			snprintf(out, n, "extracted %ld h ago; %s allows %ld h", (long)((now - t) / 3600),
+			         mcr_schedule_name(sched), mcr_report_max_age(sched) / 3600);
+		break;
+	case MCR_FRESH_OK:
+		break;
+	}
+}
+
+enum { COV_FIXED = 14 };
+#define COV_CSV_COLS (COV_FIXED + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT + 2)
+
+static int coverage_doc(mcr_report_doc *d, const mcr_config *cfg, coverage *c, time_t now)
+{
+	int rc;
+	/* Sources: the freshness table. */
+	static const char *const src_cols[] = {
+		"org", "name", "dataset", "schedule", "freshness", "extracted", "loaded",
+		"shares_from", "people", "members", "items", "objections", "detail",
+	};
+	if ((rc = mcr_report_doc_table(d, "Sources and freshness", 13, src_cols,
+	                               0xF00u, 1u << 4, 0)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++) {
+		cov_org *o = &c->orgs[i];
+		mcr_schedule sched = o->cfg ? o->cfg->schedule : MCR_SCHEDULE_NIGHTLY;
+		mcr_freshness f = mcr_report_freshness(o->status, o->extracted, sched, now);
+		char detail[600], n1[32], n2[32], n3[32], n4[32];
+		freshness_detail(o, f, sched, now, detail, sizeof(detail));
+		if (!o->cfg) {
+			size_t l = strlen(detail);
+			snprintf(detail + l, sizeof(detail) - l, "%snot in the config", l ? "; " : "");
+		}
+		const char *row[] = {
+			o->ods, o->name, o->dataset, o->cfg ? mcr_schedule_name(sched) : "",
+			mcr_freshness_name(f), o->extracted, o->loaded, o->shares_from,
+			ltoa_buf(n1, o->people), ltoa_buf(n2, o->members), ltoa_buf(n3, o->items),
+			ltoa_buf(n4, o->objections), detail,
+		};
+		if ((rc = mcr_report_doc_row(d, row)))
+			return rc;
+	}
+
+	/* Chart (HTML): items by organisation and section. */
+	const char **labels = calloc(c->n ? c->n : 1, sizeof(*labels));
+	char **label_text = calloc(c->n ? c->n : 1, sizeof(*label_text));
+	long *values = calloc((c->n ? c->n : 1) * MCR_SECTION_COUNT, sizeof(long));
+	const char *series[MCR_SECTION_COUNT];
+	rc = (!labels || !label_text || !values) ? mcr_error_set(MCR_ENOMEM, "out of memory") : 0;
+	for (size_t i = 0; !rc && i < c->n; i++) {
+		mcr_buf l = MCR_BUF_INIT;
+		if (mcr_buf_printf(&l, "%s %s", c->orgs[i].ods, c->orgs[i].name ? c->orgs[i].name : "") ||
+		    !(label_text[i] = mcr_buf_detach(&l)))
+			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+		labels[i] = label_text[i];
+		for (int s = 0; s < MCR_SECTION_COUNT; s++)
+			values[i * MCR_SECTION_COUNT + (size_t)s] = c->orgs[i].sec_items[s];
+	}
+	for (int s = 0; s < MCR_SECTION_COUNT; s++)
+		series[s] = mcr_section_title((mcr_section)s);
+	if (!rc)
+		rc = mcr_report_doc_chart(d, "Items by organisation and section", c->n, labels,
+		                          MCR_SECTION_COUNT, series, values);
+	for (size_t i = 0; label_text && i < c->n; i++)
+		free(label_text[i]);
+	free(label_text);
+	free(labels);
+	free(values);
+	if (rc)
+		return rc;
+
+	static const char *const sec_cols[] = { "org", "section", "people", "items" };
+	if ((rc = mcr_report_doc_table(d, "People and items by section", 4, sec_cols, 0xCu, 0, 0)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++)
+		for (int s = 0; s < MCR_SECTION_COUNT; s++) {
+			cov_org *o = &c->orgs[i];
+			if (!o->sec_people[s] && !o->sec_items[s])
+				continue;
+			char n1[32], n2[32];
+			const char *row[] = { o->ods, mcr_section_name((mcr_section)s),
+			                      ltoa_buf(n1, o->sec_people[s]), ltoa_buf(n2, o->sec_items[s]) };
+			if ((rc = mcr_report_doc_row(d, row)))
+				return rc;
+		}
+
+	static const char *const wh_cols[] = { "org", "reason", "count" };
+	if ((rc = mcr_report_doc_table(d, "Withheld by reason", 3, wh_cols, 0x4u, 0, 0)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++)
+		for (int r = 0; r < MCR_REASON_COUNT; r++) {
+			cov_org *o = &c->orgs[i];
+			if (!o->withheld[r])
+				continue;
+			char n1[32];
+			const char *row[] = { o->ods, mcr_reason_name((mcr_reason)r),
+			                      ltoa_buf(n1, o->withheld[r]) };
+			if ((rc = mcr_report_doc_row(d, row)))
+				return rc;
+		}
+
+	static const char *const rej_cols[] = { "org", "dataset", "file", "reason" };
+	if ((rc = mcr_report_doc_table(d, "Rejected files", 4, rej_cols, 0, 0, 0)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++) {
+		cov_org *o = &c->orgs[i];
+		if (!o->rejected_file && !o->rejected_reason)
+			continue;
+		const char *row[] = { o->ods, o->dataset, o->rejected_file, o->rejected_reason };
+		if ((rc = mcr_report_doc_row(d, row)))
+			return rc;
+	}
+
+	/* CSV: one wide row per organisation. */
+	const char *cols[COV_CSV_COLS];
+	char names[2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][48];
+	static const char *const fixed[COV_FIXED] = {
+		"org", "name", "dataset", "schedule", "status", "freshness", "detail", "extracted",
+		"loaded", "shares_from", "people", "members", "items", "objections",
+	};
+	size_t k = 0, m = 0;
+	for (; k < COV_FIXED; k++)
+		cols[k] = fixed[k];
+	for (int s = 0; s < MCR_SECTION_COUNT; s++) {
+		snprintf(names[m], sizeof(names[m]), "%s_people", mcr_section_name((mcr_section)s));
+		cols[k++] = names[m++];
+		snprintf(names[m], sizeof(names[m]), "%s_items", mcr_section_name((mcr_section)s));
+		cols[k++] = names[m++];
+	}
+	for (int r = 0; r < MCR_REASON_COUNT; r++) {
+		snprintf(names[m], sizeof(names[m]), "withheld_%s", mcr_reason_name((mcr_reason)r));
+		cols[k++] = names[m++];
+	}
+	cols[k++] = "rejected_file";
+	cols[k++] = "rejected_reason";
+	if ((rc = mcr_report_doc_table(d, NULL, COV_CSV_COLS, cols, 0, 0,
+	                               MCR_REPORT_IN_CSV | MCR_REPORT_CSV_ONLY)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++) {
+		cov_org *o = &c->orgs[i];
+		mcr_schedule sched = o->cfg ? o->cfg->schedule : MCR_SCHEDULE_NIGHTLY;
+		mcr_freshness f = mcr_report_freshness(o->status, o->extracted, sched, now);
+		char detail[600];
+		char nums[4 + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][32];
+		const char *row[COV_CSV_COLS];
+		freshness_detail(o, f, sched, now, detail, sizeof(detail));
+		size_t j = 0, q = 0;
+		row[j++] = o->ods;
+		row[j++] = o->name;
+		row[j++] = o->dataset;
+		row[j++] = o->cfg ? mcr_schedule_name(sched) : "";
+		row[j++] = o->status ? o->status : "never";
+		row[j++] = mcr_freshness_name(f);
+		row[j++] = detail;
+		row[j++] = o->extracted;
+		row[j++] = o->loaded;
+		row[j++] = o->shares_from;
+		row[j++] = ltoa_buf(nums[q++], o->people);
+		row[j++] = ltoa_buf(nums[q++], o->members);
+		row[j++] = ltoa_buf(nums[q++], o->items);
+		row[j++] = ltoa_buf(nums[q++], o->objections);
+		for (int s = 0; s < MCR_SECTION_COUNT; s++) {
+			row[j++] = ltoa_buf(nums[q++], o->sec_people[s]);
+			row[j++] = ltoa_buf(nums[q++], o->sec_items[s]);
+		}
+		for (int r = 0; r < MCR_REASON_COUNT; r++)
+			row[j++] = ltoa_buf(nums[q++], o->withheld[r]);
+		row[j++] = o->rejected_file;
+		row[j++] = o->rejected_reason;
+		if ((rc = mcr_report_doc_row(d, row)))
+			return rc;
+	}
+	(void)cfg;
+	return 0;
+}
+
+int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, mcr_buf *out)
+{
+	coverage c = { 0 };
+	mcr_report_doc *d = NULL;
+	sqlite3 *db = NULL;
+	long gen = 0;
+	char at[32];
+	mcr_buf title = MCR_BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < cfg->norgs; i++) {
+		const mcr_org *co = &cfg->orgs[i];
+		cov_org *o = coverage_add(&c, co->ods);
+		if (!o || !(o->name = dup_str(co->name)) ||
+		    !(o->dataset = dup_str(mcr_org_dataset(co->kind))) ||
+		    (co->shares_from[0] && !(o->shares_from = dup_str(co->shares_from)))) {
+			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+			goto out;
+		}
+		o->cfg = co;
+	}
+	rc = mcr_store_open_current(cfg->store_dir, &db, &gen);
+	if (rc == MCR_ENOTFOUND) {
+		rc = 0;
+		mcr_error_clear();
+	} else if (rc) {
+		goto out;
+	} else if ((rc = coverage_read_store(&c, db, cfg->norgs))) {
+		goto out;
+	}
+
+	if ((rc = mcr_buf_printf(&title, "Coverage%s%s", cfg->region ? ": " : "",
+	                         cfg->region ? cfg->region : "")) ||
+	    (rc = mcr_report_doc_new(&d, title.ptr)))
+		goto out;
+	mcr_time_iso(now, at);
+	if ((rc = mcr_report_doc_note(d, "Report time %s.", at)))
+		goto out;
+	if (db)
+		rc = note_generation(d, db, gen);
+	else
+		rc = mcr_report_doc_note(d, "No store generation has been published.");
+	if (rc || (rc = note_last_run(d, cfg->store_dir)))
+		goto out;
+	if ((rc = mcr_report_doc_note(d, "Freshness from the extract time: STALE when older than "
+	                              "%ld h (nightly) or %ld h (twice-daily); FAILED when the "
+	                              "newest file was rejected; NEVER when nothing was loaded.",
+	                              mcr_report_max_age(MCR_SCHEDULE_NIGHTLY) / 3600,
+	                              mcr_report_max_age(MCR_SCHEDULE_TWICE_DAILY) / 3600)))
+		goto out;
+	if ((rc = coverage_doc(d, cfg, &c, now)))
+		goto out;
+	rc = mcr_report_doc_render(d, f, out);
+out:
+	mcr_report_doc_free(d);
+	sqlite3_close(db);
+	coverage_free(&c);
+	mcr_buf_free(&title);
+	return rc;
+}
+
+/* ---- audit entries ---------------------------------------------------------- */
+
+typedef struct period_bounds {
+	char lo[32], hi[32];  /* at >= lo AND at < hi, as ISO 8601 text */
+	char text[160];       /* for the report's note */
+} period_bounds;
+
+static int parse_bound(const char *s, const char *opt, int upper, char out[32])
+{
+	time_t t;
+	if (mcr_time_parse(s, &t) != 0)
+		return mcr_error_set(MCR_EUSAGE, "bad %s '%s': expected YYYY-MM-DD or "
+		                     "YYYY-MM-DDTHH:MM:SSZ", opt, s);
+	/* A date alone is the whole day; a time, its whole second: --to is inclusive. */
+	if (upper)
+		t += strlen(s) == 10 ? 86400 : 1;
+	mcr_time_iso(t, out);
+	return 0;
+}
+
+static int period_parse(const mcr_report_period *p, period_bounds *b)
+{
+	const char *from = p ? p->from : NULL, *to = p ? p->to : NULL;
+	int rc;
+	snprintf(b->lo, sizeof(b->lo), "0");
+	snprintf(b->hi, sizeof(b->hi), "~");
+	if (from && (rc = parse_bound(from, "--from", 0, b->lo)))
+		return rc;
+	if (to && (rc = parse_bound(to, "--to", 1, b->hi)))
+		return rc;
+	if (from && to && strcmp(b->lo, b->hi) >= 0)
+		return mcr_error_set(MCR_EUSAGE, "--from %s is after --to %s", from, to);
+	if (from && to)
+		snprintf(b->text, sizeof(b->text), "Period: %.40s to %.40s inclusive (UTC).", from, to);
+	else if (from)
+		snprintf(b->text, sizeof(b->text), "Period: from %.40s (UTC).", from);
+	else if (to)
+		snprintf(b->text, sizeof(b->text), "Period: up to %.40s inclusive (UTC).", to);
+	else
+		snprintf(b->text, sizeof(b->text), "Period: all entries.");
+	return 0;
+}
+
+static int open_audit(const mcr_config *cfg, sqlite3 **db)
+{
+	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
+		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
+		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
+	return open_ro(cfg->audit_path, db);
+}
+
+#define ENTRY_COLUMNS "seq, at, user, org, role, nhs, sections, basis, reason, outcome, detail, generation"
+
+/* One audit entry as report cells: entry, time, user, org, role, nhs, sections,
+ * basis, reason, outcome, detail, generation. */
+typedef struct entry_row {
+	char *cell[12];
+} entry_row;
+
+static void entry_row_free(entry_row *e)
+{
+	for (int i = 0; i < 12; i++)
+		free(e->cell[i]);
+}
+
+static int entry_row_read(sqlite3_stmt *st, entry_row *e)
+{
+	memset(e, 0, sizeof(*e));
+	for (int i = 0; i < 12; i++) {
+		const char *t = col_text(st, i);
+		if (i == 11 && sqlite3_column_int64(st, i) == 0)
+			t = "";
+		if (!(e->cell[i] = dup_str(t))) {
+			entry_row_free(e);
+			return mcr_error_set(MCR_ENOMEM, "out of memory reading the audit log");
+		}
+	}
+	return 0;
+}
+
+static const char *const entry_cols[12] = {
+	"entry", "time", "user", "org", "role", "nhs", "sections", "basis", "reason", "outcome",
+	"detail", "generation",
+};
+#define ENTRY_NUMERIC ((1u << 0) | (1u << 11))
+#define ENTRY_STATUS (1u << 9)
+
+/* "3 entries: shown 2, denied 1" in the order outcomes first appear. */
+typedef struct outcome_tally {
+	char name[16][24];
+	long count[16];
+	int n;
+	long total;
+} outcome_tally;
+
+static void tally_add(outcome_tally *t, const char *outcome)
+{
+	t->total++;
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->name[i], outcome) == 0) {
+			t->count[i]++;
+			return;
+		}
+	/* More kinds than fit are counted together as "other". */
+	int i = t->n < 15 ? t->n++ : 15;
+	if (i == 15 && t->n == 15) {
+		t->n = 16;
+		snprintf(t->name[15], sizeof(t->name[15]), "other");
+	} else if (i < 15) {
+		snprintf(t->name[i], sizeof(t->name[i]), "%s", outcome);
+	}
+	t->count[i]++;
+}
+
+static int tally_note(mcr_report_doc *d, const outcome_tally *t, const char *one,
+                      const char *many)
+{
+	mcr_buf b = MCR_BUF_INIT;
+	int rc = mcr_buf_printf(&b, "%ld %s", t->total, t->total == 1 ? one : many);
+	for (int i = 0; !rc && i < t->n; i++)
+		rc = mcr_buf_printf(&b, "%s%s %ld", i ? ", " : ": ", t->name[i], t->count[i]);
+	if (!rc)
+		rc = mcr_report_doc_note(d, "%s.", b.ptr);
+	mcr_buf_free(&b);
+	return rc;
+}
+
+int mcr_report_access(const mcr_config *cfg, const char *nhs, const char *const *users,
+                      size_t nusers, const mcr_report_period *period,
+                      mcr_report_format f, mcr_buf *out)
+{
+	period_bounds pb;
+	char number[11];
+	mcr_buf sql = MCR_BUF_INIT, title = MCR_BUF_INIT;
+	mcr_report_doc *d = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	outcome_tally tally;
+	int rc;
+
+	memset(&tally, 0, sizeof(tally));
+	if ((nhs != NULL) == (nusers > 0))
+		return mcr_error_set(MCR_EUSAGE, "access needs --nhs NUMBER or --user ID...");
+	if (nhs && mcr_nhs_validate(nhs, number) != 0)
+		return mcr_error_set(MCR_EUSAGE, "bad NHS number '%s': %s", nhs, mcr_error_message());
+	if ((rc = period_parse(period, &pb)))
+		return rc;
+
+	if (nhs) {
+		rc = mcr_buf_printf(&title, "Access to the record of NHS number %s", number);
+		if (!rc)
+			rc = mcr_buf_puts(&sql, "SELECT " ENTRY_COLUMNS " FROM audit "
+			                  "WHERE nhs = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, seq");
+	} else {
+		rc = mcr_buf_puts(&title, nusers == 1 ? "Access by user " : "Access by users ");
+		for (size_t i = 0; !rc && i < nusers; i++)
+			rc = mcr_buf_printf(&title, "%s%s", i ? ", " : "", users[i]);
+		if (!rc)
+			rc = mcr_buf_puts(&sql, "SELECT " ENTRY_COLUMNS " FROM audit "
+			                  "WHERE at >= ?2 AND at < ?3 AND user IN (");
+		for (size_t i = 0; !rc && i < nusers; i++)
+			rc = mcr_buf_printf(&sql, "%s?%zu", i ? ", " : "", i + 4);
+		if (!rc)
+			rc = mcr_buf_puts(&sql, ") ORDER BY at, seq");
+	}
+	if (rc || (rc = open_audit(cfg, &db)) || (rc = prepare(db, cfg->audit_path, sql.ptr, &st)))
+		goto out;
+	if (nhs)
+		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pb.lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, pb.hi, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < nusers; i++)
+		sqlite3_bind_text(st, (int)i + 4, users[i], -1, SQLITE_STATIC);
+
+	if ((rc = mcr_report_doc_new(&d, title.ptr)) || (rc = mcr_report_doc_note(d, "%s", pb.text)) ||
+	    (rc = mcr_report_doc_table(d, NULL, 12, entry_cols, ENTRY_NUMERIC, ENTRY_STATUS,
+	                               MCR_REPORT_IN_CSV)))
+		goto out;
+	int s;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		entry_row e;
+		if ((rc = entry_row_read(st, &e)))
+			goto out;
+		rc = mcr_report_doc_row(d, (const char *const *)e.cell);
+		tally_add(&tally, e.cell[9]);
+		entry_row_free(&e);
+		if (rc)
+			goto out;
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, cfg->audit_path);
+		goto out;
+	}
+	if ((rc = tally_note(d, &tally, "entry", "entries")))
+		goto out;
+	rc = mcr_report_doc_render(d, f, out);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	mcr_report_doc_free(d);
+	mcr_buf_free(&sql);
+	mcr_buf_free(&title);
+	return rc;
+}
+
+/* ---- break-glass -------------------------------------------------------------- */
+
+typedef struct bg_entry {
+	entry_row row;
+	int self_access;
+	char **orgs;          /* organisations holding data for the person */
+	size_t norgs;
+	char *note;           /* how the organisations were found, when not as asked */
+} bg_entry;
+
+typedef struct gen_db {
+	long gen;
+	sqlite3 *db;          /* NULL: generation not kept */
+} gen_db;
+
+typedef struct bg_state {
+	const mcr_config *cfg;
+	gen_db *gens;
+	size_t ngens, gencap;
+	sqlite3 *current;
+	long current_gen;
+	int current_tried;
+} bg_state;
+
+static void bg_state_free(bg_state *s)
+{
+	for (size_t i = 0; i < s->ngens; i++)
+		sqlite3_close(s->gens[i].db);
+	free(s->gens);
+	sqlite3_close(s->current);
+}
+
+static int bg_current(bg_state *s, sqlite3 **db)
+{
+	if (!s->current_tried) {
+		s->current_tried = 1;
+		int rc = mcr_store_open_current(s->cfg->store_dir, &s->current, &s->current_gen);
+		if (rc == MCR_ENOTFOUND)
+			mcr_error_clear();
+		else if (rc)
+			return rc;
+	}
+	*db = s->current;
+	return 0;
+}
+
+/* The kept generation gen, or NULL when it has been pruned. */
+static int bg_generation(bg_state *s, long gen, sqlite3 **db)
+{
+	for (size_t i = 0; i < s->ngens; i++)
+		if (s->gens[i].gen == gen) {
+			*db = s->gens[i].db;
+			return 0;
+		}
+	sqlite3 *g = NULL;
+	int rc = mcr_store_open_generation(s->cfg->store_dir, gen, &g);
+	if (rc == MCR_ENOTFOUND) {
+		mcr_error_clear();
+		rc = 0;
+	} else if (rc) {
+		return rc;
+	}
+	if (s->ngens == s->gencap) {
+		size_t cap = s->gencap ? s->gencap * 2 : 8;
+		gen_db *ng = realloc(s->gens, cap * sizeof(*ng));
+		if (!ng) {
+			sqlite3_close(g);
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		}
+		s->gens = ng;
+		s->gencap = cap;
+	}
+	s->gens[s->ngens].gen = gen;
+	s->gens[s->ngens].db = g;
+	s->ngens++;
+	*db = g;
+	return 0;
+}
+
+/* 1 if name is one of the comma-separated sections in list (an empty list: all). */
+static int in_sections(const char *list, const char *name)
+{
+	if (!list[0])
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len && *p == ' ') {
+			p++;
+			len--;
+		}
+		if (len == n && memcmp(p, name, n) == 0)
+			return 1;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+static int bg_add_org(bg_entry *e, const char *org)
+{
+	for (size_t i = 0; i < e->norgs; i++)
+		if (strcmp(e->orgs[i], org) == 0)
+			return 0;
+	char **no = realloc(e->orgs, (e->norgs + 1) * sizeof(*no));
+	if (!no)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	e->orgs = no;
+	if (!(e->orgs[e->norgs] = dup_str(org)))
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	e->norgs++;
+	return 0;
+}
+
+/*
+ * The organisations whose data the entry's lookup could show: items in the
+ * sections it asked for, demographics when it asked for them, and objection
+ * markers (always shown), in the generation the entry read.
+ */
+static int bg_holders(bg_state *s, bg_entry *e)
+{
+	const char *nhs = e->row.cell[5], *sections = e->row.cell[6];
+	long gen = atol(e->row.cell[11]);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char note[160] = "";
+	int rc = 0;
+
+	if (gen > 0 && (rc = bg_generation(s, gen, &db)))
+		return rc;
+	if (!db) {
+		if ((rc = bg_current(s, &db)))
+			return rc;
+		if (db && gen > 0)
+			snprintf(note, sizeof(note), "generation %ld not kept: organisations from "
+			         "current generation %ld", gen, s->current_gen);
+		else if (db)
+			snprintf(note, sizeof(note), "no generation recorded: organisations from "
+			         "current generation %ld", s->current_gen);
+		else
+			snprintf(note, sizeof(note), "no store generation available");
+	}
+	if (note[0] && !(e->note = dup_str(note)))
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	if (!db)
+		return 0;
+	if ((rc = prepare(db, "store generation",
+	                  "SELECT org, 'demographics' FROM person WHERE nhs = ?1 "
+	                  "UNION SELECT org, section FROM item WHERE nhs = ?1 "
+	                  "UNION SELECT org, '' FROM objection WHERE nhs = ?1", &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sec = col_text(st, 1);
+		if ((!sec[0] || in_sections(sections, sec)) && (rc = bg_add_org(e, col_text(st, 0))))
+			break;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = step_error(db, "store generation");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int bg_holds(const bg_entry *e, const char *org)
+{
+	for (size_t i = 0; i < e->norgs; i++)
+		if (strcmp(e->orgs[i], org) == 0)
+			return 1;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *const bg_cols[13] = {
+	"entry", "time", "user", "org", "role", "nhs", "sections", "basis", "reason", "outcome",
+	"detail", "generation", "note",
+};
+
+static const char *const bg_csv_cols[17] = {
+	"part", "data_org", "data_org_name", "caldicott", "entry", "time", "user", "org", "role",
+	"nhs", "sections", "basis", "reason", "outcome", "detail", "generation", "note",
+};
+
+/* A group's table (text, HTML) and its rows in the flat CSV table. */
+static int bg_group(mcr_report_doc *d, const char *part, const char *heading, const char *ods,
+                    const char *name, const char *caldicott, bg_entry *es, size_t n,
+                    int (*member)(const bg_entry *, const char *), const char *filter,
+                    int always)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += member(&es[i], filter) != 0;
+	if (!count && !always)
+		return 0;
+	int rc = mcr_report_doc_table(d, heading, 13, bg_cols, ENTRY_NUMERIC, ENTRY_STATUS, 0);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!member(&es[i], filter))
+			continue;
+		const char *row[13];
+		memcpy(row, es[i].row.cell, 12 * sizeof(char *));
+		row[12] = es[i].note;
+		rc = mcr_report_doc_row(d, row);
+	}
+	if (rc || (rc = mcr_report_doc_table(d, NULL, 17, bg_csv_cols, 0, 0,
+	                                     MCR_REPORT_IN_CSV | MCR_REPORT_CSV_ONLY)))
+		return rc;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!member(&es[i], filter))
+			continue;
+		const char *row[17] = { part, ods, name, caldicott };
+		memcpy(row + 4, es[i].row.cell, 12 * sizeof(char *));
+		row[16] = es[i].note;
+		rc = mcr_report_doc_row(d, row);
+	}
+	return rc;
+}
+
+static int member_holder(const bg_entry *e, const char *ods)
+{
+	return !e->self_access && bg_holds(e, ods);
+}
+
+static int member_no_holder(const bg_entry *e, const char *ods)
+{
+	(void)ods;
+	return !e->self_access && e->norgs == 0;
+}
+
+static int member_self(const bg_entry *e, const char *ods)
+{
+	return e->self_access && (!ods || strcmp(e->row.cell[3], ods) == 0);
+}
+
+int mcr_report_break_glass(const mcr_config *cfg, const char *org,
+                           const mcr_report_period *period, mcr_report_format f,
+                           mcr_buf *out)
+{
+	period_bounds pb;
+	bg_state state = { .cfg = cfg };
+	bg_entry *es = NULL;
+	size_t n = 0, cap = 0;
+	char **extra = NULL;
+	size_t nextra = 0;
+	mcr_report_doc *d = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	mcr_buf title = MCR_BUF_INIT, heading = MCR_BUF_INIT;
+	int rc;
+
+	if (org && !mcr_config_org(cfg, org))
+		return mcr_error_set(MCR_EUSAGE, "unknown organisation '%s' (not in %s)", org,
+		                     cfg->path ? cfg->path : "the config");
+	if ((rc = period_parse(period, &pb)))
+		return rc;
+	if ((rc = open_audit(cfg, &db)) ||
+	    (rc = prepare(db, cfg->audit_path, "SELECT " ENTRY_COLUMNS " FROM audit "
+	                  "WHERE (basis = 'break-glass' OR outcome = 'self-access') "
+	                  "AND at >= ?1 AND at < ?2 ORDER BY at, seq", &st)))
+		goto out;
+	sqlite3_bind_text(st, 1, pb.lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pb.hi, -1, SQLITE_STATIC);
+	int s;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			bg_entry *ne = realloc(es, nc * sizeof(*ne));
+			if (!ne) {
+				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+				goto out;
+			}
+			es = ne;
+			cap = nc;
+		}
+		bg_entry *e = &es[n];
+		memset(e, 0, sizeof(*e));
+		if ((rc = entry_row_read(st, &e->row)))
+			goto out;
+		n++;
+		/* Break-glass never overrides self-access: nothing was seen. */
+		e->self_access = strcmp(e->row.cell[9], "self-access") == 0;
+		if (!e->self_access && (rc = bg_holders(&state, e)))
+			goto out;
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, cfg->audit_path);
+		goto out;
+	}
+
+	if ((rc = mcr_buf_printf(&title, "Break-glass access%s%s", org ? " to data of " : "",
+	                         org ? org : "")) ||
+	    (rc = mcr_report_doc_new(&d, title.ptr)) || (rc = mcr_report_doc_note(d, "%s", pb.text)))
+		goto out;
+
+	/* Groups: configured organisations in config order, then any others found. */
+	for (size_t i = 0; i < cfg->norgs; i++) {
+		const mcr_org *o = &cfg->orgs[i];
+		if (org && strcmp(org, o->ods) != 0)
+			continue;
+		mcr_buf_reset(&heading);
+		if ((rc = mcr_buf_printf(&heading, "Data of %s %s; Caldicott Guardian: %s", o->ods,
+		                         o->name, o->caldicott ? o->caldicott : "(none recorded)")) ||
+		    (rc = bg_group(d, "break-glass", heading.ptr, o->ods, o->name, o->caldicott, es, n,
+		                   member_holder, o->ods, org != NULL)))
+			goto out;
+	}
+	if (!org) {
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < es[i].norgs; j++) {
+				const char *ods = es[i].orgs[j];
+				int known = mcr_config_org(cfg, ods) != NULL;
+				for (size_t k = 0; !known && k < nextra; k++)
+					known = strcmp(extra[k], ods) == 0;
+				if (known)
+					continue;
+				char **ne = realloc(extra, (nextra + 1) * sizeof(*ne));
+				if (!ne) {
+					rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+					goto out;
+				}
+				extra = ne;
+				extra[nextra++] = es[i].orgs[j];
+			}
+		if (nextra)
+			qsort(extra, nextra, sizeof(*extra), cmp_str);
+		for (size_t k = 0; k < nextra; k++) {
+			mcr_buf_reset(&heading);
+			if ((rc = mcr_buf_printf(&heading, "Data of %s (not in the config)", extra[k])) ||
+			    (rc = bg_group(d, "break-glass", heading.ptr, extra[k], "", "", es, n,
+			                   member_holder, extra[k], 0)))
+				goto out;
+		}
+		if ((rc = bg_group(d, "break-glass", "No organisation holds data for the person",
+		                   "", "", "", es, n, member_no_holder, NULL, 0)))
+			goto out;
+	}
+	/* Self-access rows hold no other organisation's data: data_org stays empty. */
+	if ((rc = bg_group(d, "self-access", "Self-access attempts (looking up one's own record)",
+	                   "", "", "", es, n, member_self, org, 1)))
+		goto out;
+	size_t nbg = 0, nself = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (es[i].self_access)
+			nself += member_self(&es[i], org);
+		else
+			nbg += !org || bg_holds(&es[i], org);
+	}
+	if ((rc = mcr_report_doc_note(d, "%zu break-glass %s; %zu self-access %s.", nbg,
+	                              nbg == 1 ? "entry" : "entries", nself,
+	                              nself == 1 ? "attempt" : "attempts")) ||
+	    (rc = mcr_report_doc_render(d, f, out)))
+		goto out;
+out:
+	for (size_t i = 0; i < n; i++) {
+		entry_row_free(&es[i].row);
+		for (size_t j = 0; j < es[i].norgs; j++)
+			free(es[i].orgs[j]);
+		free(es[i].orgs);
+		free(es[i].note);
+	}
+	free(es);
+	free(extra);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	bg_state_free(&state);
+	mcr_report_doc_free(d);
+	mcr_buf_free(&title);
+	mcr_buf_free(&heading);
+	return rc;
+}
+
+/* ---- loads ---------------------------------------------------------------------- */
+
+int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr_buf *out)
+{
+	mcr_buf path = MCR_BUF_INIT;
+	mcr_report_doc *d = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+	static const char *const cols[] = {
+		"run_id", "started", "finished", "outcome", "generation", "files", "rejected",
+		"people", "items", "message",
+	};
+	static const char *const fcols[] = { "run_id", "org", "dataset", "manifest", "reason" };
+
+	if ((rc = mcr_fs_join(&path, cfg->store_dir, "history.sqlite")) ||
+	    (rc = mcr_report_doc_new(&d, "Load history")))
+		goto out;
+	if (limit > 0)
+		rc = mcr_report_doc_note(d, "Newest run first; the last %ld runs.", limit);
+	else
+		rc = mcr_report_doc_note(d, "Newest run first.");
+	if (rc)
+		goto out;
+	if (!mcr_fs_exists(path.ptr)) {
+		if ((rc = mcr_report_doc_note(d, "No load has run yet (no %s).", path.ptr)) ||
+		    (rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
+			goto out;
+		rc = mcr_report_doc_render(d, f, out);
+		goto out;
+	}
+	if ((rc = open_ro(path.ptr, &db)) ||
+	    (rc = prepare(db, path.ptr, "SELECT run_id, started, finished, outcome, generation, "
+	                  "files, rejected, people, items, message FROM load "
+	                  "ORDER BY started DESC, run_id DESC LIMIT ?1", &st)))
+		goto out;
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	if ((rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
+		goto out;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *row[10];
+		for (int i = 0; i < 10; i++)
+			row[i] = col_text(st, i);
+		if ((rc = mcr_report_doc_row(d, row)))
+			goto out;
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, path.ptr);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = prepare(db, path.ptr, "SELECT f.run_id, f.org, f.dataset, f.manifest, f.reason "
+	                  "FROM load_file f JOIN (SELECT run_id, started FROM load "
+	                  "ORDER BY started DESC, run_id DESC LIMIT ?1) r ON f.run_id = r.run_id "
+	                  "WHERE f.outcome = 'rejected' "
+	                  "ORDER BY r.started DESC, f.run_id DESC, f.org, f.dataset, f.manifest", &st)))
+		goto out;
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	if ((rc = mcr_report_doc_table(d, "Rejected files", 5, fcols, 0, 0, 0)))
+		goto out;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *row[5];
+		for (int i = 0; i < 5; i++)
+			row[i] = col_text(st, i);
+		if ((rc = mcr_report_doc_row(d, row)))
+			goto out;
+	}
+	if (s != SQLITE_DONE) {
+		rc = step_error(db, path.ptr);
+		goto out;
+	}
+	rc = mcr_report_doc_render(d, f, out);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	mcr_report_doc_free(d);
+	mcr_buf_free(&path);
+	return rc;
+}
+
+/* ---- verify-audit ----------------------------------------------------------------- */
+
+int mcr_report_verify_audit(const mcr_config *cfg, mcr_report_format f, mcr_buf *out)
+{
+	static const char *const cols[] = { "audit_log", "entries", "result" };
+	mcr_report_doc *d = NULL;
+	long entries = 0;
+	char n[32];
+	int rc;
+	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
+		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
+		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
+	if ((rc = mcr_audit_verify(cfg->audit_path, &entries)))
+		return rc;
+	const char *row[] = { cfg->audit_path, ltoa_buf(n, entries), "chain intact" };
+	if (!(rc = mcr_report_doc_new(&d, "Audit log verification")) &&
+	    !(rc = mcr_report_doc_table(d, NULL, 3, cols, 0x2u, 0x4u, MCR_REPORT_IN_CSV)) &&
+	    !(rc = mcr_report_doc_row(d, row)))
+		rc = mcr_report_doc_render(d, f, out);
+	mcr_report_doc_free(d);
+	return rc;
+}
