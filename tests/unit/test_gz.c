@@ -426,6 +426,31 @@ static void test_sticky_error(void **state)
 	mcr_buf_free(&file);
 }
 
+/* Files made by the gzip tool (a FNAME header field; two members). */
+static void test_gzip_tool_files(void **state)
+{
+	(void)state;
+	const char *d = getenv("MCR_TEST_DATA");
+	char p[512];
+	mcr_buf plain = MCR_BUF_INIT, two = MCR_BUF_INIT, back = MCR_BUF_INIT;
+	snprintf(p, sizeof(p), "%s/gz/hello.txt", d ? d : MCR_SOURCE_DIR "/tests/data");
+	read_whole(p, &plain);
+	snprintf(p, sizeof(p), "%s/gz/two.txt", d ? d : MCR_SOURCE_DIR "/tests/data");
+	read_whole(p, &two);
+	snprintf(p, sizeof(p), "%s/gz/hello.txt.gz", d ? d : MCR_SOURCE_DIR "/tests/data");
+	assert_int_equal(gz_read_all(p, 0, 0, &back, NULL, NULL), 0);
+	assert_int_equal(back.len, plain.len);
+	assert_memory_equal(back.ptr, plain.ptr, plain.len);
+	mcr_buf_reset(&back);
+	snprintf(p, sizeof(p), "%s/gz/concatenated.txt.gz", d ? d : MCR_SOURCE_DIR "/tests/data");
+	assert_int_equal(gz_read_all(p, 0, 0, &back, NULL, NULL), 0);
+	assert_int_equal(back.len, plain.len + two.len);
+	assert_memory_equal(back.ptr + plain.len, two.ptr, two.len);
+	mcr_buf_free(&plain);
+	mcr_buf_free(&two);
+	mcr_buf_free(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_byte),
 		cmocka_unit_test(test_concatenated),
 		cmocka_unit_test(test_sticky_error),
+		cmocka_unit_test(test_gzip_tool_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
