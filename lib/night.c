@@ -626,7 +626,11 @@ int mcr_night_run(const mcr_config *cfg, const mcr_night_options *opt, mcr_night
 	describe_scope(&n, &scope);
 
 	/* The run lock, beside the loader's: mcr-load takes cfg->lock_path itself. */
-	if ((rc = mcr_buf_printf(&lock, "%s.night", cfg->lock_path)))
+	if (cfg->lock_path)
+		rc = mcr_buf_printf(&lock, "%s.night", cfg->lock_path);
+	else
+		rc = mcr_buf_printf(&lock, "%s/mcr.lock.night", cfg->store_dir);
+	if (rc)
 		goto out;
 	const char *slash = strrchr(lock.ptr, '/');
 	if (slash && slash != lock.ptr) {
