@@ -1,0 +1,67 @@
+/*
+ * The Health link: one person's record for one user (DESIGN.md "Lookup",
+ * docs/LOOKUP.md). mcr-lookup is a thin main over these two calls; the
+ * benchmark times mcr_lookup_run itself.
+ *
+ * Decision order (each step ends the lookup):
+ *   1. mcr_lookup_validate: NHS number, role and organisation configured,
+ *      sections known, --consent and --break-glass exclusive, break-glass reason
+ *      not blank. Usage errors are not audited: nothing was looked up.
+ *   2. open the published store read-only (its generation is recorded);
+ *   3. self-access (staff directory) -> denied, outcome self-access, even with
+ *      break-glass;
+ *   4. --consent refused -> denied;
+ *   5. a requested section the role may not see -> denied (break-glass does not
+ *      widen a role);
+ *   6. nothing this role could see of the person in the store -> no-record;
+ *      member rows never count, and social-care data counts only for roles that
+ *      may see social care, so an absence reveals nothing about social care;
+ *   7. not on the viewing organisation's own list and no break-glass -> denied;
+ *   8. consent required at the point of care, neither given nor break-glass ->
+ *      denied;
+ *   9. otherwise shown.
+ * Every attempt past step 1 is appended to the audit log before anything is
+ * rendered; when the append fails the lookup fails and nothing is shown.
+ */
+#ifndef MCR_LOOKUP_H
+#define MCR_LOOKUP_H
+
+#include "mcr/audit.h"
+#include "mcr/buf.h"
+#include "mcr/config.h"
+
+typedef enum mcr_lookup_format { MCR_LOOKUP_TEXT, MCR_LOOKUP_HTML } mcr_lookup_format;
+
+typedef struct mcr_lookup_request {
+	const char *user, *org, *role;
+	const char *nhs;         /* as typed: 10 digits or 3-3-4 with spaces */
+	const char *consent;     /* NULL, "given" or "refused" */
+	const char *break_glass; /* the reason given with --break-glass, or NULL */
+	unsigned sections;       /* bit (1u << mcr_section) per --section; 0: all the role may see */
+	mcr_lookup_format format;
+} mcr_lookup_request;
+
+typedef struct mcr_lookup_result {
+	long audit_seq;          /* the audit entry written; 0 when none */
+	long generation;         /* store generation read; 0 when none */
+	const char *outcome;     /* shown | denied | self-access | no-record | failed; static */
+} mcr_lookup_result;
+
+/* Check the request against cfg without touching the store or the audit log.
+ * 0, or MCR_EUSAGE with the message naming the bad argument. */
+int mcr_lookup_validate(const mcr_config *cfg, const mcr_lookup_request *req);
+
+/*
+ * Run the lookup: validate, open the current store generation read-only, decide,
+ * append the audit entry to audit, then render the view into out (appended;
+ * text for a terminal or a self-contained HTML page).
+ * Returns 0 when shown; MCR_EDENIED (message: why, without record data) when
+ * denied or self-access; MCR_ENOTFOUND when there is no record of the person;
+ * MCR_EUSAGE from validation (not audited); any other negative code when the
+ * store or the audit log failed (audited as "failed" where the log allows).
+ * out holds the view only on 0; res (may be NULL) is filled in every case.
+ */
+int mcr_lookup_run(const mcr_config *cfg, mcr_audit *audit, const mcr_lookup_request *req,
+                   mcr_buf *out, mcr_lookup_result *res);
+
+#endif

@@ -1,0 +1,1103 @@
+/*
+ * The Health link: access decision, audit, and the person's view (text or HTML).
+ * The rules and their order are in include/mcr/lookup.h and docs/LOOKUP.md.
+ */
+#include "mcr/lookup.h"
+#include "mcr/error.h"
+#include "mcr/fs.h"
+#include "mcr/nhs.h"
+#include "mcr/store.h"
+#include "mcr/vocab.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SC_BIT (1u << MCR_SECTION_SOCIAL_CARE)
+#define ALL_BITS ((1u << MCR_SECTION_COUNT) - 1)
+
+/* ---- a small arena: every string of one lookup, freed at once ------------- */
+
+typedef struct block {
+	struct block *next;
+	size_t used, cap;
+	char data[];
+} block;
+
+typedef struct arena {
+	block *head;
+} arena;
+
+static void *arena_alloc(arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (!a->head || a->head->cap - a->head->used < n) {
+		size_t cap = n > 16384 ? n : 16384;
+		block *b = malloc(sizeof(*b) + cap);
+		if (!b) {
+			mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
+			return NULL;
+		}
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+	}
+	void *p = a->head->data + a->head->used;
+	a->head->used += n;
+	return p;
+}
+
+static void arena_free(arena *a)
+{
+	while (a->head) {
+		block *n = a->head->next;
+		free(a->head);
+		a->head = n;
+	}
+}
+
+/* Copy column i of st (NULL stays NULL). Sets *fail on ENOMEM. */
+static const char *col(arena *a, sqlite3_stmt *st, int i, int *fail)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	if (!s)
+		return NULL;
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	char *p = arena_alloc(a, n + 1);
+	if (!p) {
+		*fail = 1;
+		return NULL;
+	}
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* ---- what the store holds about one person ---------------------------------- */
+
+typedef struct source {
+	const char *org, *kind, *name, *status, *extracted;
+	int used; /* something of this source is in the view */
+} source;
+
+typedef struct person {
+	const char *org;
+	const char *family, *given, *birth_date, *gender, *address, *postcode, *phone;
+} person;
+
+typedef struct detail {
+	const char *name, *value;
+} detail;
+
+typedef struct item {
+	mcr_section section;
+	const char *org, *date, *system, *code, *display, *status;
+	detail *details;
+	size_t ndetails;
+	int details_bad;
+} item;
+
+typedef struct objection {
+	const char *org, *since;
+} objection;
+
+typedef struct withheld {
+	const char *org;
+	mcr_section section;
+	long count;
+} withheld;
+
+#define GROW(arr, n, cap)                                                        \
+	do {                                                                     \
+		if ((n) == (cap)) {                                              \
+			size_t c_ = (cap) ? (cap) * 2 : 16;                      \
+			void *p_ = realloc((arr), c_ * sizeof(*(arr)));          \
+			if (!p_)                                                 \
+				return mcr_error_set(MCR_ENOMEM, "out of memory reading a record"); \
+			(arr) = p_;                                              \
+			(cap) = c_;                                              \
+		}                                                                \
+	} while (0)
+
+typedef struct record {
+	arena mem;
+	source *sources;
+	size_t nsources, csources;
+	person *persons;
+	size_t npersons, cpersons;
+	item *items;
+	size_t nitems, citems;
+	objection *objections;
+	size_t nobjections, cobjections;
+	withheld *withheld;
+	size_t nwithheld, cwithheld;
+	int member; /* on the viewing organisation's own list */
+} record;
+
+static void record_free(record *r)
+{
+	arena_free(&r->mem);
+	free(r->sources);
+	free(r->persons);
+	free(r->items);
+	free(r->objections);
+	free(r->withheld);
+	memset(r, 0, sizeof(*r));
+}
+
+typedef struct ctx {
+	const mcr_config *cfg;
+	const mcr_lookup_request *req;
+	const char *store_path; /* for messages */
+	sqlite3 *db;
+	char nhs[11];
+	char reason[512];       /* break-glass reason, trimmed */
+	unsigned sections;      /* effective sections */
+	record rec;
+	char at[32];
+} ctx;
+
+static int store_error(ctx *c, const char *what)
+{
+	return mcr_error_set(MCR_EIO, "store %s: %s: %s", c->store_path, what, sqlite3_errmsg(c->db));
+}
+
+static int prep(ctx *c, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK)
+		return store_error(c, "cannot read");
+	sqlite3_bind_text(*st, 1, c->nhs, -1, SQLITE_STATIC);
+	return 0;
+}
+
+static int load_sources(ctx *c)
+{
+	sqlite3_stmt *st = NULL;
+	record *r = &c->rec;
+	int rc, step, fail = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT org, kind, name, status, extracted FROM source ORDER BY org",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return store_error(c, "cannot read sources");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->nsources == r->csources) {
+			size_t cap = r->csources ? r->csources * 2 : 16;
+			source *p = realloc(r->sources, cap * sizeof(*p));
+			if (!p) {
+				sqlite3_finalize(st);
+				return mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
+			}
+			r->sources = p;
+			r->csources = cap;
+		}
+		source *s = &r->sources[r->nsources++];
+		memset(s, 0, sizeof(*s));
+		s->org = col(&r->mem, st, 0, &fail);
+		s->kind = col(&r->mem, st, 1, &fail);
+		s->name = col(&r->mem, st, 2, &fail);
+		s->status = col(&r->mem, st, 3, &fail);
+		s->extracted = col(&r->mem, st, 4, &fail);
+	}
+	rc = step == SQLITE_DONE ? 0 : store_error(c, "cannot read sources");
+	sqlite3_finalize(st);
+	if (!rc && fail)
+		rc = MCR_ENOMEM;
+	return rc;
+}
+
+static source *find_source(record *r, const char *org)
+{
+	for (size_t i = 0; i < r->nsources; i++)
+		if (r->sources[i].org && org && strcmp(r->sources[i].org, org) == 0)
+			return &r->sources[i];
+	return NULL;
+}
+
+/* Social care data (an LCS organisation's) is gated by the social-care section:
+ * its very presence is social care information. An organisation the store does
+ * not describe is treated the same way, the safe side. */
+static int org_is_social(ctx *c, const char *org)
+{
+	source *s = find_source(&c->rec, org);
+	if (s && s->kind)
+		return strcmp(s->kind, "lcs") == 0;
+	const mcr_org *o = mcr_config_org(c->cfg, org);
+	return o ? o->kind == MCR_KIND_LCS : 1;
+}
+
+static int load_persons(ctx *c)
+{
+	sqlite3_stmt *st = NULL;
+	record *r = &c->rec;
+	int rc, step, fail = 0;
+	if ((rc = prep(c, "SELECT org, family, given, birth_date, gender, address, postcode, phone"
+	                  " FROM person WHERE nhs = ?1 ORDER BY org", &st)))
+		return rc;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->npersons == r->cpersons) {
+			size_t cap = r->cpersons ? r->cpersons * 2 : 8;
+			person *p = realloc(r->persons, cap * sizeof(*p));
+			if (!p) {
+				fail = 1;
+				break;
+			}
+			r->persons = p;
+			r->cpersons = cap;
+		}
+		person *p = &r->persons[r->npersons++];
+		p->org = col(&r->mem, st, 0, &fail);
+		p->family = col(&r->mem, st, 1, &fail);
+		p->given = col(&r->mem, st, 2, &fail);
+		p->birth_date = col(&r->mem, st, 3, &fail);
+		p->gender = col(&r->mem, st, 4, &fail);
+		p->address = col(&r->mem, st, 5, &fail);
+		p->postcode = col(&r->mem, st, 6, &fail);
+		p->phone = col(&r->mem, st, 7, &fail);
+	}
+	if (fail)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
+	else if (step != SQLITE_DONE)
+		rc = store_error(c, "cannot read demographics");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The [name, value] pairs of an item's details (a JSON array), read with SQLite's
+ * own JSON functions. A malformed value is flagged, not fatal: the item shows. */
+static int load_details(ctx *c, sqlite3_stmt *js, item *it, const char *json)
+{
+	record *r = &c->rec;
+	size_t n = 0, cap = 0;
+	detail *d = NULL;
+	int step, fail = 0;
+	sqlite3_bind_text(js, 1, json, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(js)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			detail *nd = arena_alloc(&r->mem, nc * sizeof(*nd));
+			if (!nd) {
+				fail = 1;
+				break;
+			}
+			if (n)
+				memcpy(nd, d, n * sizeof(*nd));
+			d = nd;
+			cap = nc;
+		}
+		d[n].name = col(&r->mem, js, 0, &fail);
+		d[n].value = col(&r->mem, js, 1, &fail);
+		n++;
+	}
+	if (step != SQLITE_DONE && !fail)
+		it->details_bad = 1;
+	sqlite3_reset(js);
+	sqlite3_clear_bindings(js);
+	if (fail)
+		return MCR_ENOMEM;
+	it->details = d;
+	it->ndetails = n;
+	return 0;
+}
+
+static int load_items(ctx *c)
+{
+	sqlite3_stmt *st = NULL, *js = NULL;
+	record *r = &c->rec;
+	int rc, step, fail = 0;
+	/* Newest first; undated items last (NULL sorts lowest). */
+	if ((rc = prep(c, "SELECT section, org, date, system, code, display, status, details"
+	                  " FROM item WHERE nhs = ?1 ORDER BY date DESC, id", &st)))
+		return rc;
+	if (sqlite3_prepare_v2(c->db, "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+	                              " FROM json_each(?1)", -1, &js, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return store_error(c, "cannot read item details");
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mcr_section sec;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (!name || mcr_section_parse(name, &sec) != 0)
+			continue; /* a section this version does not know is not shown */
+		if (r->nitems == r->citems) {
+			size_t cap = r->citems ? r->citems * 2 : 64;
+			item *p = realloc(r->items, cap * sizeof(*p));
+			if (!p) {
+				fail = 1;
+				break;
+			}
+			r->items = p;
+			r->citems = cap;
+		}
+		item *it = &r->items[r->nitems++];
+		memset(it, 0, sizeof(*it));
+		it->section = sec;
+		it->org = col(&r->mem, st, 1, &fail);
+		it->date = col(&r->mem, st, 2, &fail);
+		it->system = col(&r->mem, st, 3, &fail);
+		it->code = col(&r->mem, st, 4, &fail);
+		it->display = col(&r->mem, st, 5, &fail);
+		it->status = col(&r->mem, st, 6, &fail);
+		const char *json = (const char *)sqlite3_column_text(st, 7);
+		if (json && !fail && load_details(c, js, it, json))
+			fail = 1;
+		if (fail)
+			break;
+	}
+	if (fail)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
+	else if (step != SQLITE_DONE)
+		rc = store_error(c, "cannot read items");
+	sqlite3_finalize(st);
+	sqlite3_finalize(js);
+	return rc;
+}
+
+static int load_objections(ctx *c)
+{
+	sqlite3_stmt *st = NULL;
+	record *r = &c->rec;
+	int rc, step, fail = 0;
+	if ((rc = prep(c, "SELECT org, since FROM objection WHERE nhs = ?1 ORDER BY org", &st)))
+		return rc;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->nobjections == r->cobjections) {
+			size_t cap = r->cobjections ? r->cobjections * 2 : 4;
+			objection *p = realloc(r->objections, cap * sizeof(*p));
+			if (!p) {
+				fail = 1;
+				break;
+			}
+			r->objections = p;
+			r->cobjections = cap;
+		}
+		objection *o = &r->objections[r->nobjections++];
+		o->org = col(&r->mem, st, 0, &fail);
+		o->since = col(&r->mem, st, 1, &fail);
+	}
+	if (fail)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
+	else if (step != SQLITE_DONE)
+		rc = store_error(c, "cannot read objections");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_withheld(ctx *c)
+{
+	sqlite3_stmt *st = NULL;
+	record *r = &c->rec;
+	int rc, step, fail = 0;
+	if ((rc = prep(c, "SELECT org, section, sum(count) FROM person_withheld WHERE nhs = ?1"
+	                  " GROUP BY org, section ORDER BY org, section", &st)))
+		return rc;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mcr_section sec;
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (!name || mcr_section_parse(name, &sec) != 0)
+			continue;
+		if (r->nwithheld == r->cwithheld) {
+			size_t cap = r->cwithheld ? r->cwithheld * 2 : 8;
+			withheld *p = realloc(r->withheld, cap * sizeof(*p));
+			if (!p) {
+				fail = 1;
+				break;
+			}
+			r->withheld = p;
+			r->cwithheld = cap;
+		}
+		withheld *w = &r->withheld[r->nwithheld++];
+		w->org = col(&r->mem, st, 0, &fail);
+		w->section = sec;
+		w->count = (long)sqlite3_column_int64(st, 2);
+	}
+	if (fail)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
+	else if (step != SQLITE_DONE)
+		rc = store_error(c, "cannot read withheld counts");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_member(ctx *c)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if ((rc = prep(c, "SELECT 1 FROM member WHERE nhs = ?1 AND org = ?2", &st)))
+		return rc;
+	sqlite3_bind_text(st, 2, c->req->org, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		c->rec.member = 1;
+	else if (step != SQLITE_DONE)
+		rc = store_error(c, "cannot read the organisation's list");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Everything about the person, read in one read transaction of one generation. */
+static int load_record(ctx *c)
+{
+	int rc;
+	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return store_error(c, "cannot begin reading");
+	if (!(rc = load_sources(c)) && !(rc = load_persons(c)) && !(rc = load_items(c)) &&
+	    !(rc = load_objections(c)) && !(rc = load_withheld(c)))
+		rc = load_member(c);
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+/* ---- the decision --------------------------------------------------------- */
+
+/* Whether data of this kind (social care or health) may appear for sections s. */
+static int kind_visible(int social, unsigned s)
+{
+	return social ? (s & SC_BIT) != 0 : (s & ~SC_BIT) != 0;
+}
+
+/* Anything of the person this user's sections could show (member rows never count). */
+static int record_visible(ctx *c)
+{
+	record *r = &c->rec;
+	for (size_t i = 0; i < r->npersons; i++)
+		if (kind_visible(org_is_social(c, r->persons[i].org), c->sections))
+			return 1;
+	for (size_t i = 0; i < r->nitems; i++)
+		if (kind_visible(r->items[i].section == MCR_SECTION_SOCIAL_CARE, c->sections))
+			return 1;
+	for (size_t i = 0; i < r->nobjections; i++)
+		if (kind_visible(0, c->sections))
+			return 1;
+	for (size_t i = 0; i < r->nwithheld; i++)
+		if (kind_visible(r->withheld[i].section == MCR_SECTION_SOCIAL_CARE, c->sections))
+			return 1;
+	return 0;
+}
+
+int mcr_lookup_validate(const mcr_config *cfg, const mcr_lookup_request *req)
+{
+	if (!req->user || !*req->user)
+		return mcr_error_set(MCR_EUSAGE, "--user is required");
+	for (const char *p = req->user; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return mcr_error_set(MCR_EUSAGE, "--user holds a control character");
+	if (!req->org || !*req->org)
+		return mcr_error_set(MCR_EUSAGE, "--org is required");
+	if (!mcr_config_org(cfg, req->org))
+		return mcr_error_set(MCR_EUSAGE, "--org %s: no such organisation in %s", req->org,
+		                     cfg->path ? cfg->path : "the configuration");
+	if (!req->role || !*req->role)
+		return mcr_error_set(MCR_EUSAGE, "--role is required");
+	const mcr_role *role = mcr_config_role(cfg, req->role);
+	if (!role)
+		return mcr_error_set(MCR_EUSAGE, "--role %s: no such role in %s", req->role,
+		                     cfg->path ? cfg->path : "the configuration");
+	if (!req->nhs || !*req->nhs)
+		return mcr_error_set(MCR_EUSAGE, "--nhs is required");
+	if (mcr_nhs_validate(req->nhs, NULL) != 0)
+		return mcr_error_set(MCR_EUSAGE, "--nhs %s: %s", req->nhs, mcr_error_message());
+	if (req->sections & ~ALL_BITS)
+		return mcr_error_set(MCR_EUSAGE, "unknown section requested");
+	if (req->consent && strcmp(req->consent, "given") != 0 && strcmp(req->consent, "refused") != 0)
+		return mcr_error_set(MCR_EUSAGE, "--consent %s: expected given or refused", req->consent);
+	if (req->consent && req->break_glass)
+		return mcr_error_set(MCR_EUSAGE, "--consent and --break-glass cannot be used together");
+	if (req->break_glass) {
+		int blank = 1;
+		for (const unsigned char *p = (const unsigned char *)req->break_glass; *p; p++) {
+			if (*p < 0x20 || *p == 0x7f) {
+				if (*p != ' ' && *p != '\t')
+					return mcr_error_set(MCR_EUSAGE, "--break-glass reason holds a control character");
+			}
+			if (*p != ' ' && *p != '\t')
+				blank = 0;
+		}
+		if (blank)
+			return mcr_error_set(MCR_EUSAGE, "--break-glass needs a reason");
+		if (strlen(req->break_glass) >= 500)
+			return mcr_error_set(MCR_EUSAGE, "--break-glass reason is longer than 500 characters");
+	}
+	if (req->format != MCR_LOOKUP_TEXT && req->format != MCR_LOOKUP_HTML)
+		return mcr_error_set(MCR_EUSAGE, "unknown format");
+	return 0;
+}
+
+/* Comma-separated names of the sections in bits, in vocabulary order. */
+static int section_list(unsigned bits, mcr_buf *out)
+{
+	int rc = 0;
+	for (int s = 0; s < MCR_SECTION_COUNT && !rc; s++)
+		if (bits & (1u << s))
+			rc = mcr_buf_printf(out, "%s%s", out->len ? "," : "", mcr_section_name((mcr_section)s));
+	if (!rc && !out->ptr)
+		rc = mcr_buf_puts(out, "");
+	return rc;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+typedef struct view {
+	ctx *c;
+	mcr_buf *out;
+	int html;
+	int rc;
+} view;
+
+/* Text for a terminal: control characters (C0, DEL, C1) become '?' so stored
+ * content can never drive the terminal. */
+static void put_text(view *v, const char *s)
+{
+	if (v->rc || !s)
+		return;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p && !v->rc) {
+		if (v->html) {
+			const char *esc = NULL;
+			switch (*p) {
+			case '&': esc = "&amp;"; break;
+			case '<': esc = "&lt;"; break;
+			case '>': esc = "&gt;"; break;
+			case '"': esc = "&quot;"; break;
+			case '\'': esc = "&#39;"; break;
+			default: break;
+			}
+			if (esc)
+				v->rc = mcr_buf_puts(v->out, esc);
+			else if (*p < 0x20 || *p == 0x7f)
+				v->rc = mcr_buf_putc(v->out, ' ');
+			else
+				v->rc = mcr_buf_putc(v->out, (char)*p);
+			p++;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			v->rc = mcr_buf_putc(v->out, '?');
+			p++;
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			v->rc = mcr_buf_putc(v->out, '?');
+			p += 2;
+		} else {
+			v->rc = mcr_buf_putc(v->out, (char)*p);
+			p++;
+		}
+	}
+}
+
+/* Markup (HTML) or layout (text), written as it is. */
+static void put_raw(view *v, const char *s)
+{
+	if (!v->rc)
+		v->rc = mcr_buf_puts(v->out, s);
+}
+
+static void put_num(view *v, long n)
+{
+	if (!v->rc)
+		v->rc = mcr_buf_printf(v->out, "%ld", n);
+}
+
+static void put_source(view *v, const char *org)
+{
+	source *s = find_source(&v->c->rec, org);
+	const mcr_org *co = mcr_config_org(v->c->cfg, org);
+	const char *name = s && s->name ? s->name : co ? co->name : org;
+	if (s)
+		s->used = 1;
+	put_raw(v, v->html ? "<p class=\"src\">source: " : "      source: ");
+	put_text(v, name);
+	put_raw(v, " (");
+	put_text(v, org);
+	put_raw(v, "), as of ");
+	put_text(v, s && s->extracted ? s->extracted : "unknown");
+	put_raw(v, v->html ? "</p>\n" : "\n");
+}
+
+static const char *system_name(const char *system)
+{
+	static const struct { const char *uri, *name; } known[] = {
+		{ "http://snomed.info/sct", "SNOMED CT" },
+		{ "http://loinc.org", "LOINC" },
+		{ "https://dmd.nhs.uk", "dm+d" },
+		{ "http://read.info/ctv3", "CTV3" },
+		{ "http://read.info/readv2", "Read v2" },
+		{ "http://hl7.org/fhir/sid/icd-10", "ICD-10" },
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(system, known[i].uri) == 0)
+			return known[i].name;
+	return system;
+}
+
+static void name_of(view *v, const person *p)
+{
+	if (p->given) {
+		put_text(v, p->given);
+		put_raw(v, " ");
+	}
+	if (p->family)
+		put_text(v, p->family);
+	if (!p->given && !p->family)
+		put_raw(v, "(name not shared)");
+}
+
+static int objection_in_force(const ctx *c)
+{
+	return c->rec.nobjections > 0;
+}
+
+/* A person row is shown when its kind is visible and, for health data, no
+ * objection is in force. */
+static int person_shown(ctx *c, const person *p)
+{
+	int social = org_is_social(c, p->org);
+	if (!(c->sections & (1u << MCR_SECTION_DEMOGRAPHICS)) || !kind_visible(social, c->sections))
+		return 0;
+	return social || !objection_in_force(c);
+}
+
+/* Demographics shown in the header: the first health source, else social care. */
+static const person *header_person(ctx *c)
+{
+	const person *social = NULL;
+	for (size_t i = 0; i < c->rec.npersons; i++) {
+		const person *p = &c->rec.persons[i];
+		if (!person_shown(c, p) || (!p->family && !p->given))
+			continue;
+		if (!org_is_social(c, p->org))
+			return p;
+		if (!social)
+			social = p;
+	}
+	return social;
+}
+
+static void heading(view *v, const char *title)
+{
+	if (v->html) {
+		put_raw(v, "<section>\n<h2>");
+		put_text(v, title);
+		put_raw(v, "</h2>\n<p class=\"note\">Shows what partner organisations share; it may not be the complete record.</p>\n");
+	} else {
+		put_raw(v, "\n");
+		put_text(v, title);
+		put_raw(v, "\n  Shows what partner organisations share; it may not be the complete record.\n");
+	}
+}
+
+static void end_section(view *v)
+{
+	if (v->html)
+		put_raw(v, "</section>\n");
+}
+
+static void line_open(view *v)
+{
+	put_raw(v, v->html ? "<div class=\"item\"><p class=\"main\">" : "  ");
+}
+
+static void detail_line(view *v, const char *name, const char *value)
+{
+	put_raw(v, v->html ? "<p class=\"detail\">" : "      ");
+	put_text(v, name);
+	put_raw(v, ": ");
+	put_text(v, value ? value : "");
+	put_raw(v, v->html ? "</p>\n" : "\n");
+}
+
+static void demographics_section(view *v)
+{
+	ctx *c = v->c;
+	int any = 0;
+	heading(v, mcr_section_title(MCR_SECTION_DEMOGRAPHICS));
+	for (size_t i = 0; i < c->rec.npersons; i++) {
+		const person *p = &c->rec.persons[i];
+		if (!person_shown(c, p))
+			continue;
+		if (!p->family && !p->given && !p->birth_date && !p->gender && !p->address &&
+		    !p->postcode && !p->phone)
+			continue;
+		any = 1;
+		line_open(v);
+		name_of(v, p);
+		put_raw(v, v->html ? "</p>\n" : "\n");
+		if (p->birth_date)
+			detail_line(v, "born", p->birth_date);
+		if (p->gender)
+			detail_line(v, "gender", p->gender);
+		if (p->address)
+			detail_line(v, "address", p->address);
+		if (p->postcode)
+			detail_line(v, "postcode", p->postcode);
+		if (p->phone)
+			detail_line(v, "phone", p->phone);
+		put_source(v, p->org);
+		if (v->html)
+			put_raw(v, "</div>\n");
+	}
+	if (!any)
+		put_raw(v, v->html ? "<p class=\"none\">No items shared.</p>\n" : "  No items shared.\n");
+	end_section(v);
+}
+
+static void withheld_line(view *v, mcr_section s)
+{
+	long n = 0;
+	for (size_t i = 0; i < v->c->rec.nwithheld; i++)
+		if (v->c->rec.withheld[i].section == s)
+			n += v->c->rec.withheld[i].count;
+	if (n <= 0)
+		return;
+	put_raw(v, v->html ? "<p class=\"withheld\">" : "  ");
+	put_num(v, n);
+	put_raw(v, n == 1 ? " item not shared by policy" : " items not shared by policy");
+	put_raw(v, v->html ? "</p>\n" : "\n");
+}
+
+static void items_section(view *v, mcr_section s)
+{
+	ctx *c = v->c;
+	int any = 0;
+	heading(v, mcr_section_title(s));
+	if (s != MCR_SECTION_SOCIAL_CARE && objection_in_force(c)) {
+		put_raw(v, v->html ? "<p class=\"none\">" : "  ");
+		put_raw(v, "Not shown: this person has withdrawn consent to share their health record.");
+		put_raw(v, v->html ? "</p>\n" : "\n");
+		end_section(v);
+		return;
+	}
+	for (size_t i = 0; i < c->rec.nitems; i++) {
+		const item *it = &c->rec.items[i];
+		if (it->section != s)
+			continue;
+		any = 1;
+		line_open(v);
+		put_text(v, it->date ? it->date : "undated");
+		put_raw(v, "  ");
+		put_text(v, it->display ? it->display : "(no description)");
+		if (it->code) {
+			put_raw(v, "  (");
+			if (it->system) {
+				put_text(v, system_name(it->system));
+				put_raw(v, " ");
+			}
+			put_text(v, it->code);
+			put_raw(v, ")");
+		}
+		if (it->status) {
+			put_raw(v, "  ");
+			put_text(v, it->status);
+		}
+		put_raw(v, v->html ? "</p>\n" : "\n");
+		for (size_t k = 0; k < it->ndetails; k++)
+			detail_line(v, it->details[k].name ? it->details[k].name : "detail", it->details[k].value);
+		if (it->details_bad)
+			detail_line(v, "details", "could not be read");
+		put_source(v, it->org);
+		if (v->html)
+			put_raw(v, "</div>\n");
+	}
+	if (!any)
+		put_raw(v, v->html ? "<p class=\"none\">No items shared.</p>\n" : "  No items shared.\n");
+	withheld_line(v, s);
+	end_section(v);
+}
+
+static void banners(view *v)
+{
+	ctx *c = v->c;
+	for (size_t i = 0; i < c->rec.nsources; i++) {
+		const source *s = &c->rec.sources[i];
+		int stale = s->status && strcmp(s->status, "stale") == 0;
+		int never = s->status && strcmp(s->status, "never") == 0;
+		if (!stale && !never)
+			continue;
+		put_raw(v, v->html ? "<p class=\"banner\">" : "! ");
+		put_text(v, s->name ? s->name : s->org);
+		if (stale) {
+			put_raw(v, " data is stale: as of ");
+			put_text(v, s->extracted ? s->extracted : "unknown");
+			put_raw(v, "; latest extract rejected");
+		} else {
+			put_raw(v, " has not shared any data yet: its information is missing");
+		}
+		put_raw(v, v->html ? "</p>\n" : "\n");
+	}
+	if (objection_in_force(c) && (c->sections & ~SC_BIT)) {
+		put_raw(v, v->html ? "<p class=\"banner objection\">" : "! ");
+		put_raw(v, "This person has withdrawn consent to share their health record");
+		const objection *o = &c->rec.objections[0];
+		if (o->since && *o->since) {
+			put_raw(v, " (since ");
+			put_text(v, o->since);
+			put_raw(v, ")");
+		}
+		put_raw(v, ". No health information is shown.");
+		put_raw(v, v->html ? "</p>\n" : "\n");
+	}
+}
+
+static void basis_text(view *v)
+{
+	const mcr_lookup_request *req = v->c->req;
+	if (req->break_glass) {
+		put_raw(v, "break-glass: ");
+		put_text(v, v->c->reason);
+	} else if (req->consent) {
+		put_raw(v, "consent given at the point of care");
+	} else {
+		put_raw(v, "implied consent, legitimate relationship");
+	}
+}
+
+/* The sources whose data the body shows, listed in the header: rendered after the
+ * body, then spliced in front of it. */
+static void sources_line(view *v)
+{
+	int n = 0;
+	for (size_t i = 0; i < v->c->rec.nsources; i++) {
+		const source *s = &v->c->rec.sources[i];
+		if (!s->used)
+			continue;
+		if (n++)
+			put_raw(v, "; ");
+		put_text(v, s->name ? s->name : s->org);
+		put_raw(v, " (");
+		put_text(v, s->org);
+		put_raw(v, ") as of ");
+		put_text(v, s->extracted ? s->extracted : "unknown");
+	}
+	if (!n)
+		put_raw(v, "none");
+}
+
+static const char html_head[] =
+	"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+	"<meta name=\"robots\" content=\"noindex, nofollow\">\n"
+	"<title>Shared care record (view only)</title>\n<style>\n"
+	"body { font-family: sans-serif; margin: 1.5em; color: #111; }\n"
+	"h1 { font-size: 1.4em; } h2 { font-size: 1.15em; border-bottom: 1px solid #999; margin-top: 1.4em; }\n"
+	"dl.header dt { font-weight: bold; float: left; clear: left; width: 9em; }\n"
+	"dl.header dd { margin-left: 9.5em; }\n"
+	".banner { background: #fde8c8; border: 1px solid #c77700; padding: 0.4em 0.6em; }\n"
+	".objection { background: #f8d7da; border-color: #a00; }\n"
+	".note { font-style: italic; color: #444; }\n"
+	".item { margin: 0.5em 0; } .item p { margin: 0.1em 0; } .main { font-weight: bold; }\n"
+	".detail, .src { margin-left: 1.5em !important; } .src { color: #555; }\n"
+	".withheld { color: #7a0000; }\n"
+	".print-notice { display: none; }\n"
+	"@media print {\n"
+	"  .record { display: none !important; }\n"
+	"  .print-notice { display: block !important; }\n"
+	"}\n"
+	"</style>\n</head>\n<body>\n"
+	"<p class=\"print-notice\">Printing is disabled: the shared care record is view only.</p>\n"
+	"<main class=\"record\">\n";
+
+static int render(ctx *c, mcr_buf *out)
+{
+	mcr_buf body = MCR_BUF_INIT, top = MCR_BUF_INIT;
+	view v = { c, &body, c->req->format == MCR_LOOKUP_HTML, 0 };
+	const person *hp = (c->sections & (1u << MCR_SECTION_DEMOGRAPHICS)) ? header_person(c) : NULL;
+	source *hs = hp ? find_source(&c->rec, hp->org) : NULL;
+	if (hs)
+		hs->used = 1;
+
+	for (int s = 0; s < MCR_SECTION_COUNT; s++) {
+		if (!(c->sections & (1u << s)))
+			continue;
+		if (s == MCR_SECTION_DEMOGRAPHICS)
+			demographics_section(&v);
+		else
+			items_section(&v, (mcr_section)s);
+	}
+
+	view h = { c, &top, v.html, 0 };
+	char nhs[16];
+	snprintf(nhs, sizeof(nhs), "%.3s %.3s %.4s", c->nhs, c->nhs + 3, c->nhs + 6);
+	if (h.html) {
+		put_raw(&h, html_head);
+		put_raw(&h, "<h1>Shared care record (view only)</h1>\n<dl class=\"header\">\n<dt>Name</dt><dd>");
+	} else {
+		put_raw(&h, "Shared care record (view only)\n\nName:        ");
+	}
+	if (hp)
+		name_of(&h, hp);
+	else
+		put_raw(&h, "(not shown)");
+	put_raw(&h, h.html ? "</dd>\n<dt>Born</dt><dd>" : "\nBorn:        ");
+	put_text(&h, hp && hp->birth_date ? hp->birth_date : "(not shown)");
+	put_raw(&h, h.html ? "</dd>\n<dt>NHS number</dt><dd>" : "\nNHS number:  ");
+	put_raw(&h, nhs);
+	put_raw(&h, h.html ? "</dd>\n<dt>Sources</dt><dd>" : "\nSources:     ");
+	sources_line(&h);
+	put_raw(&h, h.html ? "</dd>\n<dt>Viewed by</dt><dd>" : "\nViewed by:   ");
+	put_text(&h, c->req->user);
+	put_raw(&h, " (");
+	put_text(&h, c->req->role);
+	put_raw(&h, ", ");
+	put_text(&h, c->req->org);
+	put_raw(&h, ") at ");
+	put_text(&h, c->at);
+	put_raw(&h, h.html ? "</dd>\n<dt>Basis</dt><dd>" : "\nBasis:       ");
+	basis_text(&h);
+	put_raw(&h, h.html ? "</dd>\n</dl>\n" : "\n\n");
+	banners(&h);
+
+	int rc = v.rc ? v.rc : h.rc;
+	if (!rc)
+		rc = mcr_buf_put(out, top.ptr ? top.ptr : "", top.len);
+	if (!rc)
+		rc = mcr_buf_put(out, body.ptr ? body.ptr : "", body.len);
+	if (!rc && v.html)
+		rc = mcr_buf_puts(out, "</main>\n</body>\n</html>\n");
+	mcr_buf_free(&body);
+	mcr_buf_free(&top);
+	return rc;
+}
+
+/* ---- the lookup ------------------------------------------------------------ */
+
+static const char *basis_of(const mcr_lookup_request *req)
+{
+	if (req->break_glass)
+		return "break-glass";
+	if (req->consent)
+		return strcmp(req->consent, "given") == 0 ? "consent-given" : "consent-refused";
+	return "implied";
+}
+
+static void trim_reason(const char *s, char *out, size_t n)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, s, len);
+	out[len] = '\0';
+}
+
+int mcr_lookup_run(const mcr_config *cfg, mcr_audit *audit, const mcr_lookup_request *req,
+                   mcr_buf *out, mcr_lookup_result *res)
+{
+	ctx c;
+	mcr_buf secs = MCR_BUF_INIT, why = MCR_BUF_INIT;
+	mcr_audit_entry e;
+	long generation = 0;
+	const char *outcome = "failed";
+	int rc, denied_rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&e, 0, sizeof(e));
+	if (res) {
+		res->audit_seq = 0;
+		res->generation = 0;
+		res->outcome = outcome;
+	}
+	if ((rc = mcr_lookup_validate(cfg, req)))
+		return rc;
+	c.cfg = cfg;
+	c.req = req;
+	c.store_path = cfg->store_dir;
+	mcr_nhs_validate(req->nhs, c.nhs);
+	if (req->break_glass)
+		trim_reason(req->break_glass, c.reason, sizeof(c.reason));
+	const mcr_role *role = mcr_config_role(cfg, req->role);
+	c.sections = req->sections ? req->sections : role->sections;
+	if ((rc = section_list(c.sections, &secs)))
+		goto out;
+
+	/* Open the store; a failure is still an attempt, audited as failed. */
+	int store_rc = mcr_store_open_current(cfg->store_dir, &c.db, &generation);
+	if (!store_rc)
+		store_rc = load_record(&c);
+	const mcr_staff *me = mcr_config_staff(cfg, req->user);
+
+	if (store_rc) {
+		outcome = "failed";
+		rc = mcr_buf_puts(&why, mcr_error_message());
+		denied_rc = store_rc;
+	} else if (me && strcmp(me->nhs, c.nhs) == 0) {
+		outcome = "self-access";
+		rc = mcr_buf_puts(&why, "looking up one's own record is not allowed");
+		denied_rc = MCR_EDENIED;
+	} else if (req->consent && strcmp(req->consent, "refused") == 0) {
+		outcome = "denied";
+		rc = mcr_buf_puts(&why, "consent refused at the point of care");
+		denied_rc = MCR_EDENIED;
+	} else if (c.sections & ~role->sections) {
+		outcome = "denied";
+		for (int s = 0; s < MCR_SECTION_COUNT; s++)
+			if ((c.sections & ~role->sections) & (1u << s)) {
+				rc = mcr_buf_printf(&why, "role %s may not see section %s", req->role,
+				                    mcr_section_name((mcr_section)s));
+				break;
+			}
+		denied_rc = MCR_EDENIED;
+	} else if (!record_visible(&c)) {
+		outcome = "no-record";
+		rc = mcr_buf_printf(&why, "no record of %s in the store", c.nhs);
+		denied_rc = MCR_ENOTFOUND;
+	} else if (!c.rec.member && !req->break_glass) {
+		outcome = "denied";
+		rc = mcr_buf_printf(&why, "no legitimate relationship: not on the list of %s", req->org);
+		denied_rc = MCR_EDENIED;
+	} else if (cfg->consent_required && !req->break_glass &&
+	           !(req->consent && strcmp(req->consent, "given") == 0)) {
+		outcome = "denied";
+		rc = mcr_buf_puts(&why, "explicit consent at the point of care is required and was not given");
+		denied_rc = MCR_EDENIED;
+	} else {
+		outcome = "shown";
+	}
+	if (rc)
+		goto out;
+
+	/* The entry is durable before anything is rendered. */
+	e.user = req->user;
+	e.org = req->org;
+	e.role = req->role;
+	e.nhs = c.nhs;
+	e.sections = mcr_buf_cstr(&secs);
+	e.basis = basis_of(req);
+	e.reason = req->break_glass ? c.reason : NULL;
+	e.outcome = outcome;
+	e.detail = why.len ? why.ptr : NULL;
+	e.generation = c.db ? generation : 0;
+	if ((rc = mcr_audit_append(audit, &e)))
+		goto out;
+	if (res) {
+		res->audit_seq = e.seq;
+		res->generation = e.generation;
+		res->outcome = outcome;
+	}
+	memcpy(c.at, e.at, sizeof(c.at));
+
+	if (store_rc) {
+		/* Audited. A missing generation is a failure here, not "no record". */
+		rc = mcr_error_set(MCR_EIO, "%s", why.ptr);
+	} else if (denied_rc == MCR_EDENIED) {
+		rc = mcr_error_set(MCR_EDENIED, "access denied: %s (this attempt is recorded)", why.ptr);
+	} else if (denied_rc == MCR_ENOTFOUND) {
+		rc = mcr_error_set(MCR_ENOTFOUND, "no record of %.3s %.3s %.4s in the shared care record",
+		                   c.nhs, c.nhs + 3, c.nhs + 6);
+	} else {
+		size_t before = out->len;
+		rc = render(&c, out);
+		if (rc && out->ptr) {
+			out->len = before;
+			out->ptr[before] = '\0';
+		}
+	}
+out:
+	if (c.db)
+		sqlite3_close(c.db);
+	record_free(&c.rec);
+	mcr_buf_free(&secs);
+	mcr_buf_free(&why);
+	return rc;
+}
