@@ -1,0 +1,215 @@
+/* mcr_extract_gp: UK Core examples, every sharing rule, references, bad inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <zlib.h>
+
+#include "test_extract_util.h"
+
+/* Each UK Core example stages into its section with its codes. */
+static void test_ukcore(void **state)
+{
+	(void)state;
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/ukcore")), 0);
+	assert_int_equal(tman->people, 1);
+	assert_int_equal(tman->members, 1);
+	assert_int_equal(tman->items, 6);
+	assert_log_has("member 9912003888\n");
+	assert_log_has("person 9912003888 family=SMITH given=Richard objection=- consent=-\n");
+	assert_log_has("item 9912003888 allergies 372687004 Amoxicillin | reaction=Urticarial rash | severity=mild");
+	assert_log_has("item 9912003888 medications 39732311000001104 Amoxicillin 250mg capsules | dose=2 capsules 4 times a day.");
+	assert_log_has("item 9912003888 problems 26322001 Bleeding from ear");
+	assert_log_has("item 9912003888 immunisations 11278411000001109 Influenza vaccine");
+	assert_log_has("item 9912003888 results 75367002 Blood pressure | Systolic blood pressure=142 millimeter of mercury | Diastolic blood pressure=94 millimeter of mercury");
+	assert_log_has("item 9912003888 encounters 185212007 Seen in hospital ward | type=Seen in hospital ward");
+	for (int s = 0; s < MCR_SECTION_COUNT; s++)
+		assert_int_equal(tman->section_items[s],
+		                 (s >= MCR_SECTION_ALLERGIES && s <= MCR_SECTION_ENCOUNTERS) ? 1 : 0);
+}
+
+/*
+ * tests/data/fhir/rules: objection raised then withdrawn (p2) and the reverse
+ * (p3); Type 1 opt-out (p1, p6); R and V; entered-in-error; a sensitive code;
+ * before shares-from; bad check digit (p4) and no number (p5); references by
+ * id, fullUrl and identifier; resources in a file before their Patient's.
+ */
+static void check_rules(void)
+{
+	assert_int_equal(tman->people, 4);
+	assert_int_equal(tman->members, 4);
+	assert_int_equal(tman->items, 5);
+	assert_int_equal(tman->objections, 1);
+	assert_int_equal(tman->withheld[MCR_REASON_OBJECTION], 3);
+	assert_int_equal(tman->withheld[MCR_REASON_CONFIDENTIAL], 2);
+	assert_int_equal(tman->withheld[MCR_REASON_SENSITIVE], 1);
+	assert_int_equal(tman->withheld[MCR_REASON_ENTERED_IN_ERROR], 1);
+	assert_int_equal(tman->withheld[MCR_REASON_BEFORE_SHARES_FROM], 1);
+	assert_int_equal(tman->withheld[MCR_REASON_INVALID_NHS], 2);
+	assert_int_equal(tman->withheld[MCR_REASON_NO_CONSENT], 0);
+	assert_int_equal(tman->withheld[MCR_REASON_UNMATCHED], 0);
+	/* p1: by id (file before the Patient), by identifier (spaced form), N shared. */
+	assert_log_has("person 9990000018 family=O'Brien given=Siân objection=- consent=-\n");
+	assert_log_has("item 9990000018 problems 38341003 Hypertension");
+	assert_log_has("item 9990000018 medications 39732311000001104 Amoxicillin 250mg capsules | dose=One capsule three times a day");
+	assert_log_has("item 9990000018 results 1000731000000107 Serum potassium | value=4.1 | unit=mmol/L | reference range=3.5-5.3 mmol/L");
+	assert_log_has("withheld 9990000018 results confidential 2\n");
+	assert_log_has("withheld 9990000018 problems sensitive 1\n");
+	assert_log_has("withheld 9990000018 immunisations before-shares-from 1\n");
+	assert_log_lacks("entered-in-error");
+	assert_log_lacks("Asthma");
+	assert_log_lacks("8098009");
+	assert_log_lacks("827241000000103");
+	assert_log_lacks("416409005");
+	assert_log_lacks("417528008");
+	/* p2: objection withdrawn by a later consent; allergy by fullUrl, file before. */
+	assert_log_has("person 9990000026 family=Smith given=Ann objection=- consent=-\n");
+	assert_log_has("item 9990000026 allergies 91936005 Allergy to penicillin | reaction=Eruption of skin | severity=moderate");
+	/* p3: consent then a later objection: a marker and nothing else. */
+	assert_log_has("person 9990000034 family=- given=- objection=2021-01-01 consent=-\n");
+	assert_log_lacks("item 9990000034");
+	assert_log_lacks("Jones");
+	/* p4, p5: counted, not staged. */
+	assert_log_lacks("9990000019");
+	assert_log_lacks("Checkdigit");
+	/* p6: Type 1 opt-out has no effect. */
+	assert_log_has("item 9990000042 encounters 185389009 Follow-up visit");
+}
+
+static void test_rules(void **state)
+{
+	(void)state;
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/rules")), 0);
+	check_rules();
+}
+
+/* The same with a tiny spill limit: the bucketed grouping gives the same file content. */
+static void test_rules_bucketed(void **state)
+{
+	(void)state;
+	mcr_extract_set_spill_limit(64);
+	int rc = textract(MCR_KIND_GP, "A81001", tdata("fhir/rules"));
+	mcr_extract_set_spill_limit(0);
+	assert_int_equal(rc, 0);
+	check_rules();
+	/* No temporary file is left beside the staged file. */
+	mcr_buf cmd = MCR_BUF_INIT;
+	mcr_buf_printf(&cmd, "test -z \"$(find '%s/staging' -name '.*' -type f)\"", tdir);
+	assert_int_equal(system(cmd.ptr), 0);
+	mcr_buf_free(&cmd);
+}
+
+static const char patient_and[] =
+	"<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/>\n"
+	"<entry><resource><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"p1\"/><identifier>"
+	"<system value=\"https://fhir.nhs.uk/Id/nhs-number\"/><value value=\"9990000018\"/></identifier>"
+	"</Patient></resource></entry>\n";
+
+/* A resource whose subject matches no Patient: an error naming file and line. */
+static void test_unresolved(void **state)
+{
+	(void)state;
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_buf_printf(&b, "%s<entry><resource>\n<Condition xmlns=\"http://hl7.org/fhir\"><id value=\"c9\"/>"
+	               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"38341003\"/></coding></code>"
+	               "<subject><reference value=\"Patient/nobody\"/></subject></Condition></resource></entry>\n</Bundle>\n",
+	               patient_and);
+	const char *p = twrite("in/unresolved.xml", b.ptr);
+	mcr_buf_free(&b);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), MCR_EFORMAT);
+	assert_error_has("unresolved.xml:4:");
+	assert_error_has("Patient/nobody");
+	assert_false(staged_files_left());
+}
+
+/* Malformed XML, a foreign root and a truncated gzip: errors naming the file, nothing staged. */
+static void test_malformed(void **state)
+{
+	(void)state;
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_buf_printf(&b, "%s<entry><resource><Condition xmlns=\"http://hl7.org/fhir\">\n<id value=\"c1\">"
+	               "</Condition></resource></entry></Bundle>\n", patient_and);
+	const char *p = twrite("bad/malformed.xml", b.ptr);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), MCR_EFORMAT);
+	assert_error_has("malformed.xml:");
+	assert_false(staged_files_left());
+
+	p = twrite("bad2/foreign.xml", "<Bundle xmlns=\"urn:not-fhir\"/>\n");
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), MCR_EFORMAT);
+	assert_error_has("foreign.xml");
+	assert_error_has("not a FHIR");
+	assert_false(staged_files_left());
+
+	/* A good bundle gzipped and cut short. */
+	mcr_buf_reset(&b);
+	mcr_buf_printf(&b, "%s", patient_and);
+	for (int i = 0; i < 200; i++)
+		mcr_buf_printf(&b, "<entry><resource><Condition xmlns=\"http://hl7.org/fhir\"><id value=\"c%d\"/>"
+		               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"38341003\"/>"
+		               "</coding></code><subject><reference value=\"Patient/p1\"/></subject>"
+		               "</Condition></resource></entry>\n", i);
+	mcr_buf_puts(&b, "</Bundle>\n");
+	char gz[256];
+	snprintf(gz, sizeof gz, "%s/gz/cut.xml.gz", tdir);
+	twrite("gz/placeholder.txt", "");
+	gzFile g = gzopen(gz, "wb");
+	assert_non_null(g);
+	assert_int_equal(gzwrite(g, b.ptr, (unsigned)b.len), (int)b.len);
+	assert_int_equal(gzclose(g), Z_OK);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", gz), 0); /* whole: fine */
+	assert_int_equal(tman->items, 200);
+	mcr_buf cmd = MCR_BUF_INIT;
+	mcr_buf_printf(&cmd, "rm -rf '%s/staging' && truncate -s -20 '%s'", tdir, gz);
+	assert_int_equal(system(cmd.ptr), 0);
+	assert_int_not_equal(textract(MCR_KIND_GP, "A81001", gz), 0);
+	assert_error_has("cut.xml.gz");
+	assert_false(staged_files_left());
+	mcr_buf_free(&cmd);
+	mcr_buf_free(&b);
+}
+
+/* Hostile inputs (entity bombs, external entities, DTDs) are refused. */
+static void test_hostile(void **state)
+{
+	(void)state;
+	const char *files[] = {"xmlbomb.xml", "xmlbomb2.xml", "external.xml", "external_file.xml",
+	                       "quadratic.xml", "dtd.xml", "cyclic.xml"};
+	const char *shared = getenv("MCR_SHARED_DATA");
+	if (!shared)
+		skip();
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		char p[512];
+		snprintf(p, sizeof p, "%s/external/xml-attacks/%s", shared, files[i]);
+		assert_int_not_equal(textract(MCR_KIND_GP, "A81001", p), 0);
+		assert_error_has(files[i]);
+		assert_false(staged_files_left());
+	}
+}
+
+/* A missing input and an organisation of the wrong kind. */
+static void test_bad_args(void **state)
+{
+	(void)state;
+	char p[128];
+	snprintf(p, sizeof p, "%s/nothing-here", tdir);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), MCR_EIO);
+	assert_error_has("nothing-here");
+	assert_int_equal(textract(MCR_KIND_GP, "LA919", tdata("fhir/ukcore")), MCR_ECONFIG);
+	assert_false(staged_files_left());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ukcore, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_rules, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_rules_bucketed, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_unresolved, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_malformed, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_hostile, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_bad_args, tsetup, tteardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
