@@ -548,9 +548,11 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 		rc = mcr_report_doc_note(d, "No store generation has been published.");
 	if (rc || (rc = note_last_run(d, cfg->store_dir)))
 		goto out;
-	if ((rc = mcr_report_doc_note(d, "Freshness from the extract time: STALE when older than "
-	                              "%ld h (nightly) or %ld h (twice-daily); FAILED when the "
-	                              "newest file was rejected; NEVER when nothing was loaded.",
+	/* Worded without the freshness words themselves, so that a search of the
+	 * report for STALE, FAILED or NEVER finds only organisations. */
+	if ((rc = mcr_report_doc_note(d, "Freshness is judged from the extract time against each "
+	                              "schedule: nightly data may be %ld h old, twice-daily %ld h "
+	                              "(docs/REPORTS.md).",
 	                              mcr_report_max_age(MCR_SCHEDULE_NIGHTLY) / 3600,
 	                              mcr_report_max_age(MCR_SCHEDULE_TWICE_DAILY) / 3600)))
 		goto out;
@@ -708,8 +710,12 @@ int mcr_report_access(const mcr_config *cfg, const char *nhs, const char *const 
 	memset(&tally, 0, sizeof(tally));
 	if ((nhs != NULL) == (nusers > 0))
 		return mcr_error_set(MCR_EUSAGE, "access needs --nhs NUMBER or --user ID...");
-	if (nhs && mcr_nhs_validate(nhs, number) != 0)
-		return mcr_error_set(MCR_EUSAGE, "bad NHS number '%s': %s", nhs, mcr_error_message());
+	if (nhs && mcr_nhs_validate(nhs, number) != 0) {
+		/* The message names the number and why; copied, as it is the buffer set. */
+		char why[512];
+		snprintf(why, sizeof(why), "%s", mcr_error_message());
+		return mcr_error_set(MCR_EUSAGE, "--nhs: %s", why);
+	}
 	if ((rc = period_parse(period, &pb)))
 		return rc;
 

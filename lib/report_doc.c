@@ -431,7 +431,8 @@ static const char html_style[] =
 	"body{font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;margin:1.5em;color:#212b32}\n"
 	"h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}\n"
 	"table{border-collapse:collapse;margin:.5em 0;font-size:.9em}\n"
-	"th,td{border:1px solid #d8dde0;padding:.3em .6em;text-align:left;vertical-align:top}\n"
+	"th,td{border:1px solid #d8dde0;padding:.3em .6em;text-align:left;vertical-align:top;"
+	"white-space:nowrap}\n"
 	"th{background:#f0f4f5}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
 	"td.none{color:#768692;font-style:italic}\n"
 	".st-ok,.st-shown,.st-chainintact{background:#e6f4ea}\n"
@@ -487,8 +488,14 @@ static const char *const chart_colours[] = {
 
 static int render_html_chart(const block *b, mcr_buf *out)
 {
-	const int label_w = 220, bar_w = 520, bar_h = 22, gap = 8, top = 10;
+	const int bar_w = 520, bar_h = 22, gap = 8, top = 10;
 	size_t ncolours = sizeof(chart_colours) / sizeof(chart_colours[0]);
+	/* Room for the longest label at about 7 px a character (12 px text). */
+	size_t longest = 10;
+	for (size_t l = 0; l < b->nlabels; l++)
+		if (text_width(b->labels[l]) > longest)
+			longest = text_width(b->labels[l]);
+	int label_w = (int)(longest > 60 ? 60 : longest) * 7 + 20;
 	long max = 0;
 	for (size_t l = 0; l < b->nlabels; l++) {
 		long sum = 0;

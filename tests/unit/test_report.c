@@ -290,7 +290,7 @@ static const char coverage_text[] =
 	"Report time 2026-11-21T09:00:00Z.\n"
 	"Store generation 2, built 2026-11-21T02:10:00Z.\n"
 	"Last load run 20261121T120000Z-300: failed, finished 2026-11-21T12:00:05Z, no generation published.\n"
-	"Freshness from the extract time: STALE when older than 26 h (nightly) or 14 h (twice-daily); FAILED when the newest file was rejected; NEVER when nothing was loaded.\n"
+	"Freshness is judged from the extract time against each schedule: nightly data may be 26 h old, twice-daily 14 h (docs/REPORTS.md).\n"
 	"\n"
 	"Sources and freshness\n"
 	"org        name                     dataset  schedule     freshness  extracted             loaded                shares_from  people  members  items  objections  detail\n"
