@@ -2,6 +2,7 @@
 #include "mcr/night.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
+#include "mcr/report.h"
 #include "mcr/store.h"
 
 #include <errno.h>
@@ -444,15 +445,8 @@ static void prune(struct night *n)
 	}
 }
 
-/* How old an organisation's data may be before its schedule calls it overdue: the
- * schedule's period and a quarter of it for a late or slow extract. */
-static long allowance(mcr_schedule s)
-{
-	long period = s == MCR_SCHEDULE_TWICE_DAILY ? 12 * 3600L : 24 * 3600L;
-	return period + period / 4;
-}
-
-/* Freshness of each organisation in scope in the published generation. */
+/* Freshness of each organisation in scope in the published generation, judged as
+ * the coverage report judges it (mcr_report_freshness). */
 static void check_sources(struct night *n, sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
@@ -470,35 +464,22 @@ static void check_sources(struct night *n, sqlite3 *db)
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, o->ods, -1, SQLITE_STATIC);
-		const char *verdict = NULL;
-		char why[128] = "";
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			verdict = "missing";
-			snprintf(why, sizeof(why), "not in the published generation");
-		} else {
-			const char *status = (const char *)sqlite3_column_text(st, 0);
-			const char *extracted = (const char *)sqlite3_column_text(st, 1);
-			time_t t;
-			if (!status || strcmp(status, "stale") == 0 || strcmp(status, "never") == 0) {
-				verdict = status ? status : "unknown";
-				snprintf(why, sizeof(why), "data as of %s", extracted ? extracted : "never");
-			} else if (!extracted || mcr_time_parse(extracted, &t) != 0) {
-				verdict = "unknown";
-				snprintf(why, sizeof(why), "no extract time");
-			} else if (n->now - t > allowance(o->schedule)) {
-				verdict = "overdue";
-				snprintf(why, sizeof(why), "data as of %s, schedule %s", extracted,
-				         mcr_schedule_name(o->schedule));
-			} else {
-				night_log(n, LOG_INFO, "step=check org=%s %s, data as of %s", o->ods, status,
-				          extracted);
-			}
+		const char *status = NULL, *extracted = NULL;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			status = (const char *)sqlite3_column_text(st, 0);
+			extracted = (const char *)sqlite3_column_text(st, 1);
 		}
-		if (verdict) {
-			night_log(n, LOG_WARNING, "step=check org=%s %s: %s", o->ods, verdict, why);
-			add_word(&n->res->stale_orgs, " ", o->ods);
-			degrade(n);
+		mcr_freshness f = mcr_report_freshness(status, extracted, o->schedule, n->now);
+		if (f == MCR_FRESH_OK) {
+			night_log(n, LOG_INFO, "step=check org=%s OK (%s, data as of %s)", o->ods, status,
+			          extracted);
+			continue;
 		}
+		night_log(n, LOG_WARNING, "step=check org=%s %s (%s, data as of %s, schedule %s)",
+		          o->ods, mcr_freshness_name(f), status ? status : "not in the store",
+		          extracted ? extracted : "never", mcr_schedule_name(o->schedule));
+		add_word(&n->res->stale_orgs, " ", o->ods);
+		degrade(n);
 	}
 	sqlite3_finalize(st);
 }

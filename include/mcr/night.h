@@ -12,9 +12,8 @@
  *      built from (and older ones of the same folder, never to be loaded) into
  *      <archive>/<ODS>/<dataset>/, prune the archive by retention.archive_days and
  *      check the loader kept no more than retention.generations generations;
- *   5. read the published generation's source table: an organisation in scope that
- *      is stale, never loaded or older than its schedule allows makes the run
- *      degraded;
+ *   5. judge each organisation in scope in the published generation as the coverage
+ *      report does (mcr_report_freshness): anything but OK makes the run degraded;
  *   6. run mcr-report --config F coverage, its output on the runner's stdout.
  *
  * Children are run with fork + exec (no shell), found in one folder (the runner's
@@ -53,7 +52,7 @@ typedef struct mcr_night_result {
 	long archived, pruned;      /* staged files archived, archived files pruned */
 	double seconds;             /* wall time of the run */
 	mcr_buf failed_orgs;        /* ODS codes whose extract failed, space-separated */
-	mcr_buf stale_orgs;         /* ODS codes stale/never/overdue in the store */
+	mcr_buf stale_orgs;         /* ODS codes not OK (STALE, FAILED, NEVER) in the store */
 	mcr_buf problems;           /* other reasons the run is not good, "; "-separated */
 } mcr_night_result;
 

@@ -143,7 +143,7 @@ head -c $((size / 2)) "$bundle" >"$work/half" && cat "$work/half" >"$bundle"
 gen2=$region/store/$(readlink "$region/store/current")
 night 3 "$now3"
 grep -q "degraded (exit 3).* failed $bad" "$work/night.out" || fail "night 3: summary does not name $bad as failed"
-grep "$bad" "$work/night.out" | grep -q STALE || fail "night 3: the coverage report does not show $bad STALE"
+grep "$bad" "$work/night.out" | grep -Eq 'STALE|FAILED' || fail "night 3: the coverage report does not show $bad STALE or FAILED"
 [ "$(db "SELECT status || ' ' || extracted FROM source WHERE org = '$bad'")" = "stale $now2" ] ||
   fail "night 3: $bad is not stale with its night-2 data: $(db "SELECT status, extracted FROM source WHERE org = '$bad'")"
 for o in $orgs; do
