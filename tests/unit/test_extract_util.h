@@ -11,6 +11,9 @@
 #ifndef TEST_EXTRACT_UTIL_H
 #define TEST_EXTRACT_UTIL_H
 
+/* Each test uses some of these helpers. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
