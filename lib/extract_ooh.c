@@ -205,11 +205,11 @@ static int narrative(mcr_xml *x, int base, ooh_doc *d, mcr_buf *out)
 		           type == XML_READER_TYPE_WHITESPACE ||
 		           type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE) {
 			const char *v = (const char *)xmlTextReaderConstValue(rd);
-			if (v) {
-				mcr_buf_putc(&raw, ' ');
-				mcr_buf_puts(&raw, v);
-				mcr_buf_putc(&raw, ' ');
-			}
+			/* Line breaks inside text are white space; only the markup makes lines. */
+			mcr_buf_putc(&raw, ' ');
+			for (; v && *v; v++)
+				mcr_buf_putc(&raw, (*v == '\n' || *v == '\r' || *v == '\t') ? ' ' : *v);
+			mcr_buf_putc(&raw, ' ');
 		}
 		if (raw.len + d->text_bytes > MAX_DOC_TEXT) {
 			rc = mcr_error_set(MCR_ELIMIT, "%s:%d: document text larger than %zu bytes",
