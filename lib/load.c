@@ -796,6 +796,15 @@ static int history_start(load_run *r)
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
+	/* Unique even when $MCR_NOW replays the same time in one process. */
+	if ((rc = prepare(r->hist, "SELECT count(*) + 1 FROM load", &st)))
+		goto out;
+	long seq = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	char stamp[32];
+	mcr_time_stamp(r->now, stamp);
+	snprintf(r->run_id, sizeof(r->run_id), "%s-%ld-%ld", stamp, (long)getpid(), seq);
 	if ((rc = prepare(r->hist, "INSERT INTO load(run_id, started, outcome) "
 	                           "VALUES (?1, ?2, 'running')", &st)))
 		goto out;
@@ -2134,9 +2143,6 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	r.crash_at = getenv("MCR_LOAD_CRASH_AT");
 	r.now = mcr_time_now();
 	mcr_time_iso(r.now, r.now_iso);
-	char stamp[32];
-	mcr_time_stamp(r.now, stamp);
-	snprintf(r.run_id, sizeof(r.run_id), "%s-%ld", stamp, (long)getpid());
 	int lockfd = -1, published = 0;
 	const char *lock_path = cfg->lock_path;
 	mcr_buf deflock = MCR_BUF_INIT;
