@@ -2071,6 +2071,20 @@ static void quarantine(load_run *r)
 	mcr_buf_free(&line);
 }
 
+/* Finalize the build's statements and close the new file (statements first:
+ * sqlite3_close refuses a connection with live statements). */
+static void close_build_db(load_run *r)
+{
+	sqlite3_stmt **sts[] = { &r->ins_member, &r->ins_person, &r->ins_objection, &r->ins_item,
+	                         &r->ins_pw };
+	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+		sqlite3_finalize(*sts[i]);
+		*sts[i] = NULL;
+	}
+	sqlite3_close(r->db);
+	r->db = NULL;
+}
+
 static void free_run(load_run *r)
 {
 	if (r->orgs) {
@@ -2105,11 +2119,7 @@ static void free_run(load_run *r)
 		free(r->files[i].reason);
 	}
 	free(r->files);
-	sqlite3_stmt *sts[] = { r->ins_member, r->ins_person, r->ins_objection, r->ins_item,
-	                        r->ins_pw };
-	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
-		sqlite3_finalize(sts[i]);
-	sqlite3_close(r->db);
+	close_build_db(r);
 	sqlite3_close(r->hist);
 	free(r->new_path);
 	free(r->prev_path);
@@ -2232,8 +2242,7 @@ out:
 			rc = hrc;
 	}
 	if (!published && r.new_path) {
-		sqlite3_close(r.db);
-		r.db = NULL;
+		close_build_db(&r);
 		unlink_db(r.new_path);
 	}
 	free_run(&r);
