@@ -67,5 +67,5 @@ for ods in $orgs; do
   left=$(find "$(dirname "$manifest")" -name '.*' -type f)
   [ -z "$left" ] || { echo "$ods: temporary files left: $left"; fail=1; }
 done
-if [ $fail -eq 0 ]; then echo "extract counts equal mcr-synth's for: $orgs"; fi
+if [ $fail -eq 0 ]; then echo "extract counts equal mcr-synth's for:" $orgs; fi
 exit $fail
