@@ -1,0 +1,180 @@
+/*
+ * mcr-synth internals: the generator of the sample region (docs/SYNTH.md).
+ * Everything here is deterministic: randomness comes only from synth_rng streams
+ * seeded by (seed, person index, stream), so a person never depends on another.
+ */
+#ifndef MCR_SYNTH_H
+#define MCR_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mcr/buf.h"
+
+/* ---- pseudo-random streams (splitmix64) ---------------------------------- */
+
+typedef struct synth_rng {
+	uint64_t s;
+} synth_rng;
+
+/* Independent stream for (seed, index, stream). */
+void synth_rng_init(synth_rng *r, uint64_t seed, uint64_t index, uint64_t stream);
+uint64_t synth_next(synth_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint32_t synth_below(synth_rng *r, uint32_t n);
+/* 1 with probability bp / 10000. */
+int synth_bp(synth_rng *r, uint32_t bp);
+/* Uniform in [lo, hi] (hi >= lo). */
+int32_t synth_range(synth_rng *r, int32_t lo, int32_t hi);
+/* A version-4 style UUID, lower-case, 36 characters and a NUL. */
+void synth_uuid(synth_rng *r, char out[37]);
+
+/* ---- dates: days since 1970-01-01 ----------------------------------------- */
+
+int32_t synth_days(int y, int m, int d);
+void synth_ymd(int32_t days, int *y, int *m, int *d);
+/* "YYYY-MM-DD" */
+void synth_date(int32_t days, char out[11]);
+/* Parse a real calendar date "YYYY-MM-DD": 0 or -1. */
+int synth_parse_date(const char *s, int32_t *days);
+
+/* ---- NHS numbers ------------------------------------------------------------ */
+
+/* Modulus 11 check digit of 9 digits (0-9), 10 when none exists. */
+int synth_nhs_check(const char *nine);
+/* 1 if s is 10 digits with a matching check digit. */
+int synth_nhs_valid(const char *s);
+
+/* All valid numbers of the 999 range, in a seeded order (a permutation). */
+typedef struct synth_nhs_table {
+	uint32_t *prefix;  /* the 6 digits after 999 of each valid number */
+	uint32_t count;
+	uint64_t mul, add; /* index -> (mul * i + add) mod count */
+} synth_nhs_table;
+
+int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed);
+void synth_nhs_table_free(synth_nhs_table *t);
+/* The i-th number (i < count) as 10 digits and a NUL. */
+void synth_nhs_number(const synth_nhs_table *t, uint32_t i, char out[11]);
+
+/* ---- output files (plain or gzip, buffered) ------------------------------ */
+
+typedef struct synth_file {
+	FILE *f;
+	void *gz;          /* gzFile when writing gzip */
+	char *path;
+	mcr_buf buf;
+} synth_file;
+
+/* Create path (truncating). Errors: MCR_EIO with the path. */
+int synth_file_open(synth_file *sf, const char *path, int gzip);
+int synth_file_write(synth_file *sf, const void *data, size_t len);
+int synth_file_puts(synth_file *sf, const char *s);
+/* Flush and close; 0 or MCR_EIO. Accepts a file never opened. */
+int synth_file_close(synth_file *sf);
+/* Flush if the pending buffer is large. */
+int synth_file_maybe_flush(synth_file *sf);
+
+/* Append s to b escaped for XML text and attribute values. */
+int synth_xml_esc(mcr_buf *b, const char *s);
+/* Append s to b as one CSV field (RFC 4180 quoting when needed). */
+int synth_csv_field(mcr_buf *b, const char *s);
+
+/* Remove a directory tree (no error when missing). 0 or MCR_EIO. */
+int synth_remove_tree(const char *path);
+
+/* ---- the summary printer: YAML blocks or flat "path value" lines -------- */
+
+typedef struct synth_sum {
+	FILE *out;
+	int flat;
+	int depth;
+	char path[8][48];
+	int item_first;    /* next key is the first of a list item ("- ") */
+	int in_list[8];
+	int list_index[8];
+} synth_sum;
+
+void synth_sum_map(synth_sum *s, const char *key);   /* open a nested mapping */
+void synth_sum_list(synth_sum *s, const char *key, long count); /* a list of count mappings */
+void synth_sum_item(synth_sum *s);                   /* next list element */
+void synth_sum_end(synth_sum *s);                    /* close a map or list */
+void synth_sum_int(synth_sum *s, const char *key, long v);
+void synth_sum_str(synth_sum *s, const char *key, const char *v, int quote);
+
+/* ---- reference data (synth_data.c) ------------------------------------------ */
+
+typedef struct synth_code {
+	const char *code;
+	const char *display;
+} synth_code;
+
+typedef struct synth_med {
+	const char *code;
+	const char *display;
+	const char *dose;
+} synth_med;
+
+typedef struct synth_obs {
+	const char *code, *display, *unit, *ucum;
+	int lo10, hi10;        /* reference range x10 */
+	int min10, max10;      /* generated values x10 */
+} synth_obs;
+
+#define SYNTH_N(a) (sizeof(a) / sizeof((a)[0]))
+
+extern const synth_code synth_allergies[];
+extern const size_t synth_nallergies;
+extern const synth_code synth_reactions[];
+extern const size_t synth_nreactions;
+extern const synth_med synth_meds[];
+extern const size_t synth_nmeds;
+extern const synth_code synth_problems[];
+extern const size_t synth_nproblems;
+extern const synth_code synth_sensitive[];
+extern const size_t synth_nsensitive;
+extern const synth_code synth_vaccines_sct[];
+extern const size_t synth_nvaccines_sct;
+extern const synth_obs synth_results[];
+extern const size_t synth_nresults;
+extern const synth_code synth_encounter_types[];
+extern const size_t synth_nencounter_types;
+
+extern const char *const synth_given_f[];
+extern const size_t synth_ngiven_f;
+extern const char *const synth_given_m[];
+extern const size_t synth_ngiven_m;
+extern const char *const synth_given_nonascii_f[];
+extern const size_t synth_ngiven_nonascii_f;
+extern const char *const synth_given_nonascii_m[];
+extern const size_t synth_ngiven_nonascii_m;
+extern const char *const synth_family[];
+extern const size_t synth_nfamily;
+extern const char *const synth_family_apos[];
+extern const size_t synth_nfamily_apos;
+extern const char *const synth_family_nonascii[];
+extern const size_t synth_nfamily_nonascii;
+extern const char *const synth_streets[];
+extern const size_t synth_nstreets;
+
+/* ---- the generator (synth_gen.c) --------------------------------------------- */
+
+typedef struct synth_opts {
+	uint64_t seed;
+	long people;
+	int night;          /* 1..7 */
+	int32_t as_of;      /* days: the date of night `night` */
+	int gzip;
+	int flat;
+	const char *out;    /* DIR */
+} synth_opts;
+
+/* The largest --people the NHS number range allows. */
+long synth_max_people(void);
+
+/* Write the region and print the summary to out. 0 or a negative MCR_E* code
+ * with the message set. */
+int synth_run(const synth_opts *o, FILE *out);
+
+#endif
