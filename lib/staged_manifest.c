@@ -78,7 +78,7 @@ static int str(const mctx *c, yaml_node_t *n, const char *name, const char **out
 /* A count: decimal digits, no sign, at most 18 of them. */
 static int number(const mctx *c, yaml_node_t *n, const char *name, uint64_t *out)
 {
-	const char *v;
+	const char *v = "";
 	int rc = str(c, n, name, &v);
 	if (rc)
 		return rc;
@@ -134,7 +134,7 @@ static int parse_manifest(const mctx *c, yaml_node_t *root, mcr_staged_manifest 
 	    (rc = keys(c, cv[4], "counts.sections", section_names, MCR_SECTION_COUNT, sv)) ||
 	    (rc = keys(c, v[9], "withheld", reason_names, MCR_REASON_COUNT, wv)))
 		return rc;
-	const char *s;
+	const char *s = "";
 	uint64_t x;
 	if ((rc = number(c, v[0], "schema_version", &x)))
 		return rc;

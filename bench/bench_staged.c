@@ -1,0 +1,131 @@
+/*
+ * Staged file write and read rates: writes one staged file of N items (50 per
+ * person, PERF-NOTES.md's shape) under a temporary folder in /tmp, reads it
+ * back through mcr_staged_read (gzip + SAX2 + streaming XSD validation + the
+ * manifest checks), prints items/s for both, and removes the folder.
+ *
+ *   bench_staged [ITEMS]      default 1000000
+ */
+#include "mcr/error.h"
+#include "mcr/staged.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item *it)
+{
+	(void)p;
+	/* Touch the strings as a loader would. */
+	*(long *)ctx += (long)strlen(it->display ? it->display : "");
+	return 0;
+}
+
+/* 999 range test numbers with a valid check digit. */
+static void nhs_for(long i, char out[11])
+{
+	for (;; i++) {
+		char d[16];
+		snprintf(d, sizeof(d), "999%06ld", i % 1000000L);
+		int sum = 0;
+		for (int k = 0; k < 9; k++)
+			sum += (d[k] - '0') * (10 - k);
+		int c = 11 - sum % 11;
+		if (c == 11)
+			c = 0;
+		if (c != 10) {
+			memcpy(out, d, 9);
+			out[9] = (char)('0' + c);
+			out[10] = '\0';
+			return;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 1000000;
+	char dir[] = "/tmp/mcr-bench-staged.XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	int rc;
+	char *mp = NULL;
+	mcr_staged_manifest *m = NULL;
+	mcr_staged_header h = {"A81001", "gp", 1795140000, "2012-04-01"};
+	mcr_staged_writer *w = NULL;
+	double t0 = now();
+	if ((rc = mcr_staged_writer_open(&w, dir, &h)))
+		goto out;
+	char nhs[11], id[32], code[32], display[64];
+	mcr_staged_detail det = {"note", "Reviewed at clinic"};
+	for (long i = 0; i < n && !rc; i++) {
+		if (i % 50 == 0) {
+			if (i && (rc = mcr_staged_person_end(w)))
+				break;
+			nhs_for(i / 50 * 3, nhs);
+			mcr_staged_person p = {nhs, "Example", "Pat", "1950-02-03", "female",
+			                       "1 High St, Hertford", "SG14 1AA", NULL, NULL, NULL};
+			if ((rc = mcr_staged_write_member(w, nhs)) || (rc = mcr_staged_person_begin(w, &p)))
+				break;
+		}
+		snprintf(id, sizeof(id), "res-%ld", i);
+		snprintf(code, sizeof(code), "%ld", 100000000 + i % 5000);
+		snprintf(display, sizeof(display), "Clinical term number %ld here", i % 5000);
+		mcr_staged_item it = {(mcr_section)(1 + i % 6), id, "2021-03-04", "http://snomed.info/sct",
+		                      code, display, "active", NULL, &det, i % 10 == 0 ? 1 : 0};
+		rc = mcr_staged_write_item(w, &it);
+	}
+	if (!rc && n > 0)
+		rc = mcr_staged_person_end(w);
+	if (rc) {
+		mcr_staged_writer_abort(w);
+		goto out;
+	}
+	rc = mcr_staged_writer_commit(w, &mp);
+	double t1 = now();
+	if (rc)
+		goto out;
+	if ((rc = mcr_staged_manifest_read(mp, &m)))
+		goto out;
+	long sink = 0;
+	mcr_staged_handler hd = {&sink, NULL, NULL, count_item, NULL, NULL};
+	double t2 = now();
+	rc = mcr_staged_read(mp, m, &hd);
+	double t3 = now();
+	if (rc)
+		goto out;
+	printf("items %ld, payload %.1f MB gzip\n", n, (double)m->payload_length / 1e6);
+	printf("write: %.2f s, %.0f items/s\n", t1 - t0, (double)n / (t1 - t0));
+	printf("read (gzip + SAX2 + XSD + checks): %.2f s, %.0f items/s\n", t3 - t2,
+	       (double)n / (t3 - t2));
+out:
+	if (rc)
+		mcr_error_print("bench_staged");
+	if (m) {
+		char p[512];
+		snprintf(p, sizeof(p), "%s/A81001/gp/%s", dir, m->payload);
+		unlink(p);
+	}
+	if (mp)
+		unlink(mp);
+	mcr_staged_manifest_free(m);
+	free(mp);
+	char sub[512];
+	snprintf(sub, sizeof(sub), "%s/A81001/gp", dir);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/A81001", dir);
+	rmdir(sub);
+	rmdir(dir);
+	return rc ? 1 : 0;
+}
