@@ -165,12 +165,9 @@ long synth_max_people(void)
 	 * patients: computed, not assumed. */
 	static long max;
 	if (!max) {
-		char nine[10];
 		long n = 0;
-		for (unsigned p = 0; p < 1000000; p++) {
-			snprintf(nine, sizeof(nine), "999%06u", p);
-			n += synth_nhs_check(nine) != 10;
-		}
+		for (uint32_t p = 0; p < 1000000; p++)
+			n += synth_nhs_prefix_check(p) != 10;
 		max = n - 2;
 	}
 	return max;

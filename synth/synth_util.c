@@ -120,6 +120,16 @@ int synth_nhs_check(const char *nine)
 	return c == 11 ? 0 : c;
 }
 
+int synth_nhs_prefix_check(uint32_t p)
+{
+	/* "999" weighs 9*10 + 9*9 + 9*8 = 243; the six digits weigh 7 down to 2. */
+	int sum = 243;
+	for (int w = 2; w <= 7; w++, p /= 10)
+		sum += (int)(p % 10) * w;
+	int c = 11 - sum % 11;
+	return c == 11 ? 0 : c;
+}
+
 int synth_nhs_valid(const char *s)
 {
 	if (strlen(s) != 10)
@@ -146,12 +156,9 @@ int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed)
 	t->prefix = malloc(1000000 * sizeof(uint32_t));
 	if (!t->prefix)
 		return mcr_error_set(MCR_ENOMEM, "out of memory (NHS number table)");
-	char nine[10];
-	for (uint32_t p = 0; p < 1000000; p++) {
-		snprintf(nine, sizeof(nine), "999%06u", p);
-		if (synth_nhs_check(nine) != 10)
+	for (uint32_t p = 0; p < 1000000; p++)
+		if (synth_nhs_prefix_check(p) != 10)
 			t->prefix[t->count++] = p;
-	}
 	synth_rng r;
 	synth_rng_init(&r, seed, 0, 0x4e4853);
 	t->mul = 1 + synth_next(&r) % (t->count - 1);
