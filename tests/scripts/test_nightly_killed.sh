@@ -81,7 +81,8 @@ else
   kill -9 "$loader"
   wait "$runner" 2>/dev/null
   for _ in $(seq 1 100); do kill -0 "$loader" 2>/dev/null || break; sleep 0.05; done
-  grep -q ' end: ' "$work/kill/log/mcr.log" && fail "kill: the killed run logged an end"
+  grep -Eq 'run=[^ ]+ end: ' "$work/kill/log/mcr.log" && fail "kill: the killed run logged an end"
+  grep -q 'step=load start' "$work/kill/log/mcr.log" || fail "kill: the killed run never started its load"
   night "$work/kill" 0 "$later"
   got=$(counts "$work/kill")
   [ "$got" = "$want" ] || fail "kill: store after the rerun differs from a clean night:
