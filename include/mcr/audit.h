@@ -14,7 +14,8 @@ typedef struct mcr_audit_entry {
 	const char *sections;  /* comma-separated section names */
 	const char *basis;     /* implied | consent-given | consent-refused | break-glass */
 	const char *reason;    /* break-glass reason, or NULL */
-	const char *outcome;   /* shown | denied | self-access | no-record */
+	const char *outcome;   /* shown | denied | self-access | no-record; also failed:
+	                          the store could not be read, nothing shown */
 	const char *detail;    /* why denied, or NULL */
 	long generation;       /* store generation read, or 0 when none */
 } mcr_audit_entry;

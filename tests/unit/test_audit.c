@@ -296,6 +296,24 @@ static void tampered_copies_name_the_bad_entry(void **state)
 	assert_int_equal(mcr_audit_verify(copy, &n), MCR_EFORMAT);
 	assert_non_null(strstr(mcr_error_message(), "audit entry 3: inserted"));
 
+	/* An entry edited and its own hash recomputed: found at the next link. */
+	snprintf(copy, sizeof(copy), "%s/rehash.sqlite", tmpdir);
+	copy_file(orig, copy);
+	assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT at, prev_hash FROM audit WHERE seq = 5", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	mcr_audit_entry edited = entry("user5", "9990000034", 5);
+	edited.seq = 5;
+	snprintf(edited.at, sizeof(edited.at), "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(prev, sizeof(prev), "%s", (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(mcr_audit_entry_hash(&edited, prev, h), 0);
+	snprintf(sql, sizeof(sql), "UPDATE audit SET nhs = '9990000034', hash = '%s' WHERE seq = 5", h);
+	tamper(copy, sql);
+	assert_int_equal(mcr_audit_verify(copy, &n), MCR_EFORMAT);
+	assert_non_null(strstr(mcr_error_message(), "audit entry 5: hash mismatch (edited and rehashed)"));
+
 	/* An entry appended after the head without updating it. */
 	snprintf(copy, sizeof(copy), "%s/append-after-head.sqlite", tmpdir);
 	copy_file(orig, copy);
