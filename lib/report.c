@@ -789,6 +789,7 @@ typedef struct bg_entry {
 typedef struct gen_db {
 	long gen;
 	sqlite3 *db;          /* NULL: generation not kept */
+	sqlite3_stmt *holders;
 } gen_db;
 
 typedef struct bg_state {
@@ -796,19 +797,28 @@ typedef struct bg_state {
 	gen_db *gens;
 	size_t ngens, gencap;
 	sqlite3 *current;
+	sqlite3_stmt *current_holders;
 	long current_gen;
 	int current_tried;
 } bg_state;
 
 static void bg_state_free(bg_state *s)
 {
-	for (size_t i = 0; i < s->ngens; i++)
+	for (size_t i = 0; i < s->ngens; i++) {
+		sqlite3_finalize(s->gens[i].holders);
 		sqlite3_close(s->gens[i].db);
+	}
 	free(s->gens);
+	sqlite3_finalize(s->current_holders);
 	sqlite3_close(s->current);
 }
 
-static int bg_current(bg_state *s, sqlite3 **db)
+static const char holders_sql[] =
+	"SELECT org, 'demographics' FROM person WHERE nhs = ?1 "
+	"UNION SELECT org, section FROM item WHERE nhs = ?1 "
+	"UNION SELECT org, '' FROM objection WHERE nhs = ?1";
+
+static int bg_current(bg_state *s, sqlite3_stmt **st)
 {
 	if (!s->current_tried) {
 		s->current_tried = 1;
@@ -817,20 +827,24 @@ static int bg_current(bg_state *s, sqlite3 **db)
 			mcr_error_clear();
 		else if (rc)
 			return rc;
+		if (s->current &&
+		    (rc = prepare(s->current, "store generation", holders_sql, &s->current_holders)))
+			return rc;
 	}
-	*db = s->current;
+	*st = s->current_holders;
 	return 0;
 }
 
-/* The kept generation gen, or NULL when it has been pruned. */
-static int bg_generation(bg_state *s, long gen, sqlite3 **db)
+/* The holders query on kept generation gen, or NULL when it has been pruned. */
+static int bg_generation(bg_state *s, long gen, sqlite3_stmt **st)
 {
 	for (size_t i = 0; i < s->ngens; i++)
 		if (s->gens[i].gen == gen) {
-			*db = s->gens[i].db;
+			*st = s->gens[i].holders;
 			return 0;
 		}
 	sqlite3 *g = NULL;
+	sqlite3_stmt *q = NULL;
 	int rc = mcr_store_open_generation(s->cfg->store_dir, gen, &g);
 	if (rc == MCR_ENOTFOUND) {
 		mcr_error_clear();
@@ -838,10 +852,15 @@ static int bg_generation(bg_state *s, long gen, sqlite3 **db)
 	} else if (rc) {
 		return rc;
 	}
+	if (g && (rc = prepare(g, "store generation", holders_sql, &q))) {
+		sqlite3_close(g);
+		return rc;
+	}
 	if (s->ngens == s->gencap) {
 		size_t cap = s->gencap ? s->gencap * 2 : 8;
 		gen_db *ng = realloc(s->gens, cap * sizeof(*ng));
 		if (!ng) {
+			sqlite3_finalize(q);
 			sqlite3_close(g);
 			return mcr_error_set(MCR_ENOMEM, "out of memory");
 		}
@@ -850,8 +869,9 @@ static int bg_generation(bg_state *s, long gen, sqlite3 **db)
 	}
 	s->gens[s->ngens].gen = gen;
 	s->gens[s->ngens].db = g;
+	s->gens[s->ngens].holders = q;
 	s->ngens++;
-	*db = g;
+	*st = q;
 	return 0;
 }
 
@@ -901,20 +921,19 @@ static int bg_holders(bg_state *s, bg_entry *e)
 {
 	const char *nhs = e->row.cell[5], *sections = e->row.cell[6];
 	long gen = atol(e->row.cell[11]);
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char note[160] = "";
 	int rc = 0;
 
-	if (gen > 0 && (rc = bg_generation(s, gen, &db)))
+	if (gen > 0 && (rc = bg_generation(s, gen, &st)))
 		return rc;
-	if (!db) {
-		if ((rc = bg_current(s, &db)))
+	if (!st) {
+		if ((rc = bg_current(s, &st)))
 			return rc;
-		if (db && gen > 0)
+		if (st && gen > 0)
 			snprintf(note, sizeof(note), "generation %ld not kept: organisations from "
 			         "current generation %ld", gen, s->current_gen);
-		else if (db)
+		else if (st)
 			snprintf(note, sizeof(note), "no generation recorded: organisations from "
 			         "current generation %ld", s->current_gen);
 		else
@@ -922,13 +941,8 @@ static int bg_holders(bg_state *s, bg_entry *e)
 	}
 	if (note[0] && !(e->note = dup_str(note)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	if (!db)
+	if (!st)
 		return 0;
-	if ((rc = prepare(db, "store generation",
-	                  "SELECT org, 'demographics' FROM person WHERE nhs = ?1 "
-	                  "UNION SELECT org, section FROM item WHERE nhs = ?1 "
-	                  "UNION SELECT org, '' FROM objection WHERE nhs = ?1", &st)))
-		return rc;
 	sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
 	int r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -937,8 +951,9 @@ static int bg_holders(bg_state *s, bg_entry *e)
 			break;
 	}
 	if (!rc && r != SQLITE_DONE)
-		rc = step_error(db, "store generation");
-	sqlite3_finalize(st);
+		rc = step_error(sqlite3_db_handle(st), "store generation");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return rc;
 }
 
