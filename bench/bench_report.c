@@ -1,5 +1,5 @@
 /*
- * bench_report: mcr-report at scale (bench/README-report.md has figures).
+ * bench_report: mcr-report at scale (bench/bench_report.md has figures).
  *
  *   bench_report --dir DIR [--people N] [--entries N] [--items-per-person K] [--runs R]
  *
