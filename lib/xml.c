@@ -42,7 +42,10 @@ struct mcr_xml {
 	int done;
 	/* First libxml2 error, kept until the read returns. */
 	int parse_error;
+	int parse_code;
 	int parse_line;
+	int input_eof;            /* the input has no more bytes */
+	int root_state;           /* 0 root not seen, 1 open, 2 closed (as delivered) */
 	char parse_msg[XML_ERRMSG];
 	/* Prolog scan. */
 	enum scan_state scan;
@@ -176,6 +179,8 @@ static int xml_input_read(void *ctx, char *buf, int len)
 		x->mem_pos += got;
 		x->mem_crc = (uint32_t)crc32(x->mem_crc, (const unsigned char *)buf, (uInt)got);
 	}
+	if (got == 0)
+		x->input_eof = 1;
 	if (x->scan != SCAN_DONE) {
 		size_t keep = prolog_scan(x, (const unsigned char *)buf, got);
 		if (x->doctype_line)
@@ -197,6 +202,7 @@ static void xml_error_handler(void *ctx, xmlErrorPtr err)
 	if (!err || x->parse_error || err->level < XML_ERR_ERROR)
 		return;
 	x->parse_error = 1;
+	x->parse_code = err->code;
 	x->parse_line = err->line;
 	const char *m = err->message ? err->message : "XML error";
 	size_t n = strlen(m);
@@ -289,6 +295,11 @@ int mcr_xml_next(mcr_xml *x)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, x->doctype_line);
 	else if (x->io_error)
 		rc = x->io_error; /* the gz reader's message names the file and the fault */
+	else if (x->parse_error && x->parse_code == XML_ERR_DOCUMENT_END && x->input_eof &&
+	         x->root_state == 1)
+		/* libxml2's push parser says "Extra content" for a document cut short. */
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: document ends before its elements are closed "
+		                   "(truncated?)", x->path, x->parse_line);
 	else if (x->parse_error)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
 	else if (r < 0)
@@ -302,7 +313,11 @@ int mcr_xml_next(mcr_xml *x)
 		x->done = 1;
 		return 0;
 	}
-	switch (xmlTextReaderNodeType(x->reader)) {
+	int type = xmlTextReaderNodeType(x->reader);
+	if (x->root_state < 2 && (type == XML_READER_TYPE_ELEMENT || type == XML_READER_TYPE_END_ELEMENT) &&
+	    xmlTextReaderDepth(x->reader) == 0)
+		x->root_state = (type == XML_READER_TYPE_ELEMENT && !xmlTextReaderIsEmptyElement(x->reader)) ? 1 : 2;
+	switch (type) {
 	case XML_READER_TYPE_DOCUMENT_TYPE:
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, node_line(x));
 		break;

@@ -291,7 +291,9 @@ static void test_malformed(void **state)
 {
 	(void)state;
 	expect_error("<a>\n<b>\n</a>\n", "mismatch.xml", "mismatch.xml:3: Opening and ending tag mismatch");
-	expect_error("<a>\n  <b>text\n", "truncated.xml", "truncated.xml:");
+	expect_error("<a>\n  <b>text\n", "truncated.xml",
+	             "truncated.xml:3: document ends before its elements are closed");
+	expect_error("<a>\n  <b>text</b>\n  <c x=\"1", "truncated2.xml", "truncated2.xml:3:");
 	expect_error("", "empty.xml", "empty.xml:");
 	expect_error("<a/>\n<b/>\n", "two-roots.xml", "two-roots.xml:2: Extra content");
 	expect_error("<a x='1' x='2'/>", "dupattr.xml", "dupattr.xml:1: Attribute x redefined");
