@@ -7,7 +7,8 @@
 #            health data; the withdrawn social care consent leaves the person
 #            looking unknown to social care; the person who moved practice is on
 #            the new practice's list (its clinician may look) and not the old one's
-#            (denied);
+#            (denied); then the 14:00 out-of-hours run (--only-kind ooh) reloads
+#            the OOH provider and carries the others over unchanged;
 #   night 3: one practice's export corrupt: exit 3 (degraded), that practice stale
 #            with its night-2 data (lookups say so and show it), the others current.
 # Usage: test_nightly_three_nights.sh BIN_DIR
@@ -28,8 +29,8 @@ synth() { # synth NIGHT: the region's sources as of night NIGHT
 }
 val() { awk -v k="$2" '$1 == k { print $2; exit }' "$work/summary$1"; }
 db() { sqlite3 -batch -noheader "$region/store/current" "$@"; }
-night() { # night EXPECTED_EXIT NOW: one mcr-nightly run
-  MCR_NOW=$2 "$BIN/mcr-nightly" --config "$region/mcr.yaml" >"$work/night.out" 2>"$work/night.err"
+night() { # night EXPECTED_EXIT NOW [args...]: one mcr-nightly run
+  MCR_NOW=$2 "$BIN/mcr-nightly" --config "$region/mcr.yaml" "${@:3}" >"$work/night.out" 2>"$work/night.err"
   local got=$?
   if [ "$got" != "$1" ]; then
     fail "mcr-nightly at $2: exit $got, expected $1"
@@ -134,6 +135,17 @@ if [ -z "$nhs" ]; then fail "night 2: the synth summary lists no moved-practice 
   lookup "$now2" dr.old "$from" clinician "$nhs"
   [ "$looked" -eq 3 ] || fail "night 2: clinician at old practice $from was not denied $nhs (exit $looked)"
 fi
+
+# The out-of-hours run at 14:00: the OOH provider extracted and loaded again, the
+# others carried over unchanged.
+pm=${now2%T*}T14:00:00Z
+night 0 "$pm" --only-kind ooh --no-report
+for o in $orgs; do
+  case $o in NLO11) want="current $pm" ;; *) want="unchanged $now2" ;; esac
+  [ "$(db "SELECT status || ' ' || extracted FROM source WHERE org = '$o'")" = "$want" ] ||
+    fail "OOH run: $o is not $want: $(db "SELECT status, extracted FROM source WHERE org = '$o'")"
+done
+[ "$(grep -c "step=extract" "$work/night.out" 2>/dev/null)" = 0 ] || fail "OOH run: step lines on stdout"
 
 # ---- Night 3: one practice's export corrupt -----------------------------------
 synth 3
