@@ -172,6 +172,8 @@ int mcr_night_archive(const char *staging_dir, const char *archive_dir, const ch
 		rc = mcr_fs_mkdirs(to_dir.ptr);
 	for (int pass = 1; !rc && pass <= 2; pass++) {
 		d = opendir(from_dir.ptr);
+		if (!d && errno == ENOENT)
+			break; /* nothing staged there any more: archived by an earlier run */
 		if (!d) {
 			rc = mcr_error_set_errno(MCR_EIO, "cannot open directory %s", from_dir.ptr);
 			break;
