@@ -123,7 +123,10 @@ grep -q COVERAGE "$work/out" && fail "ooh run: --no-report printed the report"
 # Two runs at once: the second exits 75 at once; with --wait it runs after.
 MCR_NOW=2026-12-25T02:00:00Z FAKE_LOAD_SLEEP=2 "$BIN/mcr-nightly" --config "$work/mcr.yaml" --no-report >/dev/null 2>&1 &
 first=$!
-sleep 0.5
+for _ in $(seq 1 250); do
+  grep -q "run=[0-9TZ]*-$first step=load start" "$log" && break
+  sleep 0.02
+done
 night 75 2026-12-25T02:00:00Z --no-report
 grep -q 'another run holds the lock' "$work/err" || fail "second run: no lock message on stderr"
 night 0 2026-12-25T02:00:01Z --no-report --wait
