@@ -328,9 +328,18 @@ static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sch
 	case MCR_FRESH_STALE:
 		if (!o->extracted || mcr_time_parse(o->extracted, &t) != 0)
 			snprintf(out, n, "extract time unknown");
-		else
-			snprintf(out, n, "extracted %ld h ago; %s allows %ld h", (long)((now - t) / 3600),
+		else {
+			/* Minutes rounded up, so data a second past the limit never reads as
+			 * exactly the limit. */
+			long min = (long)((now - t + 59) / 60);
+			char ago[48];
+			if (min % 60)
+				snprintf(ago, sizeof(ago), "%ld h %ld min", min / 60, min % 60);
+			else
+				snprintf(ago, sizeof(ago), "%ld h", min / 60);
+			snprintf(out, n, "extracted %s ago; %s allows %ld h", ago,
 			         mcr_schedule_name(sched), mcr_report_max_age(sched) / 3600);
+		}
 		break;
 	case MCR_FRESH_OK:
 		break;
