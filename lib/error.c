@@ -9,6 +9,7 @@
 static _Thread_local char err_message[1024];
 static _Thread_local int err_code;
 
+__attribute__((format(printf, 3, 0)))
 static void error_vset(int code, const char *suffix, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(err_message, sizeof(err_message), fmt, ap);

@@ -23,7 +23,7 @@ int mcr_buf_put(mcr_buf *b, const void *data, size_t len);
 int mcr_buf_puts(mcr_buf *b, const char *s);
 int mcr_buf_putc(mcr_buf *b, char c);
 int mcr_buf_printf(mcr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap);
+int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Empty the buffer, keeping its memory. */
 void mcr_buf_reset(mcr_buf *b);
