@@ -8,11 +8,13 @@
 #include "mcr/fs.h"
 #include "mcr/schema.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Concurrent lookups wait this long for another's append before failing. */
 #define AUDIT_BUSY_MS 10000
@@ -93,6 +95,14 @@ int mcr_audit_open(mcr_audit **out, const char *path)
 	}
 	if ((rc = make_parent(path)))
 		goto fail;
+	/* The log names who looked at whose record: not world-readable. SQLite gives
+	 * its -wal and -shm files the database file's mode. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		rc = mcr_error_set_errno(MCR_EIO, "audit log %s: cannot open", path);
+		goto fail;
+	}
+	close(fd);
 	if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		rc = db_error(a->db, "cannot open", path);
 		goto fail;

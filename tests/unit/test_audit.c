@@ -142,6 +142,9 @@ static void append_stores_every_field_and_chains(void **state)
 	assert_int_equal(mcr_audit_append(a, &e2), 0);
 	assert_int_equal(e1.seq, 1);
 	assert_int_equal(e2.seq, 2);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0640); /* not world-readable */
 	assert_string_equal(e2.at, "2026-11-21T10:00:00Z");
 	mcr_audit_close(a);
 
