@@ -349,7 +349,7 @@ static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sch
 enum { COV_FIXED = 14 };
 #define COV_CSV_COLS (COV_FIXED + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT + 2)
 
-static int coverage_doc(mcr_report_doc *d, const mcr_config *cfg, coverage *c, time_t now)
+static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
 {
 	int rc;
 	/* Sources: the freshness table. */
@@ -509,7 +509,6 @@ static int coverage_doc(mcr_report_doc *d, const mcr_config *cfg, coverage *c, t
 		if ((rc = mcr_report_doc_row(d, row)))
 			return rc;
 	}
-	(void)cfg;
 	return 0;
 }
 
@@ -565,7 +564,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 	                              mcr_report_max_age(MCR_SCHEDULE_NIGHTLY) / 3600,
 	                              mcr_report_max_age(MCR_SCHEDULE_TWICE_DAILY) / 3600)))
 		goto out;
-	if ((rc = coverage_doc(d, cfg, &c, now)))
+	if ((rc = coverage_doc(d, &c, now)))
 		goto out;
 	rc = mcr_report_doc_render(d, f, out);
 out:
