@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Items per second and peak memory of each extractor on mcr-synth regions.
-# Usage: bench/bench_extract.sh BIN_DIR [PEOPLE...]   (default: 10000 100000)
+# Usage: [SEED=S] bench/bench_extract.sh BIN_DIR [PEOPLE...]   (default: 10000 100000)
 # Runs niced, data under a temporary folder in /tmp, deleted afterwards. One
 # line per organisation: people, items staged, seconds (wall), items/s, peak
 # RSS (/usr/bin/time -v). Not a test: figures only.
@@ -11,7 +11,7 @@ work=$(mktemp -d /tmp/bench_extract.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 printf '%-8s %-7s %-4s %8s %9s %8s %10s %10s\n' people org kind persons items seconds items/s peak_MiB
 for n in $sizes; do
-  nice -n 10 "$BIN/mcr-synth" --people "$n" --seed 1 --out "$work/r$n" --flat >"$work/summary$n"
+  nice -n 10 "$BIN/mcr-synth" --people "$n" --seed "${SEED:-1}" --out "$work/r$n" --flat >"$work/summary$n"
   export MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary$n")
   for ods in $(awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary$n"); do
     kind=$(awk -v k="organisations.$ods.kind" '$1 == k { print $2 }' "$work/summary$n")
