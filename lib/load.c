@@ -747,6 +747,13 @@ static void unlink_db(const char *path)
 	}
 }
 
+/* A phase after the insert, on the progress line's terminal. */
+static void progress_phase(load_run *r, const char *what)
+{
+	if (r->progress)
+		fprintf(stderr, "mcr-load: %s (%.1f s)\n", what, mono_now() - r->t0);
+}
+
 static void progress_print(load_run *r, const char *org, int final)
 {
 	if (!r->progress)
@@ -1906,8 +1913,9 @@ static int build(load_run *r)
 {
 	int rc;
 	unlink_db(r->new_path);
-	if (sqlite3_open_v2(r->new_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	                    NULL) != SQLITE_OK)
+	/* One thread uses this connection: no per-call mutex. */
+	if (sqlite3_open_v2(r->new_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		return mcr_error_set(MCR_EIO, "cannot create %s: %s", r->new_path,
 		                     r->db ? sqlite3_errmsg(r->db) : "out of memory");
 	/* Speed (PERF-NOTES.md): the file is unpublished until it is complete and
@@ -1972,10 +1980,15 @@ static int build(load_run *r)
 	if ((rc = carry_tables(r)))
 		return rc;
 	crash_point(r, "inserted");
+	progress_phase(r, "building the index");
 	if ((rc = exec(r->db, mcr_buf_cstr(&r->index_sql))))
 		return rc;
 	crash_point(r, "indexed");
-	if ((rc = apply_objections(r)) || (rc = write_sources(r)) || (rc = verify_counts(r)))
+	progress_phase(r, "applying objections across organisations");
+	if ((rc = apply_objections(r)) || (rc = write_sources(r)))
+		return rc;
+	progress_phase(r, "checking counts");
+	if ((rc = verify_counts(r)))
 		return rc;
 	sqlite3_stmt **sts[] = { &r->ins_member, &r->ins_person, &r->ins_objection, &r->ins_item,
 	                         &r->ins_pw };
@@ -1987,6 +2000,7 @@ static int build(load_run *r)
 		return rc;
 	if (r->cur_gen && (rc = exec(r->db, "DETACH prev")))
 		return rc;
+	progress_phase(r, "checking integrity");
 	if ((rc = check_integrity(r)))
 		return rc;
 	if (sqlite3_close(r->db) != SQLITE_OK)
@@ -1995,6 +2009,7 @@ static int build(load_run *r)
 	if ((rc = fsync_path(r->new_path)) || (rc = mcr_fs_fsync_dir(r->cfg->store_dir)))
 		return rc;
 	crash_point(r, "checked");
+	progress_phase(r, "checked and synced; publishing");
 	return 0;
 }
 
