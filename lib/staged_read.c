@@ -193,8 +193,9 @@ static int take_attrs(reader *r, mcr_buf *b, const char *const *names, size_t co
 		const xmlChar **q = attrs + 5 * a;
 		if (q[2])
 			continue; /* namespaced attributes are not ours */
+		const char *an = (const char *)q[0];
 		for (size_t i = 0; i < count; i++) {
-			if (strcmp((const char *)q[0], names[i]) == 0) {
+			if (an[0] == names[i][0] && strcmp(an, names[i]) == 0) {
 				offs[i] = b->len;
 				if (put_value(r, b, q[3], q[4]))
 					return -1;
