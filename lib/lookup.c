@@ -495,8 +495,11 @@ int mcr_lookup_validate(const mcr_config *cfg, const mcr_lookup_request *req)
 		                     cfg->path ? cfg->path : "the configuration");
 	if (!req->nhs || !*req->nhs)
 		return mcr_error_set(MCR_EUSAGE, "--nhs is required");
-	if (mcr_nhs_validate(req->nhs, NULL) != 0)
-		return mcr_error_set(MCR_EUSAGE, "--nhs %s: %s", req->nhs, mcr_error_message());
+	if (mcr_nhs_validate(req->nhs, NULL) != 0) {
+		char why[256]; /* the message buffer cannot be both source and target */
+		snprintf(why, sizeof(why), "%s", mcr_error_message());
+		return mcr_error_set(MCR_EUSAGE, "--nhs: bad NHS number: %s", why);
+	}
 	if (req->sections & ~ALL_BITS)
 		return mcr_error_set(MCR_EUSAGE, "unknown section requested");
 	if (req->consent && strcmp(req->consent, "given") != 0 && strcmp(req->consent, "refused") != 0)
