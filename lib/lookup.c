@@ -498,7 +498,7 @@ int mcr_lookup_validate(const mcr_config *cfg, const mcr_lookup_request *req)
 	if (mcr_nhs_validate(req->nhs, NULL) != 0) {
 		char why[256]; /* the message buffer cannot be both source and target */
 		snprintf(why, sizeof(why), "%s", mcr_error_message());
-		return mcr_error_set(MCR_EUSAGE, "--nhs: bad NHS number: %s", why);
+		return mcr_error_set(MCR_EUSAGE, "--nhs: %s", why);
 	}
 	if (req->sections & ~ALL_BITS)
 		return mcr_error_set(MCR_EUSAGE, "unknown section requested");
