@@ -25,7 +25,7 @@ uint64_t synth_next(synth_rng *r);
 uint32_t synth_below(synth_rng *r, uint32_t n);
 /* 1 with probability bp / 10000. */
 int synth_bp(synth_rng *r, uint32_t bp);
-/* Uniform in [lo, hi] (hi >= lo). */
+/* Uniform in [lo, hi]; lo when hi <= lo. */
 int32_t synth_range(synth_rng *r, int32_t lo, int32_t hi);
 /* A version-4 style UUID, lower-case, 36 characters and a NUL. */
 void synth_uuid(synth_rng *r, char out[37]);

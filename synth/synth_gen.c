@@ -943,23 +943,32 @@ static const char *const lcs_teams_adults[] = {
 	"Adult Care Services, East Herts", "Hospital Discharge Team (Lister)",
 	"Stevenage Adult Disability Service", "Safeguarding Adults Team",
 };
-static const char *const lcs_summaries[] = {
-	"Referral received from school regarding attendance and wellbeing.",
-	"Home visit completed; family engaging with the plan, review in 6 weeks.",
-	"Strategy discussion held with police and health colleagues.",
-	"Package of care: two calls a day for personal care, reviewed with daughter.",
-	"Assessment of needs completed, eligible needs identified under the Care Act 2014.",
-	"Placement with foster carers stable; contact with birth family weekly.",
-	"Occupational therapy assessment requested for bathing equipment.",
-	"Carer's assessment offered to spouse & accepted.",
+/* Involvement summaries by service: ordinary, with line breaks, with quotes. */
+static const char *const lcs_summaries[2][6] = {
+	{ "Referral received from school regarding attendance and wellbeing.",
+	  "Home visit completed; family engaging with the plan, review in 6 weeks.",
+	  "Strategy discussion held with police and health colleagues.",
+	  "Placement with foster carers stable; contact with birth family weekly.",
+	  "Pre-birth assessment requested by the midwife.",
+	  "Child seen alone, room seen; school & health visitor updated." },
+	{ "Package of care: two calls a day for personal care, reviewed with daughter.",
+	  "Assessment of needs completed, eligible needs identified under the Care Act 2014.",
+	  "Occupational therapy assessment requested for bathing equipment.",
+	  "Carer's assessment offered to spouse & accepted.",
+	  "Hospital discharge: reablement for 6 weeks, then review.",
+	  "Section 42 enquiry closed, no further action; advice given." },
 };
-static const char *const lcs_multiline[] = {
-	"Visit 1: parent at home, children seen.\nVisit 2: no answer, card left.\nFollow-up booked.",
-	"Review meeting held.\nActions: GP to review medication; social worker to update plan.",
+static const char *const lcs_multiline[2][2] = {
+	{ "Visit 1: parent at home, children seen.\nVisit 2: no answer, card left.\nFollow-up booked.",
+	  "Core group meeting held.\nActions: school to monitor attendance; social worker to visit weekly." },
+	{ "Review meeting held.\nActions: GP to review medication; social worker to update the plan.",
+	  "Call from daughter.\nMother fell at home last night, not injured.\nFalls referral made." },
 };
-static const char *const lcs_quoted[] = {
-	"Young person said \"I feel safe at home now\" and wants contact to continue.",
-	"Daughter reports mother \"is not coping\" at night, increased calls agreed.",
+static const char *const lcs_quoted[2][2] = {
+	{ "Young person said \"I feel safe at home now\" and wants contact to continue.",
+	  "Mother said the children are \"doing much better\" since the move." },
+	{ "Daughter reports mother \"is not coping\" at night, increased calls agreed.",
+	  "He said he \"just wants to stay in his own home\"; wishes recorded." },
 };
 
 static int lcs_open(ctx *x)
@@ -1050,13 +1059,13 @@ static int lcs_person(ctx *x, const person *p)
 		uint32_t u = synth_below(&r, 100);
 		const char *summary;
 		if (u < 10) {
-			summary = lcs_multiline[synth_below(&r, 2)];
+			summary = lcs_multiline[adult][synth_below(&r, 2)];
 			c->edge[L_MULTILINE]++;
 		} else if (u < 20) {
-			summary = lcs_quoted[synth_below(&r, 2)];
+			summary = lcs_quoted[adult][synth_below(&r, 2)];
 			c->edge[L_QUOTES]++;
 		} else {
-			summary = lcs_summaries[synth_below(&r, (uint32_t)SYNTH_N(lcs_summaries))];
+			summary = lcs_summaries[adult][synth_below(&r, 6)];
 		}
 		const char *f[9] = { pid, iid, type, start, end, team, worker, phone, summary };
 		rc = csv_row(&x->involvements, &x->tmp, f, 9);

@@ -44,6 +44,8 @@ int synth_bp(synth_rng *r, uint32_t bp)
 
 int32_t synth_range(synth_rng *r, int32_t lo, int32_t hi)
 {
+	if (hi <= lo)
+		return lo;
 	return lo + (int32_t)synth_below(r, (uint32_t)(hi - lo + 1));
 }
 
