@@ -311,7 +311,7 @@ static int read_document(ooh *o, mcr_xml *x, int base)
 		path[plen] = '\0';
 		int consumed = 0; /* the reader is on this element's end */
 		if (strcmp(ln, "section") == 0) {
-			size_t idx;
+			size_t idx = 0;
 			if ((rc = new_section(d, &idx)) != 0)
 				return rc;
 			if (!empty) {
