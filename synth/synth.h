@@ -41,12 +41,8 @@ int synth_parse_date(const char *s, int32_t *days);
 
 /* ---- NHS numbers ------------------------------------------------------------ */
 
-/* Modulus 11 check digit of 9 digits (0-9), 10 when none exists. */
-int synth_nhs_check(const char *nine);
 /* The check digit of 999 followed by the 6 digits of p (p < 1000000). */
 int synth_nhs_prefix_check(uint32_t p);
-/* 1 if s is 10 digits with a matching check digit. */
-int synth_nhs_valid(const char *s);
 
 /* All valid numbers of the 999 range, in a seeded order (a permutation). */
 typedef struct synth_nhs_table {

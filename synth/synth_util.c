@@ -1,5 +1,6 @@
 /* mcr-synth helpers: random streams, dates, NHS numbers, output files, summary. */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include "mcr/nhs.h"
 #include "synth.h"
 
 #include <errno.h>
@@ -113,33 +114,12 @@ int synth_parse_date(const char *s, int32_t *days)
 
 /* ---- NHS numbers ------------------------------------------------------------ */
 
-int synth_nhs_check(const char *nine)
-{
-	int sum = 0;
-	for (int i = 0; i < 9; i++)
-		sum += (nine[i] - '0') * (10 - i);
-	int c = 11 - sum % 11;
-	return c == 11 ? 0 : c;
-}
-
 int synth_nhs_prefix_check(uint32_t p)
 {
-	/* "999" weighs 9*10 + 9*9 + 9*8 = 243; the six digits weigh 7 down to 2. */
-	int sum = 243;
-	for (int w = 2; w <= 7; w++, p /= 10)
-		sum += (int)(p % 10) * w;
-	int c = 11 - sum % 11;
-	return c == 11 ? 0 : c;
-}
-
-int synth_nhs_valid(const char *s)
-{
-	if (strlen(s) != 10)
-		return 0;
-	for (int i = 0; i < 10; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return synth_nhs_check(s) == s[9] - '0';
+	char nine[10] = "999000000";
+	for (int i = 8; i >= 3; i--, p /= 10)
+		nine[i] = (char)('0' + p % 10);
+	return mcr_nhs_check_digit(nine);
 }
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -182,7 +162,7 @@ void synth_nhs_number(const synth_nhs_table *t, uint32_t i, char out[11])
 	char nine[10];
 	snprintf(nine, sizeof(nine), "999%06u", t->prefix[k]);
 	memcpy(out, nine, 9);
-	out[9] = (char)('0' + synth_nhs_check(nine));
+	out[9] = (char)('0' + mcr_nhs_check_digit(nine));
 	out[10] = '\0';
 }
 
