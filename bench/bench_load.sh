@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mcr-load against this machine's limit for the same rows, on mcr-synth regions.
 # Usage: bench/bench_load.sh BIN_DIR [PEOPLE...]   (default: 10000 100000 900000;
-#        mcr-synth's 999 range holds about 909,000 people, so 900000 stands for 1M)
+#        mcr-synth's 999 range holds about 909,000 people, so 900000 stands for 1M;
+#        SEED in the environment, default 1)
 #
 # For each size, in the same run, niced, data in a temporary folder under /tmp
 # (deleted afterwards):
@@ -31,12 +32,13 @@ rate() { awk -v i="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? i / s : 0) }';
 printf '%-7s %-7s %9s %8s %10s %8s %8s\n' people run items seconds items/s cpu_s peak_MiB
 for n in $sizes; do
   r=$work/r$n
-  nice -n 10 "$BIN/mcr-synth" --people "$n" --seed 1 --out "$r" --flat >"$work/summary"
+  nice -n 10 "$BIN/mcr-synth" --people "$n" --seed "${SEED:-1}" --out "$r" --flat >"$work/summary"
   export MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
   for ods in $(awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary"); do
     kind=$(awk -v k="organisations.$ods.kind" '$1 == k { print $2 }' "$work/summary")
     src=$(awk -v k="organisations.$ods.source" '$1 == k { print $2 }' "$work/summary")
-    nice -n 10 "$BIN/mcr-extract-$kind" --config "$r/mcr.yaml" --org "$ods" --input "$r/$src" >/dev/null
+    nice -n 10 "$BIN/mcr-extract-$kind" --config "$r/mcr.yaml" --org "$ods" --input "$r/$src" \
+      >/dev/null 2>"$work/err" || echo "# $ods: extract failed, left out: $(cat "$work/err")"
   done
   rm -rf "$r/sources"
   sync
