@@ -2279,6 +2279,9 @@ int mcr_load_summary_line(int rc, const mcr_load_summary *s, mcr_buf *out)
 {
 	if (rc == MCR_ELOCKED)
 		return mcr_buf_printf(out, "mcr-load: no load: another run holds the lock");
+	if (rc && s->generation)
+		return mcr_buf_printf(out, "mcr-load: generation %ld published, but the run failed "
+		                           "afterwards (%.1f s)", s->generation, s->seconds);
 	if (rc)
 		return mcr_buf_printf(out, "mcr-load: failed after %.1f s: no new generation "
 		                           "(%ld file(s) examined, %ld rejected)",
