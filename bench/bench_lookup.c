@@ -56,7 +56,7 @@ static double now_us(void)
  * the range is used up. */
 static int next_nhs(char out[11], long *cursor)
 {
-	char nine[10];
+	char nine[16];
 	for (;; (*cursor)++) {
 		if (*cursor > 999999)
 			return 0;
@@ -92,7 +92,7 @@ static const char *const terms[] = {
 /* Build store_dir/gen-000001.sqlite with n people and point 'current' at it. */
 static int build_store(const char *store_dir, long n, char (*nhs)[11], long *items_out)
 {
-	char path[512], link[512];
+	char path[1024], link[1024];
 	snprintf(path, sizeof(path), "%s/gen-000001.sqlite", store_dir);
 	snprintf(link, sizeof(link), "%s/current", store_dir);
 	sqlite3 *db = NULL;
