@@ -699,12 +699,34 @@ static void line_open(view *v)
 	put_raw(v, v->html ? "<div class=\"item\"><p class=\"main\">" : "  ");
 }
 
+/* A detail's value may hold several lines (an OOH report's narrative): each
+ * line is escaped on its own and continued under the detail, so line breaks
+ * survive without a control character reaching the terminal. */
+static void put_lines(view *v, const char *value)
+{
+	mcr_buf line = MCR_BUF_INIT;
+	const char *p = value;
+	for (int first = 1; !v->rc; first = 0) {
+		size_t n = strcspn(p, "\n");
+		mcr_buf_reset(&line);
+		if ((v->rc = mcr_buf_put(&line, p, n > 0 && p[n - 1] == '\r' ? n - 1 : n)))
+			break;
+		if (!first)
+			put_raw(v, v->html ? "<br>" : "\n        ");
+		put_text(v, mcr_buf_cstr(&line));
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	mcr_buf_free(&line);
+}
+
 static void detail_line(view *v, const char *name, const char *value)
 {
 	put_raw(v, v->html ? "<p class=\"detail\">" : "      ");
 	put_text(v, name);
 	put_raw(v, ": ");
-	put_text(v, value ? value : "");
+	put_lines(v, value ? value : "");
 	put_raw(v, v->html ? "</p>\n" : "\n");
 }
 
