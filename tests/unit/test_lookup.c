@@ -224,6 +224,8 @@ static void allowed_with_implied_consent(void **state)
 	/* Terminal control characters from stored content are neutralised. */
 	assert_null(strchr(v, '\x1b'));
 	assert_non_null(strstr(v, "Escape ?[31m test"));
+	/* A narrative's line breaks survive as continued, indented lines. */
+	assert_non_null(strstr(v, "      Advice: Attend ED\n        Call 999 if worse\n"));
 
 	audit_row r = last_audit();
 	assert_string_equal(r.user, "asmith");

@@ -60,7 +60,7 @@ INSERT INTO item (id, nhs, org, section, date, system, code, display, status, so
   (12, '9990000018', 'HCC01', 'social-care', '2023-04-01', NULL, NULL, 'Care Package', 'open', 'i1', '[["team","Adults East"],["worker","Ann Worker"],["phone","01992 111111"]]'),
   (13, '9990000034', 'HCC01', 'social-care', '2022-06-01', NULL, NULL, 'Assessment', 'closed', 'i2', NULL),
   (14, '9990000093', 'HCC01', 'social-care', '2024-01-15', NULL, NULL, 'Child in Need', 'open', 'i3', NULL),
-  (15, '9990000018', 'NLO01', 'misc-reports', '2026-11-20T22:15:00Z', NULL, NULL, 'NHS 111 call: chest pain', NULL, 'c1', '[["Advice","Attend ED"],["Note","Escape \u001b[31m test"]]');
+  (15, '9990000018', 'NLO01', 'misc-reports', '2026-11-20T22:15:00Z', NULL, NULL, 'NHS 111 call: chest pain', NULL, 'c1', '[["Advice","Attend ED\r\nCall 999 if worse"],["Note","Escape \u001b[31m test"]]');
 
 INSERT INTO person_withheld (nhs, org, section, reason, count) VALUES
   ('9990000018', 'A81001', 'problems', 'sensitive', 1),
