@@ -20,6 +20,9 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_nhs ON audit (nhs, at);
 CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user, at);
+-- For the break-glass report, which reads only break-glass and self-access entries.
+CREATE INDEX IF NOT EXISTS audit_by_basis ON audit (basis, at);
+CREATE INDEX IF NOT EXISTS audit_by_outcome ON audit (outcome, at);
 -- The head record: the last entry appended (one row, id 1), updated in the same
 -- transaction as each append, so deleting the last entries (truncation) is found
 -- by verification. New entries chain from the head, never from max(seq).
