@@ -1,65 +1,16 @@
-/* mcr-extract-lcs: a social care (Liquidlogic LCS) CSV extract -> staged file. */
-#include <getopt.h>
-#include <stdio.h>
-
-#include "mcr/cli.h"
-#include "mcr/error.h"
-#include "mcr/extract.h"
-
-#define PROG "mcr-extract-lcs"
-#define KIND MCR_KIND_LCS
-
-static const struct option options[] = {
-	{"org", required_argument, NULL, 'o'},
-	{"input", required_argument, NULL, 'i'},
-	{"out", required_argument, NULL, 'O'},
-	{"config", required_argument, NULL, 'c'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
-};
-
-static const char usage[] =
-	"Usage: " PROG " --org ODS --input DIR [--out STAGING_DIR] [--config FILE]\n"
-	"Extract a social care system's persons.csv and involvements.csv (in DIR)\n"
-	"into a staged file <STAGING_DIR>/<ODS>/lcs/<stamp>.xml.gz and its manifest.\n"
-	"Content is staged only for people with share_consent Y; everyone with an\n"
-	"open involvement forms the caseload (access decisions only).\n"
-	"\n"
-	"  --org ODS        the social care organisation, an lcs organisation of the config\n"
-	"  --input DIR      the folder holding persons.csv and involvements.csv\n"
-	"  --out DIR        staging folder (default: the config's paths.staging)\n"
-	"  --config FILE    default $MCR_CONFIG, else ./mcr.yaml\n"
-	"  --help, --version\n"
-	"\n"
-	"Exit: 0 staged; 1 failed (the file and line are named; nothing staged);\n"
-	"2 usage or configuration error.\n";
+/* mcr-extract-lcs: a social care system's CSV extract -> staged file. */
+#include "extract_main.h"
 
 int main(int argc, char **argv)
 {
-	const char *org = NULL, *input = NULL, *out_dir = NULL, *config = NULL;
-	mcr_config *cfg = NULL;
-	int c, status;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (c) {
-		case 'o': org = optarg; break;
-		case 'i': input = optarg; break;
-		case 'O': out_dir = optarg; break;
-		case 'c': config = optarg; break;
-		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
-		case 'V': mcr_cli_version(PROG); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(PROG, "unknown option");
-		}
-	}
-	if (optind < argc)
-		return mcr_cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-	if (!org || !input)
-		return mcr_cli_usage_error(PROG, "--org and --input are required");
-	status = mcr_cli_load_config(PROG, config, &cfg);
-	if (status)
-		goto out;
-	status = mcr_extract_run(PROG, cfg, KIND, org, input, out_dir);
-out:
-	mcr_config_free(cfg);
-	return status;
+	static const extract_program lcs = {
+		.name = "mcr-extract-lcs",
+		.kind = MCR_KIND_LCS,
+		.description = "Extract a social care system's persons.csv and involvements.csv into a\n"
+		               "staged file. Content is staged only for people with share_consent Y;\n"
+		               "everyone with an open involvement forms the caseload (access decisions only).",
+		.org_noun = "the social care organisation",
+		.input_help = "the folder holding persons.csv and involvements.csv",
+	};
+	return extract_main(&lcs, argc, argv);
 }
