@@ -131,12 +131,27 @@ typedef struct gp {
 	fres res;
 	mcr_buf tmp, tmp2, key;
 	mcr_buf dv[16]; /* detail values of the item being built */
+	/* The file being parsed (SAX callbacks). */
+	mcr_xml *x;
+	const xmlChar *n_bundle, *n_entry, *n_full_url, *n_resource, *n_value, *n_text, *n_fhir;
+	int depth;     /* elements open */
+	int skip;      /* depth of the element whose subtree is skipped, -1: none */
+	int base;      /* depth of the resource element being collected, -1: none */
+	mcr_buf full_url;
+	int has_full_url;
+	char path[1024]; /* element path of the resource, "code/coding/system" */
+	size_t plen;
+	size_t plen_at[MAX_DEPTH + 1];
+	int anc[NANC];
+	int next_id;
 } gp;
 
 /* ---- reading resources ------------------------------------------------------ */
 
-static int fres_push(fres *r, const char *path, size_t plen, const char *value, int depth,
-                     const int *anc, const char *file)
+/* Append a (path, value) pair; value is value_len bytes, or when raw_end is
+ * not NULL the SAX attribute value from value to raw_end (decoded). */
+static int fres_push(fres *r, const char *path, size_t plen, const char *value, size_t value_len,
+                     const char *raw_end, int depth, const int *anc, const char *file)
 {
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
@@ -154,89 +169,14 @@ static int fres_push(fres *r, const char *path, size_t plen, const char *value, 
 	if (mcr_buf_put(&r->arena, path, plen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
 	p->value = r->arena.len;
-	if (mcr_buf_puts(&r->arena, value) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
+	int rc = raw_end ? mcr_xml_sax_value(&r->arena, (const xmlChar *)value, (const xmlChar *)raw_end)
+	                 : mcr_buf_put(&r->arena, value, value_len);
+	if (rc != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
 	p->depth = depth;
 	memcpy(p->anc, anc, sizeof p->anc);
 	r->n++;
 	return 0;
-}
-
-/*
- * Collect the resource whose start element the reader is on (at reader depth
- * base) into r, leaving the reader on its end. Narrative (the top-level text)
- * and elements of other namespaces are skipped.
- */
-static int read_resource(mcr_xml *x, fres *r, int base)
-{
-	xmlTextReaderPtr rd = mcr_xml_reader(x);
-	const char *name = (const char *)xmlTextReaderConstLocalName(rd);
-	snprintf(r->type, sizeof r->type, "%s", name ? name : "");
-	r->line = mcr_xml_line(x);
-	r->n = 0;
-	mcr_buf_reset(&r->arena);
-	if (xmlTextReaderIsEmptyElement(rd))
-		return 0;
-	char path[1024];
-	size_t plen_at[MAX_DEPTH + 1];
-	int anc[NANC] = {0};
-	int next_id = 1;
-	size_t plen = 0;
-	path[0] = '\0';
-	for (;;) {
-		int rc = mcr_xml_next(x);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			return mcr_error_set(MCR_EFORMAT, "%s:%d: document ends inside %s", mcr_xml_path(x),
-			                     mcr_xml_line(x), r->type);
-		int type = xmlTextReaderNodeType(rd);
-		int rel = xmlTextReaderDepth(rd) - base;
-		if (type == XML_READER_TYPE_END_ELEMENT) {
-			if (rel == 0)
-				return 0;
-			if (rel <= MAX_DEPTH)
-				plen = plen_at[rel];
-			path[plen] = '\0';
-			continue;
-		}
-		if (type != XML_READER_TYPE_ELEMENT)
-			continue;
-		if (rel > MAX_DEPTH)
-			return mcr_error_set(MCR_ELIMIT, "%s:%d: elements nested deeper than %d in %s",
-			                     mcr_xml_path(x), mcr_xml_line(x), MAX_DEPTH, r->type);
-		const char *ln = (const char *)xmlTextReaderConstLocalName(rd);
-		const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
-		int empty = xmlTextReaderIsEmptyElement(rd);
-		if (!ns || strcmp(ns, FHIR_NS) != 0 || (rel == 1 && strcmp(ln, "text") == 0)) {
-			if (!empty && (rc = mcr_xml_skip(x)) != 0)
-				return rc;
-			continue;
-		}
-		size_t n = strlen(ln);
-		plen_at[rel] = plen;
-		if (plen + n + 2 >= sizeof path)
-			return mcr_error_set(MCR_ELIMIT, "%s:%d: element path too long in %s",
-			                     mcr_xml_path(x), mcr_xml_line(x), r->type);
-		if (plen)
-			path[plen++] = '/';
-		memcpy(path + plen, ln, n);
-		plen += n;
-		path[plen] = '\0';
-		int id = next_id++;
-		if (rel <= NANC) {
-			anc[rel - 1] = id;
-			for (int k = rel; k < NANC; k++)
-				anc[k] = 0;
-		}
-		const char *v = mcr_xml_attr(x, "value");
-		if (v && (rc = fres_push(r, path, plen, v, rel, anc, mcr_xml_path(x))) != 0)
-			return rc;
-		if (empty) {
-			plen = plen_at[rel];
-			path[plen] = '\0';
-		}
-	}
 }
 
 /* ---- patients --------------------------------------------------------------- */
@@ -577,11 +517,13 @@ static int apply_notes(gp *g)
 		mcr_buf_reset(&r->arena);
 		int anc[NANC] = {1, 2, 3, 0, 0};
 		if (n->key[0] == 'r')
-			rc = fres_push(r, "subject/reference", 17, n->key + 1, 2, anc, "");
+			rc = fres_push(r, "subject/reference", 17, n->key + 1, strlen(n->key + 1), NULL, 2, anc, "");
 		else {
-			rc = fres_push(r, "subject/identifier/system", 25, NHS_SYSTEM, 3, anc, "");
+			rc = fres_push(r, "subject/identifier/system", 25, NHS_SYSTEM, strlen(NHS_SYSTEM), NULL, 3,
+			               anc, "");
 			if (rc == 0)
-				rc = fres_push(r, "subject/identifier/value", 24, n->key + 1, 3, anc, "");
+				rc = fres_push(r, "subject/identifier/value", 24, n->key + 1, strlen(n->key + 1), NULL,
+				               3, anc, "");
 		}
 		if (rc == 0)
 			found = resolve_subject(g, &idx, &desc);
@@ -918,83 +860,178 @@ static int on_resource(gp *g)
 	return stage_clinical(g, t);
 }
 
-/* One file: a Bundle (entries' resources) or a single resource. */
+/* ---- reading files (SAX2) --------------------------------------------------
+ * A file is a Bundle (entry/resource/<Resource>, entry/fullUrl) or a single
+ * resource. A resource is collected as (path, value) pairs from its elements'
+ * value attributes; its narrative (the top-level text) and elements of other
+ * namespaces are skipped. Names are compared as the parser's interned pointers.
+ */
+
+static int is_fhir(const gp *g, const xmlChar *uri)
+{
+	return uri && (uri == g->n_fhir || strcmp((const char *)uri, FHIR_NS) == 0);
+}
+
+static int res_begin(gp *g, const xmlChar *name, int depth)
+{
+	fres *r = &g->res;
+	snprintf(r->type, sizeof r->type, "%s", (const char *)name);
+	r->line = mcr_xml_line(g->x);
+	r->n = 0;
+	mcr_buf_reset(&r->arena);
+	g->base = depth;
+	g->plen = 0;
+	g->path[0] = '\0';
+	memset(g->anc, 0, sizeof g->anc);
+	g->next_id = 1;
+	return 0;
+}
+
+/* The element's un-namespaced value attribute (its 5 pointers), or NULL. */
+static const xmlChar **value_attr(const gp *g, int nattrs, const xmlChar **attrs)
+{
+	for (int i = 0; i < nattrs; i++)
+		if (attrs[5 * i] == g->n_value && !attrs[5 * i + 2])
+			return attrs + 5 * i;
+	return NULL;
+}
+
+/* An element inside the resource being collected, at rel levels below it. */
+static int res_element(gp *g, const xmlChar *ln, const xmlChar *uri, int nattrs,
+                       const xmlChar **attrs, int rel)
+{
+	fres *r = &g->res;
+	const char *file = mcr_xml_path(g->x);
+	if (rel > MAX_DEPTH)
+		return mcr_error_set(MCR_ELIMIT, "%s:%d: elements nested deeper than %d in %s", file,
+		                     mcr_xml_line(g->x), MAX_DEPTH, r->type);
+	if (!is_fhir(g, uri) || (rel == 1 && ln == g->n_text)) {
+		g->skip = g->base + rel;
+		return 0;
+	}
+	size_t n = strlen((const char *)ln);
+	size_t plen = g->plen;
+	g->plen_at[rel] = plen;
+	if (plen + n + 2 >= sizeof g->path)
+		return mcr_error_set(MCR_ELIMIT, "%s:%d: element path too long in %s", file,
+		                     mcr_xml_line(g->x), r->type);
+	if (plen)
+		g->path[plen++] = '/';
+	memcpy(g->path + plen, ln, n);
+	plen += n;
+	g->path[plen] = '\0';
+	g->plen = plen;
+	int id = g->next_id++;
+	if (rel <= NANC) {
+		g->anc[rel - 1] = id;
+		for (int k = rel; k < NANC; k++)
+			g->anc[k] = 0;
+	}
+	const xmlChar **a = value_attr(g, nattrs, attrs);
+	if (!a)
+		return 0;
+	return fres_push(r, g->path, plen, (const char *)a[3], 0, (const char *)a[4], rel, g->anc, file);
+}
+
+static int on_start(void *ctx, const xmlChar *ln, const xmlChar *uri, int nattrs,
+                    const xmlChar **attrs)
+{
+	gp *g = ctx;
+	int d = g->depth++;
+	if (g->skip >= 0)
+		return 0;
+	if (g->base >= 0)
+		return res_element(g, ln, uri, nattrs, attrs, d - g->base);
+	if (d == 0) {
+		if (!is_fhir(g, uri))
+			return mcr_error_set(MCR_EFORMAT, "%s:%d: root <%s> is not a FHIR resource or Bundle "
+			                     "(namespace %s)", mcr_xml_path(g->x), mcr_xml_line(g->x),
+			                     (const char *)ln, uri ? (const char *)uri : "none");
+		if (ln == g->n_bundle)
+			return 0;
+		g->res.full_url = NULL;
+		return res_begin(g, ln, d);
+	}
+	/* In a Bundle, outside its resources. */
+	if (d == 1) {
+		if (ln == g->n_entry)
+			g->has_full_url = 0;
+		else if (ln != g->n_resource)
+			g->skip = d;
+		return 0;
+	}
+	if (d == 2) {
+		if (ln == g->n_full_url) {
+			const xmlChar **a = value_attr(g, nattrs, attrs);
+			g->has_full_url = a != NULL;
+			mcr_buf_reset(&g->full_url);
+			if (a && mcr_xml_sax_value(&g->full_url, a[3], a[4]) != 0)
+				return MCR_ENOMEM;
+			if (a && mcr_buf_putc(&g->full_url, '\0') != 0)
+				return mcr_error_set(MCR_ENOMEM, "out of memory");
+		} else if (ln != g->n_resource) {
+			g->skip = d;
+		}
+		return 0;
+	}
+	if (!is_fhir(g, uri))
+		return mcr_error_set(MCR_EFORMAT, "%s:%d: <%s> in a Bundle entry is not a FHIR resource",
+		                     mcr_xml_path(g->x), mcr_xml_line(g->x), (const char *)ln);
+	g->res.full_url = g->has_full_url ? g->full_url.ptr : NULL;
+	return res_begin(g, ln, d);
+}
+
+static int on_end(void *ctx, const xmlChar *ln, const xmlChar *uri)
+{
+	gp *g = ctx;
+	(void)ln;
+	(void)uri;
+	int d = --g->depth;
+	if (g->skip >= 0) {
+		if (d == g->skip)
+			g->skip = -1;
+		return 0;
+	}
+	if (g->base < 0)
+		return 0;
+	int rel = d - g->base;
+	if (rel == 0) {
+		g->base = -1;
+		return on_resource(g);
+	}
+	if (rel <= MAX_DEPTH)
+		g->plen = g->plen_at[rel];
+	g->path[g->plen] = '\0';
+	return 0;
+}
+
+static const mcr_xml_sax gp_sax = {on_start, on_end, NULL};
+
 static int read_file(gp *g, const char *path)
 {
 	mcr_xml *x = NULL;
-	int rc = mcr_xml_open(&x, path, 0);
+	int rc = mcr_xml_sax_open(&x, path, 0, &gp_sax, g);
 	if (rc)
 		return rc;
-	xmlTextReaderPtr rd = mcr_xml_reader(x);
-	while ((rc = mcr_xml_next(x)) == 1 && xmlTextReaderNodeType(rd) != XML_READER_TYPE_ELEMENT)
-		;
+	g->x = x;
+	g->n_bundle = mcr_xml_intern(x, "Bundle");
+	g->n_entry = mcr_xml_intern(x, "entry");
+	g->n_full_url = mcr_xml_intern(x, "fullUrl");
+	g->n_resource = mcr_xml_intern(x, "resource");
+	g->n_value = mcr_xml_intern(x, "value");
+	g->n_text = mcr_xml_intern(x, "text");
+	g->n_fhir = mcr_xml_intern(x, FHIR_NS);
+	if (!g->n_bundle || !g->n_entry || !g->n_full_url || !g->n_resource || !g->n_value ||
+	    !g->n_text || !g->n_fhir)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading %s", path);
+	g->depth = 0;
+	g->skip = -1;
+	g->base = -1;
+	g->has_full_url = 0;
 	if (rc == 0)
-		rc = mcr_error_set(MCR_EFORMAT, "%s: no root element", path);
-	if (rc < 0)
-		goto out;
-	const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
-	const char *root = (const char *)xmlTextReaderConstLocalName(rd);
-	if (!ns || strcmp(ns, FHIR_NS) != 0) {
-		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: root <%s> is not a FHIR resource or Bundle (namespace %s)",
-		                   path, mcr_xml_line(x), root, ns ? ns : "none");
-		goto out;
-	}
+		rc = mcr_xml_sax_run(x);
 	g->res.full_url = NULL;
-	if (strcmp(root, "Bundle") != 0) {
-		if ((rc = read_resource(x, &g->res, 0)) == 0)
-			rc = on_resource(g);
-	} else if (!xmlTextReaderIsEmptyElement(rd)) {
-		char *full_url = NULL;
-		for (;;) {
-			if ((rc = mcr_xml_next(x)) <= 0) {
-				if (rc == 0)
-					rc = mcr_error_set(MCR_EFORMAT, "%s: document ends inside Bundle", path);
-				break;
-			}
-			int type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd);
-			if (type == XML_READER_TYPE_END_ELEMENT && depth == 0) {
-				rc = 0;
-				break;
-			}
-			if (type != XML_READER_TYPE_ELEMENT)
-				continue;
-			const char *ln = (const char *)xmlTextReaderConstLocalName(rd);
-			if (depth == 1 && strcmp(ln, "entry") == 0) {
-				free(full_url);
-				full_url = NULL;
-				continue;
-			}
-			if (depth == 2 && strcmp(ln, "fullUrl") == 0) {
-				const char *v = mcr_xml_attr(x, "value");
-				free(full_url);
-				full_url = v ? strdup(v) : NULL;
-				continue;
-			}
-			if (depth == 3) {
-				ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
-				if (!ns || strcmp(ns, FHIR_NS) != 0) {
-					rc = mcr_error_set(MCR_EFORMAT, "%s:%d: <%s> in a Bundle entry is not a FHIR resource",
-					                   path, mcr_xml_line(x), ln);
-					break;
-				}
-				g->res.full_url = full_url;
-				if ((rc = read_resource(x, &g->res, 3)) != 0 || (rc = on_resource(g)) != 0)
-					break;
-				continue;
-			}
-			if (depth <= 2 && !xmlTextReaderIsEmptyElement(rd) && strcmp(ln, "resource") != 0 &&
-			    (rc = mcr_xml_skip(x)) != 0)
-				break;
-		}
-		free(full_url);
-		g->res.full_url = NULL;
-	}
-	if (rc == 0) {
-		/* Nothing but the end may follow the root. */
-		while ((rc = mcr_xml_next(x)) == 1)
-			;
-	}
-out:
+	g->x = NULL;
 	mcr_xml_close(x);
 	return rc;
 }
@@ -1069,6 +1106,7 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	mcr_buf_free(&g.tmp);
 	mcr_buf_free(&g.tmp2);
 	mcr_buf_free(&g.key);
+	mcr_buf_free(&g.full_url);
 	for (int i = 0; i < 16; i++)
 		mcr_buf_free(&g.dv[i]);
 	mcr_buf_free(&folder);

@@ -56,6 +56,14 @@ struct mcr_xml {
 	int bang_len;
 	int doctype_line;         /* >0: a DOCTYPE starts on this line */
 	xmlChar *attr;            /* last mcr_xml_attr result */
+	/* SAX2 mode (mcr_xml_sax_open): reader is NULL. */
+	xmlParserCtxtPtr ctxt;
+	const mcr_xml_sax *sax;
+	void *sax_ctx;
+	int cb_rc;                /* a callback's error: stops the parse */
+	int sax_depth;            /* elements open */
+	char *chunk;              /* input buffer; bytes pending after the first 4 */
+	int pending;
 };
 
 /* ---- the external entity loader: refuses everything ---- */
@@ -340,6 +348,8 @@ xmlTextReaderPtr mcr_xml_reader(mcr_xml *x)
 
 int mcr_xml_line(mcr_xml *x)
 {
+	if (x->ctxt)
+		return x->ctxt->input ? x->ctxt->input->line : 0;
 	return node_line(x);
 }
 
@@ -444,7 +454,240 @@ void mcr_xml_close(mcr_xml *x)
 		xmlFree(x->attr);
 	if (x->reader)
 		xmlFreeTextReader(x->reader);
+	if (x->ctxt) {
+		if (x->ctxt->myDoc)
+			xmlFreeDoc(x->ctxt->myDoc);
+		xmlFreeParserCtxt(x->ctxt);
+	}
+	free(x->chunk);
 	mcr_gz_close(x->gz);
 	free(x->path);
 	free(x);
+}
+
+/* ---- SAX2 ------------------------------------------------------------------
+ * The push parser is fed CHUNK bytes at a time through xml_input_read (so the
+ * prolog scan acts as for the reader). Callbacks are wrapped: once an error is
+ * known (a callback's or libxml2's) nothing more is delivered, so the first
+ * error is the one reported.
+ */
+
+#define SAX_CHUNK (256 * 1024)
+
+static int sax_quiet(const mcr_xml *x)
+{
+	return x->cb_rc || x->parse_error;
+}
+
+static void sax_fail(mcr_xml *x, int rc)
+{
+	if (!x->cb_rc)
+		x->cb_rc = rc;
+	xmlStopParser(x->ctxt);
+}
+
+static void sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                      const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                      int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+	mcr_xml *x = ctx;
+	(void)prefix;
+	(void)nb_namespaces;
+	(void)namespaces;
+	(void)nb_defaulted; /* no DTD: never any */
+	if (sax_quiet(x))
+		return;
+	x->sax_depth++;
+	if (x->root_state == 0)
+		x->root_state = 1;
+	int rc = x->sax->start ? x->sax->start(x->sax_ctx, localname, uri, nb_attributes, attributes) : 0;
+	if (rc)
+		sax_fail(x, rc);
+}
+
+static void sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+	mcr_xml *x = ctx;
+	(void)prefix;
+	if (sax_quiet(x))
+		return;
+	if (--x->sax_depth == 0)
+		x->root_state = 2;
+	int rc = x->sax->end ? x->sax->end(x->sax_ctx, localname, uri) : 0;
+	if (rc)
+		sax_fail(x, rc);
+}
+
+static void sax_text(void *ctx, const xmlChar *s, int len)
+{
+	mcr_xml *x = ctx;
+	if (sax_quiet(x) || !x->sax->text)
+		return;
+	int rc = x->sax->text(x->sax_ctx, s, len);
+	if (rc)
+		sax_fail(x, rc);
+}
+
+/* A DOCTYPE the prolog scan did not see (an encoding it does not read). */
+static void sax_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                                const xmlChar *system_id)
+{
+	mcr_xml *x = ctx;
+	(void)name;
+	(void)external_id;
+	(void)system_id;
+	if (!sax_quiet(x))
+		sax_fail(x, mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path,
+		                          mcr_xml_line(x)));
+}
+
+static void sax_reference(void *ctx, const xmlChar *name)
+{
+	mcr_xml *x = ctx;
+	(void)name;
+	if (!sax_quiet(x))
+		sax_fail(x, mcr_error_set(MCR_EFORMAT, "%s:%d: entity reference not allowed", x->path,
+		                          mcr_xml_line(x)));
+}
+
+/* Entities, DTD declarations, documents: no handler, so nothing is stored or
+ * built; an undeclared entity is then a fatal libxml2 error. */
+static int sax_begin(mcr_xml *x, const mcr_xml_sax *h, void *ctx, mcr_xml **out)
+{
+	x->sax = h;
+	x->sax_ctx = ctx;
+	x->scan_line = 1;
+	x->chunk = malloc(SAX_CHUNK);
+	if (!x->chunk) {
+		int rc = mcr_error_set(MCR_ENOMEM, "out of memory opening %s", x->path);
+		mcr_xml_close(x);
+		return rc;
+	}
+	int got = xml_input_read(x, x->chunk, SAX_CHUNK);
+	if (got < 0)
+		got = 0; /* the error is kept and reported by the run */
+	xmlSAXHandler sax;
+	memset(&sax, 0, sizeof sax);
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = sax_start;
+	sax.endElementNs = sax_end;
+	sax.characters = sax_text;
+	sax.ignorableWhitespace = sax_text;
+	sax.cdataBlock = sax_text;
+	sax.internalSubset = sax_internal_subset;
+	sax.reference = sax_reference;
+	sax.serror = xml_error_handler;
+	/* The first 4 bytes choose the encoding, as xmlReaderForIO does. */
+	int first = got < 4 ? got : 4;
+	x->ctxt = xmlCreatePushParserCtxt(&sax, x, first ? x->chunk : NULL, first, x->path);
+	if (!x->ctxt) {
+		int rc = mcr_error_set(MCR_ENOMEM, "%s: cannot create XML parser", x->path);
+		mcr_xml_close(x);
+		return rc;
+	}
+	xmlCtxtUseOptions(x->ctxt, XML_OPTIONS);
+	if (first < got)
+		memmove(x->chunk, x->chunk + first, (size_t)(got - first));
+	x->pending = got - first;
+	*out = x;
+	return 0;
+}
+
+int mcr_xml_sax_open(mcr_xml **out, const char *path, uint64_t max_out, const mcr_xml_sax *h,
+                     void *ctx)
+{
+	*out = NULL;
+	mcr_xml *x = xml_new(path);
+	if (!x)
+		return mcr_error_set(MCR_ENOMEM, "out of memory opening %s", path);
+	int rc = mcr_gz_open(&x->gz, path, MCR_GZ_ALLOW_PLAIN, max_out);
+	if (rc) {
+		mcr_xml_close(x);
+		return rc;
+	}
+	return sax_begin(x, h, ctx, out);
+}
+
+int mcr_xml_sax_open_memory(mcr_xml **out, const char *data, size_t len, const char *name,
+                            const mcr_xml_sax *h, void *ctx)
+{
+	*out = NULL;
+	mcr_xml *x = xml_new(name ? name : "(memory)");
+	if (!x)
+		return mcr_error_set(MCR_ENOMEM, "out of memory opening %s", name ? name : "(memory)");
+	x->mem = data ? data : "";
+	x->mem_len = data ? len : 0;
+	x->mem_crc = (uint32_t)crc32(0L, Z_NULL, 0);
+	return sax_begin(x, h, ctx, out);
+}
+
+const xmlChar *mcr_xml_intern(mcr_xml *x, const char *name)
+{
+	return x->ctxt ? xmlDictLookup(x->ctxt->dict, (const xmlChar *)name, -1) : NULL;
+}
+
+int mcr_xml_sax_run(mcr_xml *x)
+{
+	if (!x->ctxt)
+		return mcr_error_set(MCR_EFORMAT, "%s: not opened for SAX", x->path);
+	if (x->failed)
+		return mcr_error_set(x->failed, "%s: read after an earlier error", x->path);
+	int got = x->pending, r = 0;
+	for (;;) {
+		if (got > 0)
+			r = xmlParseChunk(x->ctxt, x->chunk, got, 0);
+		if (sax_quiet(x) || r)
+			break;
+		got = xml_input_read(x, x->chunk, SAX_CHUNK);
+		if (got < 0)
+			break;
+		if (got == 0) {
+			r = xmlParseChunk(x->ctxt, NULL, 0, 1);
+			break;
+		}
+	}
+	x->pending = 0;
+	int rc = 0;
+	if (x->cb_rc)
+		rc = x->cb_rc; /* its message is set */
+	else if (x->doctype_line)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, x->doctype_line);
+	else if (x->io_error)
+		rc = x->io_error;
+	else if (x->parse_error && x->parse_code == XML_ERR_DOCUMENT_END && x->input_eof &&
+	         x->root_state == 1)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: document ends before its elements are closed "
+		                   "(truncated?)", x->path, x->parse_line);
+	else if (x->parse_error)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
+	else if (r || !x->ctxt->wellFormed)
+		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: XML parse error", x->path, mcr_xml_line(x));
+	else if (x->root_state != 2)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no root element", x->path);
+	x->failed = rc;
+	x->done = 1;
+	return rc;
+}
+
+int mcr_xml_sax_value(mcr_buf *out, const xmlChar *value, const xmlChar *end)
+{
+	const char *p = (const char *)value, *e = (const char *)end;
+	while (p < e) {
+		const char *amp = memchr(p, '&', (size_t)(e - p));
+		size_t n = amp ? (size_t)(amp - p) : (size_t)(e - p);
+		if (n && mcr_buf_put(out, p, n) != 0)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		if (!amp)
+			break;
+		if (e - amp >= 5 && memcmp(amp, "&#38;", 5) == 0) {
+			if (mcr_buf_putc(out, '&') != 0)
+				return mcr_error_set(MCR_ENOMEM, "out of memory");
+			p = amp + 5;
+		} else {
+			if (mcr_buf_putc(out, '&') != 0)
+				return mcr_error_set(MCR_ENOMEM, "out of memory");
+			p = amp + 1;
+		}
+	}
+	return 0;
 }
