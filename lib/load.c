@@ -87,11 +87,11 @@ typedef struct load_parse {
 	int objecting;         /* objection in force: marker only */
 	long pw[MCR_SECTION_COUNT][MCR_REASON_COUNT]; /* withheld here, per person */
 	int pw_any;
-	mcr_buf json;
 	/* what the loader itself withheld and dropped */
 	long withheld[MCR_REASON_COUNT];
 	long dropped_members, dropped_people, dropped_items;
 	long items_seen;
+	double cpu;            /* the thread's CPU seconds, for the progress report */
 } load_parse;
 
 
@@ -294,41 +294,56 @@ static const char *load_get_str(load_cursor *c, int *len)
 
 /* ---- the rules, applied again ------------------------------------------- */
 
-static int json_string(mcr_buf *b, const char *s)
+/* Characters JSON needs escaped: '"', '\\' and controls. */
+static int json_plain(unsigned char c)
 {
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
+static int json_string(mcr_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *e = p + n;
 	int rc = mcr_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); !rc && *p; p++) {
+	while (!rc && p < e) {
+		const unsigned char *run = p;
+		while (p < e && json_plain(*p))
+			p++;
+		if (p > run && (rc = mcr_buf_put(b, run, (size_t)(p - run))))
+			break;
+		if (p == e)
+			break;
 		switch (*p) {
 		case '"': rc = mcr_buf_puts(b, "\\\""); break;
 		case '\\': rc = mcr_buf_puts(b, "\\\\"); break;
 		case '\n': rc = mcr_buf_puts(b, "\\n"); break;
 		case '\r': rc = mcr_buf_puts(b, "\\r"); break;
 		case '\t': rc = mcr_buf_puts(b, "\\t"); break;
-		default:
-			if (*p < 0x20)
-				rc = mcr_buf_printf(b, "\\u%04x", *p);
-			else
-				rc = mcr_buf_putc(b, (char)*p);
+		default: rc = mcr_buf_printf(b, "\\u%04x", *p);
 		}
+		p++;
 	}
 	return rc ? rc : mcr_buf_putc(b, '"');
 }
 
-static int load_details_json(mcr_buf *b, const mcr_staged_detail *d, size_t n)
+/* The details of an item as stored: a JSON array of [name, value] pairs, from
+ * the batch encoding (count, then name and value strings). */
+static int details_json(mcr_buf *b, load_cursor *c, uint32_t n)
 {
 	mcr_buf_reset(b);
 	int rc = mcr_buf_putc(b, '[');
-	for (size_t i = 0; !rc && i < n; i++) {
+	for (uint32_t i = 0; !rc && i < n; i++) {
+		int nl, vl;
+		const char *name = load_get_str(c, &nl), *value = load_get_str(c, &vl);
 		if (i)
 			rc = mcr_buf_putc(b, ',');
 		if (!rc)
 			rc = mcr_buf_putc(b, '[');
 		if (!rc)
-			rc = json_string(b, d[i].name);
+			rc = json_string(b, name ? name : "", name ? (size_t)nl : 0);
 		if (!rc)
 			rc = mcr_buf_putc(b, ',');
 		if (!rc)
-			rc = json_string(b, d[i].value);
+			rc = json_string(b, value ? value : "", value ? (size_t)vl : 0);
 		if (!rc)
 			rc = mcr_buf_putc(b, ']');
 	}
@@ -446,15 +461,13 @@ static int on_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item 
 		}
 		return cancelled(ps);
 	}
-	const char *details = NULL;
-	if (it->ndetails) {
-		if (load_details_json(&ps->json, it->details, it->ndetails))
-			return MCR_ENOMEM;
-		details = ps->json.ptr;
-	}
+	/* Details go raw: the inserting thread, which has time to spare, makes
+	 * the JSON. */
 	size_t need = 2 + str_size(ps->nhs) + str_size(it->date) + str_size(it->system) +
 	              str_size(it->code) + str_size(it->display) + str_size(it->status) +
-	              str_size(it->id) + str_size(details);
+	              str_size(it->id) + 4;
+	for (size_t i = 0; i < it->ndetails; i++)
+		need += str_size(it->details[i].name) + str_size(it->details[i].value);
 	int rc = batch_room(ps, need);
 	if (rc)
 		return rc;
@@ -467,7 +480,13 @@ static int on_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item 
 	put_str(ps->cur, it->display);
 	put_str(ps->cur, it->status);
 	put_str(ps->cur, it->id);
-	put_str(ps->cur, details);
+	uint32_t nd = (uint32_t)it->ndetails;
+	memcpy(ps->cur->buf + ps->cur->len, &nd, 4);
+	ps->cur->len += 4;
+	for (size_t i = 0; i < it->ndetails; i++) {
+		put_str(ps->cur, it->details[i].name);
+		put_str(ps->cur, it->details[i].value);
+	}
 	ps->items_seen++;
 	return 0;
 }
@@ -526,6 +545,9 @@ static void *parse_main(void *arg)
 		queue_push(ps->q, ps->cur);
 		ps->cur = NULL;
 	}
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		ps->cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	load_queue *q = ps->q;
 	pthread_mutex_lock(&q->mu);
 	if (ps->cur) {
@@ -556,7 +578,6 @@ static void load_parse_join(load_parse *ps)
 	if (ps->started)
 		pthread_join(ps->thread, NULL);
 	ps->started = 0;
-	mcr_buf_free(&ps->json);
 }
 
 /* ==== the run ============================================================ */
@@ -622,10 +643,12 @@ typedef struct load_run {
 	file_entry *files;
 	size_t nfiles;
 	mcr_buf index_sql;            /* CREATE INDEX statements, run after the insert */
+	mcr_buf json;                 /* the current item's details */
 	int progress;
 	long total_items, done_items;
 	double t0, last_print;
 	int printed;
+	double parse_cpu;             /* CPU seconds of the parse threads */
 	const char *crash_at;
 	int parsed_once;
 } load_run;
@@ -1070,8 +1093,19 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 			sqlite3_bind_text(r->ins_item, 4, mcr_section_name((mcr_section)s), -1,
 			                  SQLITE_STATIC);
 			bind_field(r->ins_item, 3, &c);
-			for (int i = 5; i <= 11; i++)
+			for (int i = 5; i <= 10; i++)
 				bind_field(r->ins_item, i, &c);
+			uint32_t nd;
+			memcpy(&nd, c.p + c.off, 4);
+			c.off += 4;
+			if (nd) {
+				if ((rc = details_json(&r->json, &c, nd)))
+					break;
+				sqlite3_bind_text(r->ins_item, 11, r->json.ptr, (int)r->json.len,
+				                  SQLITE_STATIC);
+			} else {
+				sqlite3_bind_null(r->ins_item, 11);
+			}
 			if (!(rc = step_insert(r, r->ins_item, o, "item", "(id)"))) {
 				r->next_id++;
 				ss->item_rows++;
@@ -1186,6 +1220,7 @@ static int stream_org(load_run *r, org_run *o, char **why)
 		progress_print(r, o->org->ods, 0);
 	}
 	load_parse_join(&ps);
+	r->parse_cpu += ps.cpu;
 	int prc = q.rc;
 	char pmsg[1024];
 	snprintf(pmsg, sizeof(pmsg), "%s", q.msg);
@@ -1923,7 +1958,8 @@ static int build(load_run *r)
 	char pragmas[256];
 	snprintf(pragmas, sizeof(pragmas),
 	         "PRAGMA page_size = 65536; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-	         "PRAGMA cache_size = -65536; PRAGMA user_version = %d", MCR_STORE_SCHEMA_VERSION);
+	         "PRAGMA cache_size = -65536; PRAGMA threads = 1; PRAGMA user_version = %d",
+	         MCR_STORE_SCHEMA_VERSION);
 	if ((rc = exec(r->db, pragmas)) || (rc = create_schema(r)))
 		return rc;
 	if (r->cur_gen) {
@@ -1977,6 +2013,12 @@ static int build(load_run *r)
 			return rc;
 	}
 	progress_print(r, "all", 1);
+	if (r->progress) {
+		struct timespec ts;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		fprintf(stderr, "mcr-load: CPU so far: parsing %.1f s, inserting %.1f s\n", r->parse_cpu,
+		        (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	}
 	if ((rc = carry_tables(r)))
 		return rc;
 	crash_point(r, "inserted");
@@ -2006,6 +2048,7 @@ static int build(load_run *r)
 	if (sqlite3_close(r->db) != SQLITE_OK)
 		return db_error(r->db, r->new_path);
 	r->db = NULL;
+	progress_phase(r, "syncing the new generation to disk");
 	if ((rc = fsync_path(r->new_path)) || (rc = mcr_fs_fsync_dir(r->cfg->store_dir)))
 		return rc;
 	crash_point(r, "checked");
@@ -2139,6 +2182,7 @@ static void free_run(load_run *r)
 	free(r->new_path);
 	free(r->prev_path);
 	mcr_buf_free(&r->index_sql);
+	mcr_buf_free(&r->json);
 }
 
 static int prepare_dirs(const mcr_config *cfg)
