@@ -39,6 +39,7 @@ static const char *const secondary_use_codes[] = {"827241000000103", "8272610000
 
 typedef struct fpair {
 	size_t path, value; /* offsets in the arena */
+	uint32_t hash;      /* of the path: most lookups miss on it, without a strcmp */
 	int depth;          /* depth of the element relative to the resource */
 	int anc[NANC];      /* element ids of its ancestors at depths 1..NANC (itself included) */
 } fpair;
@@ -57,13 +58,43 @@ static const char *A(const fres *r, size_t off)
 	return r->arena.ptr + off;
 }
 
+#define PATH_HASH_INIT 2166136261u /* FNV-1a */
+
+static uint32_t hash_more(uint32_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static uint32_t path_hash(const char *s, size_t n)
+{
+	return hash_more(PATH_HASH_INIT, s, n);
+}
+
+static int pair_at(const fres *r, size_t i, const char *path, uint32_t h, int depth, int id)
+{
+	const fpair *p = &r->pairs[i];
+	return p->hash == h && (depth == 0 || p->anc[depth - 1] == id) && strcmp(A(r, p->path), path) == 0;
+}
+
+/* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1. */
+static long fr_find(const fres *r, const char *path, size_t i0, int depth, int id)
+{
+	uint32_t h = path_hash(path, strlen(path));
+	for (size_t i = i0; i < r->n; i++)
+		if (pair_at(r, i, path, h, depth, id))
+			return (long)i;
+	return -1;
+}
+
 /* First value at exactly path, where anc[depth-1]==id when depth > 0. */
 static const char *fr_get_in(const fres *r, const char *path, int depth, int id)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if ((depth == 0 || r->pairs[i].anc[depth - 1] == id) && strcmp(A(r, r->pairs[i].path), path) == 0)
-			return A(r, r->pairs[i].value);
-	return NULL;
+	long i = fr_find(r, path, 0, depth, id);
+	return i < 0 ? NULL : A(r, r->pairs[i].value);
 }
 
 static const char *fr_get(const fres *r, const char *path)
@@ -71,13 +102,14 @@ static const char *fr_get(const fres *r, const char *path)
 	return fr_get_in(r, path, 0, 0);
 }
 
-/* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1. */
-static long fr_find(const fres *r, const char *path, size_t i0, int depth, int id)
+
+/* prefix + suffix in b (reset first), for a lookup path. */
+static const char *path_cat(mcr_buf *b, const char *prefix, const char *suffix)
 {
-	for (size_t i = i0; i < r->n; i++)
-		if ((depth == 0 || r->pairs[i].anc[depth - 1] == id) && strcmp(A(r, r->pairs[i].path), path) == 0)
-			return (long)i;
-	return -1;
+	mcr_buf_reset(b);
+	mcr_buf_puts(b, prefix);
+	mcr_buf_puts(b, suffix);
+	return mcr_buf_cstr(b);
 }
 
 /* Every value at path joined with sep into out (reset first); 1 if any. */
@@ -142,6 +174,11 @@ typedef struct gp {
 	char path[1024]; /* element path of the resource, "code/coding/system" */
 	size_t plen;
 	size_t plen_at[MAX_DEPTH + 1];
+	uint32_t phash;  /* path_hash of path, extended per element */
+	uint32_t phash_at[MAX_DEPTH + 1];
+	int pass1_filter; /* pass 1, clinical resource: only the elements pass 1 reads */
+	const xmlChar *n_patient;
+	const xmlChar *n_pass1[32]; /* those elements' names, NULL-terminated */
 	int anc[NANC];
 	int next_id;
 } gp;
@@ -150,8 +187,9 @@ typedef struct gp {
 
 /* Append a (path, value) pair; value is value_len bytes, or when raw_end is
  * not NULL the SAX attribute value from value to raw_end (decoded). */
-static int fres_push(fres *r, const char *path, size_t plen, const char *value, size_t value_len,
-                     const char *raw_end, int depth, const int *anc, const char *file)
+static int fres_push(fres *r, const char *path, size_t plen, uint32_t hash, const char *value,
+                     size_t value_len, const char *raw_end, int depth, const int *anc,
+                     const char *file)
 {
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
@@ -166,6 +204,7 @@ static int fres_push(fres *r, const char *path, size_t plen, const char *value, 
 		                     r->line, r->type, MAX_RESOURCE_BYTES);
 	fpair *p = &r->pairs[r->n];
 	p->path = r->arena.len;
+	p->hash = hash;
 	if (mcr_buf_put(&r->arena, path, plen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
 	p->value = r->arena.len;
@@ -295,7 +334,7 @@ static coding concept_at(gp *g, const char *prefix, int depth, int id)
 	coding c = {0};
 	mcr_buf *p = &g->tmp2;
 	mcr_buf_reset(p);
-	mcr_buf_printf(p, "%s/coding/code", prefix);
+	path_cat(p, prefix, "/coding/code");
 	long i = fr_find(r, p->ptr, 0, depth, id);
 	int cd = 0;
 	if (i >= 0) {
@@ -304,16 +343,16 @@ static coding concept_at(gp *g, const char *prefix, int depth, int id)
 		if (cd >= 1 && cd <= NANC) {
 			int cid = r->pairs[i].anc[cd - 1];
 			mcr_buf_reset(p);
-			mcr_buf_printf(p, "%s/coding/system", prefix);
+			path_cat(p, prefix, "/coding/system");
 			c.system = fr_get_in(r, p->ptr, cd, cid);
 			mcr_buf_reset(p);
-			mcr_buf_printf(p, "%s/coding/display", prefix);
+			path_cat(p, prefix, "/coding/display");
 			c.display = fr_get_in(r, p->ptr, cd, cid);
 		}
 	}
 	if (!c.display) {
 		mcr_buf_reset(p);
-		mcr_buf_printf(p, "%s/text", prefix);
+		path_cat(p, prefix, "/text");
 		c.display = fr_get_in(r, p->ptr, depth, id);
 	}
 	return c;
@@ -349,7 +388,7 @@ static int main_codes_match(gp *g, const rtype *t, int (*pred)(gp *, const char 
 	const fres *r = &g->res;
 	mcr_buf *p = &g->tmp2;
 	mcr_buf_reset(p);
-	mcr_buf_printf(p, "%s/coding/code", t->concept);
+	path_cat(p, t->concept, "/coding/code");
 	for (long i = fr_find(r, p->ptr, 0, 0, 0); i >= 0; i = fr_find(r, p->ptr, (size_t)i + 1, 0, 0))
 		if (pred(g, A(r, r->pairs[i].value)))
 			return 1;
@@ -431,10 +470,10 @@ static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 	const char *prefixes[] = {"subject", "patient"};
 	for (int k = 0; k < 2; k++) {
 		mcr_buf_reset(&g->tmp2);
-		mcr_buf_printf(&g->tmp2, "%s/identifier/system", prefixes[k]);
+		path_cat(&g->tmp2, prefixes[k], "/identifier/system");
 		const char *sys = fr_get(r, g->tmp2.ptr);
 		mcr_buf_reset(&g->tmp2);
-		mcr_buf_printf(&g->tmp2, "%s/identifier/value", prefixes[k]);
+		path_cat(&g->tmp2, prefixes[k], "/identifier/value");
 		const char *val = fr_get(r, g->tmp2.ptr);
 		if (sys && val && strcmp(sys, NHS_SYSTEM) == 0) {
 			char nhs[11];
@@ -457,7 +496,7 @@ static int note_choice(gp *g, const rtype *t)
 		return 0;
 	mcr_buf *p = &g->tmp2;
 	mcr_buf_reset(p);
-	mcr_buf_printf(p, "%s/coding/code", t->concept);
+	path_cat(p, t->concept, "/coding/code");
 	const char *code = NULL;
 	for (long i = fr_find(r, p->ptr, 0, 0, 0); i >= 0 && !code; i = fr_find(r, p->ptr, (size_t)i + 1, 0, 0)) {
 		const char *c = A(r, r->pairs[i].value);
@@ -517,12 +556,12 @@ static int apply_notes(gp *g)
 		mcr_buf_reset(&r->arena);
 		int anc[NANC] = {1, 2, 3, 0, 0};
 		if (n->key[0] == 'r')
-			rc = fres_push(r, "subject/reference", 17, n->key + 1, strlen(n->key + 1), NULL, 2, anc, "");
+			rc = fres_push(r, "subject/reference", 17, path_hash("subject/reference", 17), n->key + 1, strlen(n->key + 1), NULL, 2, anc, "");
 		else {
-			rc = fres_push(r, "subject/identifier/system", 25, NHS_SYSTEM, strlen(NHS_SYSTEM), NULL, 3,
+			rc = fres_push(r, "subject/identifier/system", 25, path_hash("subject/identifier/system", 25), NHS_SYSTEM, strlen(NHS_SYSTEM), NULL, 3,
 			               anc, "");
 			if (rc == 0)
-				rc = fres_push(r, "subject/identifier/value", 24, n->key + 1, strlen(n->key + 1), NULL,
+				rc = fres_push(r, "subject/identifier/value", 24, path_hash("subject/identifier/value", 24), n->key + 1, strlen(n->key + 1), NULL,
 				               3, anc, "");
 		}
 		if (rc == 0)
@@ -556,14 +595,14 @@ static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, 
 	const fres *r = &g->res;
 	mcr_buf p = MCR_BUF_INIT;
 	mcr_buf_reset(out);
-	mcr_buf_printf(&p, "%s/value", prefix);
+	path_cat(&p, prefix, "/value");
 	const char *v = fr_get_in(r, p.ptr, depth, id);
 	mcr_buf_reset(&p);
-	mcr_buf_printf(&p, "%s/unit", prefix);
+	path_cat(&p, prefix, "/unit");
 	const char *u = fr_get_in(r, p.ptr, depth, id);
 	if (!u) {
 		mcr_buf_reset(&p);
-		mcr_buf_printf(&p, "%s/code", prefix);
+		path_cat(&p, prefix, "/code");
 		u = fr_get_in(r, p.ptr, depth, id);
 	}
 	mcr_buf_free(&p);
@@ -875,15 +914,43 @@ static int is_fhir(const gp *g, const xmlChar *uri)
 static int res_begin(gp *g, const xmlChar *name, int depth)
 {
 	fres *r = &g->res;
-	snprintf(r->type, sizeof r->type, "%s", (const char *)name);
+	size_t n = strlen((const char *)name);
+	if (n >= sizeof r->type)
+		n = sizeof r->type - 1;
+	memcpy(r->type, name, n);
+	r->type[n] = '\0';
 	r->line = mcr_xml_line(g->x);
 	r->n = 0;
 	mcr_buf_reset(&r->arena);
 	g->base = depth;
+	g->pass1_filter = g->pass == 1 && name != g->n_patient;
+	g->phash = PATH_HASH_INIT;
 	g->plen = 0;
 	g->path[0] = '\0';
 	memset(g->anc, 0, sizeof g->anc);
 	g->next_id = 1;
+	return 0;
+}
+
+/*
+ * The top-level elements of a clinical resource that pass 1 reads: the main
+ * concepts (main_codes_match), status (item_status), dates (item_date) and
+ * subject (note_choice). Pass 1 skips the rest; pass 2 reads everything.
+ */
+static const char *const pass1_names[] = {
+	"code", "medicationCodeableConcept", "vaccineCode", "type", "status", "verificationStatus",
+	"clinicalStatus", "subject", "patient", "onsetDateTime", "onsetPeriod", "recordedDate",
+	"effectiveDateTime", "effectivePeriod", "dateAsserted", "authoredOn", "dispenseRequest",
+	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", NULL,
+};
+_Static_assert(sizeof pass1_names / sizeof *pass1_names <= sizeof ((gp *)0)->n_pass1 / sizeof(xmlChar *),
+               "gp.n_pass1 too small");
+
+static int pass1_reads(const gp *g, const xmlChar *name)
+{
+	for (const xmlChar *const *p = g->n_pass1; *p; p++)
+		if (*p == name)
+			return 1;
 	return 0;
 }
 
@@ -905,22 +972,26 @@ static int res_element(gp *g, const xmlChar *ln, const xmlChar *uri, int nattrs,
 	if (rel > MAX_DEPTH)
 		return mcr_error_set(MCR_ELIMIT, "%s:%d: elements nested deeper than %d in %s", file,
 		                     mcr_xml_line(g->x), MAX_DEPTH, r->type);
-	if (!is_fhir(g, uri) || (rel == 1 && ln == g->n_text)) {
+	if (!is_fhir(g, uri) || (rel == 1 && (ln == g->n_text || (g->pass1_filter && !pass1_reads(g, ln))))) {
 		g->skip = g->base + rel;
 		return 0;
 	}
 	size_t n = strlen((const char *)ln);
 	size_t plen = g->plen;
 	g->plen_at[rel] = plen;
+	g->phash_at[rel] = g->phash;
 	if (plen + n + 2 >= sizeof g->path)
 		return mcr_error_set(MCR_ELIMIT, "%s:%d: element path too long in %s", file,
 		                     mcr_xml_line(g->x), r->type);
-	if (plen)
+	if (plen) {
 		g->path[plen++] = '/';
+		g->phash = hash_more(g->phash, "/", 1);
+	}
 	memcpy(g->path + plen, ln, n);
 	plen += n;
 	g->path[plen] = '\0';
 	g->plen = plen;
+	g->phash = hash_more(g->phash, (const char *)ln, n);
 	int id = g->next_id++;
 	if (rel <= NANC) {
 		g->anc[rel - 1] = id;
@@ -930,7 +1001,8 @@ static int res_element(gp *g, const xmlChar *ln, const xmlChar *uri, int nattrs,
 	const xmlChar **a = value_attr(g, nattrs, attrs);
 	if (!a)
 		return 0;
-	return fres_push(r, g->path, plen, (const char *)a[3], 0, (const char *)a[4], rel, g->anc, file);
+	return fres_push(r, g->path, plen, g->phash, (const char *)a[3], 0, (const char *)a[4], rel,
+	                 g->anc, file);
 }
 
 static int on_start(void *ctx, const xmlChar *ln, const xmlChar *uri, int nattrs,
@@ -999,8 +1071,10 @@ static int on_end(void *ctx, const xmlChar *ln, const xmlChar *uri)
 		g->base = -1;
 		return on_resource(g);
 	}
-	if (rel <= MAX_DEPTH)
+	if (rel <= MAX_DEPTH) {
 		g->plen = g->plen_at[rel];
+		g->phash = g->phash_at[rel];
+	}
 	g->path[g->plen] = '\0';
 	return 0;
 }
@@ -1021,8 +1095,14 @@ static int read_file(gp *g, const char *path)
 	g->n_value = mcr_xml_intern(x, "value");
 	g->n_text = mcr_xml_intern(x, "text");
 	g->n_fhir = mcr_xml_intern(x, FHIR_NS);
-	if (!g->n_bundle || !g->n_entry || !g->n_full_url || !g->n_resource || !g->n_value ||
-	    !g->n_text || !g->n_fhir)
+	g->n_patient = mcr_xml_intern(x, "Patient");
+	int interned = g->n_bundle && g->n_entry && g->n_full_url && g->n_resource && g->n_value &&
+	               g->n_text && g->n_fhir && g->n_patient;
+	size_t k = 0;
+	for (; interned && pass1_names[k]; k++)
+		interned = (g->n_pass1[k] = mcr_xml_intern(x, pass1_names[k])) != NULL;
+	g->n_pass1[k] = NULL;
+	if (!interned)
 		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading %s", path);
 	g->depth = 0;
 	g->skip = -1;

@@ -571,9 +571,11 @@ static int sax_begin(mcr_xml *x, const mcr_xml_sax *h, void *ctx, mcr_xml **out)
 	sax.initialized = XML_SAX2_MAGIC;
 	sax.startElementNs = sax_start;
 	sax.endElementNs = sax_end;
-	sax.characters = sax_text;
-	sax.ignorableWhitespace = sax_text;
-	sax.cdataBlock = sax_text;
+	if (h->text) { /* else libxml2 need not deliver text at all */
+		sax.characters = sax_text;
+		sax.ignorableWhitespace = sax_text;
+		sax.cdataBlock = sax_text;
+	}
 	sax.internalSubset = sax_internal_subset;
 	sax.reference = sax_reference;
 	sax.serror = xml_error_handler;
