@@ -90,7 +90,6 @@ typedef struct load_parse {
 	/* what the loader itself withheld and dropped */
 	long withheld[MCR_REASON_COUNT];
 	long dropped_members, dropped_people, dropped_items;
-	long items_seen;
 	double cpu;            /* the thread's CPU seconds, for the progress report */
 } load_parse;
 
@@ -487,7 +486,6 @@ static int on_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item 
 		put_str(ps->cur, it->details[i].name);
 		put_str(ps->cur, it->details[i].value);
 	}
-	ps->items_seen++;
 	return 0;
 }
 
@@ -1089,6 +1087,7 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 		}
 		case LOAD_REC_ITEM: {
 			unsigned s = load_get_u8(&c);
+			const char *nhs = (const char *)c.p + c.off + 4;
 			sqlite3_bind_int64(r->ins_item, 2, r->next_id);
 			sqlite3_bind_text(r->ins_item, 4, mcr_section_name((mcr_section)s), -1,
 			                  SQLITE_STATIC);
@@ -1106,7 +1105,7 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 			} else {
 				sqlite3_bind_null(r->ins_item, 11);
 			}
-			if (!(rc = step_insert(r, r->ins_item, o, "item", "(id)"))) {
+			if (!(rc = step_insert(r, r->ins_item, o, "item of person", nhs))) {
 				r->next_id++;
 				ss->item_rows++;
 				o->sec_items[s]++;
