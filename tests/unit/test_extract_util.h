@@ -216,7 +216,7 @@ static void assert_error_has(const char *text)
 
 static const char *tdata(const char *rel)
 {
-	static char p[512];
+	static char p[1024];
 	const char *d = getenv("MCR_TEST_DATA");
 	snprintf(p, sizeof p, "%s/%s", d ? d : MCR_SOURCE_DIR "/tests/data", rel);
 	return p;
