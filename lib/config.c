@@ -92,7 +92,7 @@ static int text(const parse_ctx *c, yaml_node_t *n, const char *what, const char
 
 static int text_dup(const parse_ctx *c, yaml_node_t *n, const char *what, char **out)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = text(c, n, what, &v);
 	if (rc)
 		return rc;
@@ -138,7 +138,7 @@ static int walk_mapping(const parse_ctx *c, yaml_node_t *n, const char *where,
 /* A positive integer no smaller than min. */
 static int positive(const parse_ctx *c, yaml_node_t *n, const char *what, int min, int *out)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = text(c, n, what, &v);
 	if (rc)
 		return rc;
@@ -172,7 +172,7 @@ static int join_path(const parse_ctx *c, const char *rel, char **out)
 /* An absolute path: relative values resolve against the config's folder. */
 static int resolve(const parse_ctx *c, yaml_node_t *n, const char *what, char **out)
 {
-	const char *v;
+	const char *v = NULL;
 	int rc = text(c, n, what, &v);
 	if (rc)
 		return rc;
@@ -265,7 +265,7 @@ static int parse_org(const parse_ctx *c, yaml_node_t *n, mcr_org *o)
 	int rc = walk_mapping(c, n, "an organisation", f, sizeof(f) / sizeof(f[0]));
 	if (rc)
 		return rc;
-	const char *v;
+	const char *v = NULL;
 	if ((rc = text(c, f[0].value, "ods", &v)))
 		return rc;
 	if (!valid_ods(v))
@@ -427,7 +427,7 @@ static int parse_policy(const parse_ctx *c, yaml_node_t *n)
 	if (rc)
 		return rc;
 	if (f[0].value) {
-		const char *v;
+		const char *v = NULL;
 		if ((rc = text(c, f[0].value, "consent_at_point_of_care", &v)))
 			return rc;
 		if (strcmp(v, "required") == 0)

@@ -108,7 +108,7 @@ int mcr_gz_open(mcr_gz_reader **out, const char *path, unsigned flags, uint64_t 
 	}
 	/* Two bytes decide gzip or not; short reads are possible on pipes. */
 	while (r->in_len < 2 && !r->eof) {
-		size_t got;
+		size_t got = 0;
 		rc = raw_read(r, r->in + r->in_len, sizeof(r->in) - r->in_len, &got);
 		if (rc)
 			goto fail;
@@ -140,7 +140,7 @@ fail:
 
 static int read_plain(mcr_gz_reader *r, unsigned char *buf, size_t len, size_t *got)
 {
-	size_t n;
+	size_t n = 0;
 	if (r->in_pos < r->in_len) {
 		n = r->in_len - r->in_pos;
 		if (n > len)

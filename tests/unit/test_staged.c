@@ -485,7 +485,7 @@ static void test_commit_never_overwrites(void **state)
 
 static void touch(const char *dir, const char *name)
 {
-	char p[PATH_MAX * 2];
+	char p[PATH_MAX * 3];
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);
