@@ -2,7 +2,9 @@
  * Staged file write and read rates: writes one staged file of N items (50 per
  * person, PERF-NOTES.md's shape) under a temporary folder in /tmp, reads it
  * back through mcr_staged_read (gzip + SAX2 + streaming XSD validation + the
- * manifest checks), prints items/s for both, and removes the folder.
+ * manifest checks), prints items/s for both and the reader's peak RSS (the
+ * peak is reset after writing, through /proc/self/clear_refs), and removes
+ * the folder.
  *
  *   bench_staged [ITEMS]      default 1000000
  */
@@ -30,6 +32,31 @@ static double cpu(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Reset the peak RSS (VmHWM) so the read is measured alone. */
+static void reset_peak(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
+/* A /proc/self/status field (VmHWM, VmRSS) in KiB, -1 when unknown. */
+static long status_kib(const char *field)
+{
+	size_t fl = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+	long kib = -1;
+	char line[256];
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+			kib = atol(line + fl + 1);
+	if (f)
+		fclose(f);
+	return kib;
 }
 
 static int count_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item *it)
@@ -110,6 +137,8 @@ int main(int argc, char **argv)
 		goto out;
 	long sink = 0;
 	mcr_staged_handler hd = {&sink, NULL, NULL, count_item, NULL, NULL};
+	reset_peak();
+	long rss0 = status_kib("VmRSS");
 	double t2 = now(), c2 = cpu();
 	rc = mcr_staged_read(mp, m, &hd);
 	double t3 = now(), c3 = cpu();
@@ -120,6 +149,8 @@ int main(int argc, char **argv)
 	       (double)n / (c1 - c0));
 	printf("read (gzip + SAX2 + XSD + checks): %.2f s wall, %.2f s CPU, %.0f items/s (CPU)\n",
 	       t3 - t2, c3 - c2, (double)n / (c3 - c2));
+	printf("read peak RSS: %.1f MiB (%.1f MiB before reading)\n",
+	       (double)status_kib("VmHWM") / 1024.0, (double)rss0 / 1024.0);
 out:
 	if (rc)
 		mcr_error_print("bench_staged");
