@@ -758,6 +758,12 @@ static void test_schema_violations(void **state)
 		 1, 0, ":2: DOCTYPE not allowed"},
 		{HEAD ROOT "<person nhs=\"9990000018\">\n</staged>\n", 1, 0, ":4: "},
 		{HEAD ROOT "<person nhs=\"9990000018\"/>\n</staged>\n<extra/>\n", 1, 0, "Extra content"},
+		/* Structure: each element only where the schema puts it. */
+		{HEAD ROOT "<item section=\"problems\"/>\n</staged>\n", 0, 1, ":3: "},
+		{HEAD ROOT "<person nhs=\"9990000018\">\n<member nhs=\"9990000018\"/>\n</person>\n</staged>\n",
+		 1, 0, ":4: "},
+		{HEAD ROOT "<person nhs=\"9990000018\">\n<detail name=\"x\">y</detail>\n</person>\n</staged>\n",
+		 1, 0, ":4: "},
 		{"", 0, 0, ":1: payload is empty"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
