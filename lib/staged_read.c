@@ -148,8 +148,8 @@ static void fail_nomem(reader *r)
 }
 
 /*
- * Append an attribute value and a NUL to b. Without entity substitution (never
- * XML_PARSE_NOENT) libxml2 hands SAX2 every '&' in an attribute as "&#38;":
+ * Append an attribute value and a NUL to b. Without entity substitution (which
+ * is never enabled) libxml2 hands SAX2 every '&' in an attribute as "&#38;":
  * decode that here.
  */
 static int put_value(reader *r, mcr_buf *b, const xmlChar *v, const xmlChar *end)

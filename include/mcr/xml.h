@@ -2,7 +2,7 @@
  * Safe streaming XML input with libxml2's xmlTextReader, over mcr_gz.
  *
  * Options: XML_PARSE_NONET and nothing that widens what the parser does:
- * never XML_PARSE_NOENT, XML_PARSE_DTDLOAD or XML_PARSE_HUGE, so libxml2's
+ * never entity substitution, DTD loading or the huge-input option, so libxml2's
  * default limits stay. A document with a DOCTYPE
  * is refused outright (no partner format uses one): that refuses entity bombs,
  * external entities and external DTDs before anything is expanded or fetched.
