@@ -74,6 +74,21 @@ static int step_error(sqlite3 *db, const char *what)
 	return mcr_error_set(MCR_EIO, "cannot read %s: %s", what, sqlite3_errmsg(db));
 }
 
+/* Every row of st (ncols text columns, at most 16) into the current table of d. */
+static int rows_to_table(mcr_report_doc *d, sqlite3 *db, sqlite3_stmt *st, int ncols,
+                         const char *what)
+{
+	const char *row[16];
+	int s, rc;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols && i < 16; i++)
+			row[i] = col_text(st, i);
+		if ((rc = mcr_report_doc_row(d, row)))
+			return rc;
+	}
+	return s == SQLITE_DONE ? 0 : step_error(db, what);
+}
+
 static const char *ltoa_buf(char buf[32], long v)
 {
 	snprintf(buf, 32, "%ld", v);
@@ -1183,7 +1198,7 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	mcr_report_doc *d = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc, s;
+	int rc;
 	static const char *const cols[] = {
 		"run_id", "started", "finished", "outcome", "generation", "files", "rejected",
 		"people", "items", "message",
@@ -1214,17 +1229,8 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
 	if ((rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
 		goto out;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *row[10];
-		for (int i = 0; i < 10; i++)
-			row[i] = col_text(st, i);
-		if ((rc = mcr_report_doc_row(d, row)))
-			goto out;
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, path.ptr);
+	if ((rc = rows_to_table(d, db, st, 10, path.ptr)))
 		goto out;
-	}
 	sqlite3_finalize(st);
 	st = NULL;
 	if ((rc = prepare(db, path.ptr, "SELECT f.run_id, f.org, f.dataset, f.manifest, f.reason "
@@ -1236,17 +1242,8 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
 	if ((rc = mcr_report_doc_table(d, "Rejected files", 5, fcols, 0, 0, 0)))
 		goto out;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *row[5];
-		for (int i = 0; i < 5; i++)
-			row[i] = col_text(st, i);
-		if ((rc = mcr_report_doc_row(d, row)))
-			goto out;
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, path.ptr);
+	if ((rc = rows_to_table(d, db, st, 5, path.ptr)))
 		goto out;
-	}
 	rc = mcr_report_doc_render(d, f, out);
 out:
 	sqlite3_finalize(st);
