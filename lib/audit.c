@@ -4,6 +4,7 @@
  */
 #include "mcr/audit.h"
 #include "mcr/buf.h"
+#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/schema.h"
@@ -190,14 +191,6 @@ static int has_separator(const mcr_audit_entry *e)
 	return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* Inside the append transaction: the head to chain from. */
 static int read_head(mcr_audit *a, long *seq, char hash[65])
 {
@@ -246,15 +239,15 @@ int mcr_audit_append(mcr_audit *a, mcr_audit_entry *e)
 	sqlite3_stmt *st = a->insert;
 	sqlite3_bind_int64(st, 1, e->seq);
 	sqlite3_bind_text(st, 2, e->at, -1, SQLITE_STATIC);
-	bind_text(st, 3, e->user);
-	bind_text(st, 4, e->org);
-	bind_text(st, 5, e->role);
-	bind_text(st, 6, e->nhs);
-	bind_text(st, 7, e->sections);
-	bind_text(st, 8, e->basis);
-	bind_text(st, 9, e->reason);
-	bind_text(st, 10, e->outcome);
-	bind_text(st, 11, e->detail);
+	mcr_db_bind_text(st, 3, e->user);
+	mcr_db_bind_text(st, 4, e->org);
+	mcr_db_bind_text(st, 5, e->role);
+	mcr_db_bind_text(st, 6, e->nhs);
+	mcr_db_bind_text(st, 7, e->sections);
+	mcr_db_bind_text(st, 8, e->basis);
+	mcr_db_bind_text(st, 9, e->reason);
+	mcr_db_bind_text(st, 10, e->outcome);
+	mcr_db_bind_text(st, 11, e->detail);
 	if (e->generation)
 		sqlite3_bind_int64(st, 12, e->generation);
 	else

@@ -11,6 +11,7 @@
 #include "mcr/load.h"
 
 #include "mcr/consent.h"
+#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
@@ -694,14 +695,6 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* Step a statement that returns no rows; reset it. */
 static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 {
@@ -819,7 +812,7 @@ static int history_start(load_run *r)
 	                           "message = 'interrupted: the run ended without recording "
 	                           "its end' WHERE outcome = 'running'", &st)))
 		goto out;
-	bind_text(st, 1, r->now_iso);
+	mcr_db_bind_text(st, 1, r->now_iso);
 	if ((rc = step_done(r->hist, st, "history.sqlite")))
 		goto out;
 	sqlite3_finalize(st);
@@ -836,8 +829,8 @@ static int history_start(load_run *r)
 	if ((rc = prepare(r->hist, "INSERT INTO load(run_id, started, outcome) "
 	                           "VALUES (?1, ?2, 'running')", &st)))
 		goto out;
-	bind_text(st, 1, r->run_id);
-	bind_text(st, 2, r->now_iso);
+	mcr_db_bind_text(st, 1, r->run_id);
+	mcr_db_bind_text(st, 2, r->now_iso);
 	rc = step_done(r->hist, st, "history.sqlite");
 out:
 	sqlite3_finalize(st);
@@ -859,16 +852,16 @@ static int history_end(load_run *r, const char *outcome, const char *message)
 	                           "files = ?5, rejected = ?6, people = ?7, items = ?8, "
 	                           "message = ?9 WHERE run_id = ?1", &st)))
 		goto out;
-	bind_text(st, 1, r->run_id);
-	bind_text(st, 2, fin);
-	bind_text(st, 3, outcome);
+	mcr_db_bind_text(st, 1, r->run_id);
+	mcr_db_bind_text(st, 2, fin);
+	mcr_db_bind_text(st, 3, outcome);
 	if (r->sum->generation)
 		sqlite3_bind_int64(st, 4, r->sum->generation);
 	sqlite3_bind_int64(st, 5, r->sum->files);
 	sqlite3_bind_int64(st, 6, r->sum->rejected);
 	sqlite3_bind_int64(st, 7, r->sum->people);
 	sqlite3_bind_int64(st, 8, r->sum->items);
-	bind_text(st, 9, message);
+	mcr_db_bind_text(st, 9, message);
 	if ((rc = step_done(r->hist, st, "history.sqlite")))
 		goto out;
 	sqlite3_finalize(st);
@@ -879,13 +872,13 @@ static int history_end(load_run *r, const char *outcome, const char *message)
 		goto out;
 	for (size_t i = 0; i < r->nfiles; i++) {
 		const file_entry *f = &r->files[i];
-		bind_text(st, 1, r->run_id);
-		bind_text(st, 2, f->org);
-		bind_text(st, 3, f->dataset);
-		bind_text(st, 4, f->manifest);
-		bind_text(st, 5, f->extracted);
-		bind_text(st, 6, f->outcome);
-		bind_text(st, 7, f->reason);
+		mcr_db_bind_text(st, 1, r->run_id);
+		mcr_db_bind_text(st, 2, f->org);
+		mcr_db_bind_text(st, 3, f->dataset);
+		mcr_db_bind_text(st, 4, f->manifest);
+		mcr_db_bind_text(st, 5, f->extracted);
+		mcr_db_bind_text(st, 6, f->outcome);
+		mcr_db_bind_text(st, 7, f->reason);
 		sqlite3_bind_int64(st, 8, f->items);
 		if ((rc = step_done(r->hist, st, "history.sqlite")))
 			goto out;
@@ -1173,7 +1166,7 @@ static int discard_org_rows(load_run *r, org_run *o)
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1", tables[i]);
 		if ((rc = prepare(r->db, sql, &st)))
 			break;
-		bind_text(st, 1, o->org->ods);
+		mcr_db_bind_text(st, 1, o->org->ods);
 		rc = step_done(r->db, st, r->new_path);
 		sqlite3_finalize(st);
 	}
@@ -1282,7 +1275,7 @@ static int carry_org(load_run *r, org_run *o)
 		sqlite3_bind_int64(st, 1, o->prev_first);
 		sqlite3_bind_int64(st, 2, o->prev_last);
 		sqlite3_bind_int64(st, 3, r->next_id);
-		bind_text(st, 4, o->org->ods);
+		mcr_db_bind_text(st, 4, o->org->ods);
 		rc = step_done(r->db, st, r->new_path);
 		long copied = sqlite3_changes(r->db);
 		sqlite3_finalize(st);
@@ -1302,7 +1295,7 @@ static int carry_org(load_run *r, org_run *o)
 	if ((rc = prepare(r->db, "SELECT section, people, items FROM prev.source_section "
 	                         "WHERE org = ?1", &st)))
 		return rc;
-	bind_text(st, 1, o->org->ods);
+	mcr_db_bind_text(st, 1, o->org->ods);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		mcr_section s;
 		if (mcr_section_parse((const char *)sqlite3_column_text(st, 0), &s) == 0) {
@@ -1313,7 +1306,7 @@ static int carry_org(load_run *r, org_run *o)
 	sqlite3_finalize(st);
 	if ((rc = prepare(r->db, "SELECT reason, count FROM prev.withheld WHERE org = ?1", &st)))
 		return rc;
-	bind_text(st, 1, o->org->ods);
+	mcr_db_bind_text(st, 1, o->org->ods);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		mcr_reason why;
 		if (mcr_reason_parse((const char *)sqlite3_column_text(st, 0), &why) == 0)
@@ -1349,7 +1342,7 @@ static int carry_tables(load_run *r)
 		if (r->orgs[i].action != ACT_CARRY)
 			continue;
 		any = 1;
-		bind_text(st, 1, r->orgs[i].org->ods);
+		mcr_db_bind_text(st, 1, r->orgs[i].org->ods);
 		rc = step_done(r->db, st, r->new_path);
 	}
 	sqlite3_finalize(st);
@@ -1665,8 +1658,8 @@ static int apply_objections(load_run *r)
 	if ((rc = prepare(r->db, "INSERT INTO temp.orgkind(org, kind) VALUES (?1, ?2)", &st)))
 		return rc;
 	for (size_t i = 0; !rc && i < r->cfg->norgs; i++) {
-		bind_text(st, 1, r->cfg->orgs[i].ods);
-		bind_text(st, 2, mcr_org_kind_name(r->cfg->orgs[i].kind));
+		mcr_db_bind_text(st, 1, r->cfg->orgs[i].ods);
+		mcr_db_bind_text(st, 2, mcr_org_kind_name(r->cfg->orgs[i].kind));
 		rc = step_done(r->db, st, r->new_path);
 	}
 	sqlite3_finalize(st);
@@ -1732,8 +1725,8 @@ static int write_sources(load_run *r)
 	snprintf(num, sizeof(num), "%ld", r->new_gen);
 	const char *vals[4] = { ver, num, r->now_iso, r->cfg->region ? r->cfg->region : "" };
 	for (int i = 0; !rc && i < 4; i++) {
-		bind_text(st, 1, keys[i]);
-		bind_text(st, 2, vals[i]);
+		mcr_db_bind_text(st, 1, keys[i]);
+		mcr_db_bind_text(st, 2, vals[i]);
 		rc = step_done(r->db, st, r->new_path);
 	}
 	sqlite3_finalize(st);
@@ -1755,18 +1748,18 @@ static int write_sources(load_run *r)
 		org_run *o = &r->orgs[i];
 		const mcr_org *g = o->org;
 		int data = o->action != ACT_NEVER;
-		bind_text(src, 1, g->ods);
-		bind_text(src, 2, o->dataset);
-		bind_text(src, 3, mcr_org_kind_name(g->kind));
-		bind_text(src, 4, g->name ? g->name : g->ods);
-		bind_text(src, 5, o->status);
-		bind_text(src, 6, data ? o->extracted : NULL);
-		bind_text(src, 7, data ? o->loaded : NULL);
-		bind_text(src, 8, data && o->shares_from ? o->shares_from
+		mcr_db_bind_text(src, 1, g->ods);
+		mcr_db_bind_text(src, 2, o->dataset);
+		mcr_db_bind_text(src, 3, mcr_org_kind_name(g->kind));
+		mcr_db_bind_text(src, 4, g->name ? g->name : g->ods);
+		mcr_db_bind_text(src, 5, o->status);
+		mcr_db_bind_text(src, 6, data ? o->extracted : NULL);
+		mcr_db_bind_text(src, 7, data ? o->loaded : NULL);
+		mcr_db_bind_text(src, 8, data && o->shares_from ? o->shares_from
 		                  : (g->shares_from[0] ? g->shares_from : NULL));
-		bind_text(src, 9, data ? o->manifest : NULL);
-		bind_text(src, 10, o->rejected_file);
-		bind_text(src, 11, o->rejected_reason);
+		mcr_db_bind_text(src, 9, data ? o->manifest : NULL);
+		mcr_db_bind_text(src, 10, o->rejected_file);
+		mcr_db_bind_text(src, 11, o->rejected_reason);
 		sqlite3_bind_int64(src, 12, o->people);
 		sqlite3_bind_int64(src, 13, o->members);
 		sqlite3_bind_int64(src, 14, o->items);
@@ -1776,8 +1769,8 @@ static int write_sources(load_run *r)
 		for (int s = 0; !rc && s < MCR_SECTION_COUNT; s++) {
 			if (!o->sec_people[s] && !o->sec_items[s])
 				continue;
-			bind_text(sec, 1, g->ods);
-			bind_text(sec, 2, mcr_section_name(s));
+			mcr_db_bind_text(sec, 1, g->ods);
+			mcr_db_bind_text(sec, 2, mcr_section_name(s));
 			sqlite3_bind_int64(sec, 3, o->sec_people[s]);
 			sqlite3_bind_int64(sec, 4, o->sec_items[s]);
 			rc = step_done(r->db, sec, r->new_path);
@@ -1785,13 +1778,13 @@ static int write_sources(load_run *r)
 		for (int w = 0; !rc && w < MCR_REASON_COUNT; w++) {
 			if (!o->withheld[w])
 				continue;
-			bind_text(wh, 1, g->ods);
-			bind_text(wh, 2, mcr_reason_name(w));
+			mcr_db_bind_text(wh, 1, g->ods);
+			mcr_db_bind_text(wh, 2, mcr_reason_name(w));
 			sqlite3_bind_int64(wh, 3, o->withheld[w]);
 			rc = step_done(r->db, wh, r->new_path);
 		}
 		if (!rc && data) {
-			bind_text(ls, 1, g->ods);
+			mcr_db_bind_text(ls, 1, g->ods);
 			sqlite3_bind_int64(ls, 2, o->len);
 			sqlite3_bind_int64(ls, 3, o->crc);
 			sqlite3_bind_int64(ls, 4, o->first);
@@ -1965,7 +1958,7 @@ static int build(load_run *r)
 		sqlite3_stmt *st = NULL;
 		if ((rc = prepare(r->db, "ATTACH ?1 AS prev", &st)))
 			return rc;
-		bind_text(st, 1, r->prev_path);
+		mcr_db_bind_text(st, 1, r->prev_path);
 		rc = step_done(r->db, st, r->prev_path);
 		sqlite3_finalize(st);
 		if (rc)
