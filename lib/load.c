@@ -2004,7 +2004,13 @@ static int build(load_run *r)
 			expect_items += o->prev_items;
 	}
 	expect_items += r->total_items;
-	int early_index = expect_items <= EARLY_INDEX_ITEMS;
+	/* $MCR_LOAD_EARLY_INDEX_ITEMS moves the threshold, so tests on small regions
+	 * also exercise the build-after path. */
+	long early_limit = EARLY_INDEX_ITEMS;
+	const char *knob = getenv("MCR_LOAD_EARLY_INDEX_ITEMS");
+	if (knob && *knob)
+		early_limit = strtol(knob, NULL, 10);
+	int early_index = expect_items <= early_limit;
 	if (early_index && (rc = exec(r->db, mcr_buf_cstr(&r->index_sql))))
 		return rc;
 	for (size_t i = 0; i < r->cfg->norgs; i++) {
