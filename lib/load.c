@@ -41,12 +41,14 @@
 #define QUEUE_BATCHES 8
 /* Up to this many items in the new generation, the index is created before the
  * insert: the inserting thread waits on the parser most of the time, so it
- * maintains the index while it would otherwise wait (100k people: 1 s less, no
- * sorter memory), and the index (about 31 bytes an item when built so) with the
- * person and member trees (about 9) stays within the 64 MiB insert cache. Above
- * it the index is built after the insert, by a sort, as random inserts into it
- * would miss the cache. */
-#define EARLY_INDEX_ITEMS 1500000L
+ * maintains the index while it would otherwise wait (faster, no sorter memory),
+ * and the index (about 31 bytes an item when built so) with the person and
+ * member trees stays within the 64 MiB insert cache. Above it the index is built
+ * after the insert by a sort, as random inserts into it would miss the cache.
+ * The threshold sits below a 100k-person region (1.4M items) so that every region
+ * of that size and up takes the one path and has the same peak memory (105 MiB,
+ * docs/LOAD.md); small regions and the tests take the early path. */
+#define EARLY_INDEX_ITEMS 1000000L
 
 enum {
 	LOAD_REC_MEMBER = 1,
