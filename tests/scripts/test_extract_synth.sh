@@ -12,32 +12,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail=0
 
-"$BIN/mcr-synth" --people "$PEOPLE" --seed "$SEED" --out "$work/region" --flat >"$work/summary" ||
-  { echo "mcr-synth failed"; exit 1; }
-MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
-[ -n "$MCR_NOW" ] || { echo "no synth.extract_time in the summary"; exit 1; }
-export MCR_NOW
+. "$(dirname "$0")/region.sh"
+region_make "$PEOPLE" "$SEED"
 
-# Flatten a manifest's YAML (two-space indentation) to "dotted.path value" lines.
-flatten() {
-  awk '
-    /^[[:space:]]*#/ || /^[[:space:]]*$/ { next }
-    {
-      match($0, /^ */); depth = RLENGTH / 2
-      line = substr($0, RLENGTH + 1)
-      key = line; sub(/:.*/, "", key)
-      val = line; sub(/^[^:]*:[[:space:]]*/, "", val); gsub(/"/, "", val)
-      path[depth] = key
-      p = path[0]; for (i = 1; i <= depth; i++) p = p "." path[i]
-      if (val != "") print p, val
-    }' "$1"
-}
-
-orgs=$(awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary")
+orgs=$(region_orgs)
 [ -n "$orgs" ] || { echo "no organisations in the summary"; exit 1; }
 for ods in $orgs; do
-  kind=$(awk -v k="organisations.$ods.kind" '$1 == k { print $2 }' "$work/summary")
-  src=$(awk -v k="organisations.$ods.source" '$1 == k { print $2 }' "$work/summary")
+  kind=$(summary_value "organisations.$ods.kind")
+  src=$(summary_value "organisations.$ods.source")
   if ! "$BIN/mcr-extract-$kind" --config "$work/region/mcr.yaml" --org "$ods" \
        --input "$work/region/$src" >"$work/out.$ods" 2>"$work/err.$ods"; then
     echo "$ods: mcr-extract-$kind failed: $(cat "$work/err.$ods")"; fail=1; continue

@@ -16,33 +16,16 @@ trap 'rm -rf "$work"' EXIT
 fail=0
 err() { echo "$*"; fail=1; }
 
-"$BIN/mcr-synth" --people "$PEOPLE" --seed "$SEED" --out "$work/region" --flat >"$work/summary" ||
-  { echo "mcr-synth failed"; exit 1; }
-MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
-export MCR_NOW
+. "$(dirname "$0")/region.sh"
+region_make "$PEOPLE" "$SEED"
 cfg=$work/region/mcr.yaml
 store=$work/region/store
 
-# "dotted.path value" lines of a manifest (two-space YAML).
-flatten() {
-  awk '
-    /^[[:space:]]*#/ || /^[[:space:]]*$/ { next }
-    {
-      match($0, /^ */); depth = RLENGTH / 2
-      line = substr($0, RLENGTH + 1)
-      key = line; sub(/:.*/, "", key)
-      val = line; sub(/^[^:]*:[[:space:]]*/, "", val); gsub(/"/, "", val)
-      path[depth] = key
-      p = path[0]; for (i = 1; i <= depth; i++) p = p "." path[i]
-      if (val != "") print p, val
-    }' "$1"
-}
-
-orgs=$(awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary")
+orgs=$(region_orgs)
 extract() { # ods -> manifest path on stdout
   local ods=$1 kind src
-  kind=$(awk -v k="organisations.$ods.kind" '$1 == k { print $2 }' "$work/summary")
-  src=$(awk -v k="organisations.$ods.source" '$1 == k { print $2 }' "$work/summary")
+  kind=$(summary_value "organisations.$ods.kind")
+  src=$(summary_value "organisations.$ods.source")
   "$BIN/mcr-extract-$kind" --config "$cfg" --org "$ods" --input "$work/region/$src" \
     2>"$work/err.$ods" | tail -n 1
 }
