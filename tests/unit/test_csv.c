@@ -14,25 +14,10 @@
 #include "mcr/csv.h"
 #include "mcr/error.h"
 
-static char tmpdir[64];
 static char path[128];
 
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_csv.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mcr_buf cmd = MCR_BUF_INIT;
-	mcr_buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	int rc = system(cmd.ptr);
-	mcr_buf_free(&cmd);
-	return rc;
-}
+#define TMPDIR_NAME "test_csv"
+#include "test_tmpdir.h"
 
 /* Write text (len bytes) to a fresh file named name in the temp folder. */
 static const char *file_n(const char *name, const char *text, size_t len)
@@ -307,5 +292,5 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_record_cap),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -16,24 +16,9 @@
 #include "mcr/error.h"
 #include "mcr/gz.h"
 
-static char tmpdir[64];
 
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_gz.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mcr_buf cmd = MCR_BUF_INIT;
-	mcr_buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	int rc = system(cmd.ptr);
-	mcr_buf_free(&cmd);
-	return rc;
-}
+#define TMPDIR_NAME "test_gz"
+#include "test_tmpdir.h"
 
 static void tmp_path(char *out, size_t len, const char *name)
 {
@@ -466,5 +451,5 @@ int main(void)
 		cmocka_unit_test(test_sticky_error),
 		cmocka_unit_test(test_gzip_tool_files),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -19,24 +19,9 @@
 #include "mcr/gz.h"
 #include "mcr/xml.h"
 
-static char tmpdir[64];
 
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_xml.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	mcr_buf cmd = MCR_BUF_INIT;
-	mcr_buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	int rc = system(cmd.ptr);
-	mcr_buf_free(&cmd);
-	return rc;
-}
+#define TMPDIR_NAME "test_xml"
+#include "test_tmpdir.h"
 
 static const char *attacks_dir(mcr_buf *b)
 {
@@ -629,5 +614,5 @@ int main(void)
 		cmocka_unit_test(test_sax_attacks_and_errors),
 		cmocka_unit_test(test_sax),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
