@@ -147,7 +147,7 @@ static void record_free(record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-typedef struct ctx {
+struct mcr_lookup {
 	const mcr_config *cfg;
 	const mcr_lookup_request *req;
 	const char *store_path; /* for messages */
@@ -156,8 +156,14 @@ typedef struct ctx {
 	char reason[512];       /* break-glass reason, trimmed */
 	unsigned sections;      /* effective sections */
 	record rec;
-	char at[32];
-} ctx;
+	char at[32];            /* audit time, set once audited */
+	long generation;        /* store generation read */
+	mcr_buf secs, why;      /* audited section list; why not shown */
+	const char *outcome;    /* static */
+	int denied_rc;          /* 0 shown, MCR_EDENIED, MCR_ENOTFOUND or MCR_EIO (store failed) */
+	int not_on_list, consent_needed, audited;
+};
+typedef struct mcr_lookup ctx;
 
 static int store_error(ctx *c, const char *what)
 {
@@ -920,10 +926,10 @@ static const char html_head[] =
 	"<p class=\"print-notice\">Printing is disabled: the shared care record is view only.</p>\n"
 	"<main class=\"record\">\n";
 
-static int render(ctx *c, mcr_buf *out)
+static int render(ctx *c, mcr_lookup_format format, mcr_buf *out)
 {
 	mcr_buf body = MCR_BUF_INIT, top = MCR_BUF_INIT;
-	view v = { c, &body, c->req->format == MCR_LOOKUP_HTML, 0 };
+	view v = { c, &body, format == MCR_LOOKUP_HTML, 0 };
 	const person *hp = (c->sections & (1u << MCR_SECTION_DEMOGRAPHICS)) ? header_person(c) : NULL;
 	source *hs = hp ? find_source(&c->rec, hp->org) : NULL;
 	if (hs)
@@ -1006,123 +1012,196 @@ static void trim_reason(const char *s, char *out, size_t n)
 	out[len] = '\0';
 }
 
-int mcr_lookup_run(const mcr_config *cfg, mcr_audit *audit, const mcr_lookup_request *req,
-                   mcr_buf *out, mcr_lookup_result *res)
+/* The decision of steps 2-9 (include/mcr/lookup.h) on a validated request whose
+ * store read ended with store_rc: fills c->outcome, c->why and c->denied_rc. */
+static int decide(ctx *c, int store_rc)
 {
-	ctx c;
-	mcr_buf secs = MCR_BUF_INIT, why = MCR_BUF_INIT;
-	mcr_audit_entry e;
-	long generation = 0;
-	const char *outcome = "failed";
-	int rc, denied_rc = 0;
-
-	memset(&c, 0, sizeof(c));
-	memset(&e, 0, sizeof(e));
-	if (res) {
-		res->audit_seq = 0;
-		res->generation = 0;
-		res->outcome = outcome;
-	}
-	if ((rc = mcr_lookup_validate(cfg, req)))
-		return rc;
-	c.cfg = cfg;
-	c.req = req;
-	c.store_path = cfg->store_dir;
-	mcr_nhs_validate(req->nhs, c.nhs);
-	if (req->break_glass)
-		trim_reason(req->break_glass, c.reason, sizeof(c.reason));
+	const mcr_config *cfg = c->cfg;
+	const mcr_lookup_request *req = c->req;
 	const mcr_role *role = mcr_config_role(cfg, req->role);
-	c.sections = req->sections ? req->sections : role->sections;
-	if ((rc = section_list(c.sections, &secs)))
-		goto out;
-
-	/* Open the store; a failure is still an attempt, audited as failed. */
-	int store_rc = mcr_store_open_current(cfg->store_dir, &c.db, &generation);
-	if (!store_rc)
-		store_rc = load_record(&c);
 	const mcr_staff *me = mcr_config_staff(cfg, req->user);
+	int rc = 0;
 
 	if (store_rc) {
-		outcome = "failed";
-		rc = mcr_buf_puts(&why, mcr_error_message());
-		denied_rc = store_rc;
-	} else if (me && strcmp(me->nhs, c.nhs) == 0) {
-		outcome = "self-access";
-		rc = mcr_buf_puts(&why, "looking up one's own record is not allowed");
-		denied_rc = MCR_EDENIED;
+		c->outcome = "failed";
+		rc = mcr_buf_puts(&c->why, mcr_error_message());
+		c->denied_rc = MCR_EIO;
+	} else if (me && strcmp(me->nhs, c->nhs) == 0) {
+		c->outcome = "self-access";
+		rc = mcr_buf_puts(&c->why, "looking up one's own record is not allowed");
+		c->denied_rc = MCR_EDENIED;
 	} else if (req->consent && strcmp(req->consent, "refused") == 0) {
-		outcome = "denied";
-		rc = mcr_buf_puts(&why, "consent refused at the point of care");
-		denied_rc = MCR_EDENIED;
-	} else if (c.sections & ~role->sections) {
-		outcome = "denied";
+		c->outcome = "denied";
+		rc = mcr_buf_puts(&c->why, "consent refused at the point of care");
+		c->denied_rc = MCR_EDENIED;
+	} else if (c->sections & ~role->sections) {
+		c->outcome = "denied";
 		for (int s = 0; s < MCR_SECTION_COUNT; s++)
-			if ((c.sections & ~role->sections) & (1u << s)) {
-				rc = mcr_buf_printf(&why, "role %s may not see section %s", req->role,
+			if ((c->sections & ~role->sections) & (1u << s)) {
+				rc = mcr_buf_printf(&c->why, "role %s may not see section %s", req->role,
 				                    mcr_section_name((mcr_section)s));
 				break;
 			}
-		denied_rc = MCR_EDENIED;
-	} else if (!record_visible(&c)) {
-		outcome = "no-record";
-		rc = mcr_buf_printf(&why, "no record of %s in the store", c.nhs);
-		denied_rc = MCR_ENOTFOUND;
-	} else if (!c.rec.member && !req->break_glass) {
-		outcome = "denied";
-		rc = mcr_buf_printf(&why, "no legitimate relationship: not on the list of %s", req->org);
-		denied_rc = MCR_EDENIED;
+		c->denied_rc = MCR_EDENIED;
+	} else if (!record_visible(c)) {
+		c->outcome = "no-record";
+		rc = mcr_buf_printf(&c->why, "no record of %s in the store", c->nhs);
+		c->denied_rc = MCR_ENOTFOUND;
+	} else if (!c->rec.member && !req->break_glass) {
+		c->outcome = "denied";
+		c->not_on_list = 1;
+		rc = mcr_buf_printf(&c->why, "no legitimate relationship: not on the list of %s", req->org);
+		c->denied_rc = MCR_EDENIED;
 	} else if (cfg->consent_required && !req->break_glass &&
 	           !(req->consent && strcmp(req->consent, "given") == 0)) {
-		outcome = "denied";
-		rc = mcr_buf_puts(&why, "explicit consent at the point of care is required and was not given");
-		denied_rc = MCR_EDENIED;
+		c->outcome = "denied";
+		c->consent_needed = 1;
+		rc = mcr_buf_puts(&c->why, "explicit consent at the point of care is required and was not given");
+		c->denied_rc = MCR_EDENIED;
 	} else {
-		outcome = "shown";
+		c->outcome = "shown";
 	}
-	if (rc)
-		goto out;
+	return rc;
+}
 
-	/* The entry is durable before anything is rendered. */
-	e.user = req->user;
-	e.org = req->org;
-	e.role = req->role;
-	e.nhs = c.nhs;
-	e.sections = mcr_buf_cstr(&secs);
-	e.basis = basis_of(req);
-	e.reason = req->break_glass ? c.reason : NULL;
-	e.outcome = outcome;
-	e.detail = why.len ? why.ptr : NULL;
-	e.generation = c.db ? generation : 0;
+int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_lookup **out)
+{
+	ctx *c;
+	int rc;
+
+	*out = NULL;
+	if ((rc = mcr_lookup_validate(cfg, req)))
+		return rc;
+	if (!(c = calloc(1, sizeof(*c))))
+		return mcr_error_set(MCR_ENOMEM, "out of memory starting a lookup");
+	c->cfg = cfg;
+	c->req = req;
+	c->store_path = cfg->store_dir;
+	c->outcome = "failed";
+	mcr_nhs_validate(req->nhs, c->nhs);
+	if (req->break_glass)
+		trim_reason(req->break_glass, c->reason, sizeof(c->reason));
+	const mcr_role *role = mcr_config_role(cfg, req->role);
+	c->sections = req->sections ? req->sections : role->sections;
+	if ((rc = section_list(c->sections, &c->secs)))
+		goto fail;
+
+	/* Open the store; a failure is still an attempt, decided (and audited) as failed. */
+	int store_rc = mcr_store_open_current(cfg->store_dir, &c->db, &c->generation);
+	if (!store_rc)
+		store_rc = load_record(c);
+	if ((rc = decide(c, store_rc)))
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	mcr_lookup_free(c);
+	return rc;
+}
+
+const char *mcr_lookup_outcome(const mcr_lookup *lk)
+{
+	return lk ? lk->outcome : "failed";
+}
+
+unsigned mcr_lookup_flags(const mcr_lookup *lk)
+{
+	unsigned f = 0;
+	if (lk && lk->not_on_list)
+		f |= MCR_LOOKUP_NOT_ON_LIST;
+	if (lk && lk->consent_needed)
+		f |= MCR_LOOKUP_CONSENT_NEEDED;
+	return f;
+}
+
+int mcr_lookup_audit(mcr_lookup *lk, mcr_audit *audit, mcr_lookup_result *res)
+{
+	mcr_audit_entry e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.user = lk->req->user;
+	e.org = lk->req->org;
+	e.role = lk->req->role;
+	e.nhs = lk->nhs;
+	e.sections = mcr_buf_cstr(&lk->secs);
+	e.basis = basis_of(lk->req);
+	e.reason = lk->req->break_glass ? lk->reason : NULL;
+	e.outcome = lk->outcome;
+	e.detail = lk->why.len ? lk->why.ptr : NULL;
+	e.generation = lk->db ? lk->generation : 0;
 	if ((rc = mcr_audit_append(audit, &e)))
-		goto out;
+		return rc;
+	lk->audited = 1;
 	if (res) {
 		res->audit_seq = e.seq;
 		res->generation = e.generation;
-		res->outcome = outcome;
+		res->outcome = lk->outcome;
 	}
-	memcpy(c.at, e.at, sizeof(c.at));
+	memcpy(lk->at, e.at, sizeof(lk->at));
+	return 0;
+}
 
-	if (store_rc) {
-		/* Audited. A missing generation is a failure here, not "no record". */
-		rc = mcr_error_set(MCR_EIO, "%s", why.ptr);
-	} else if (denied_rc == MCR_EDENIED) {
-		rc = mcr_error_set(MCR_EDENIED, "access denied: %s (this attempt is recorded)", why.ptr);
-	} else if (denied_rc == MCR_ENOTFOUND) {
-		rc = mcr_error_set(MCR_ENOTFOUND, "no record of %.3s %.3s %.4s in the shared care record",
-		                   c.nhs, c.nhs + 3, c.nhs + 6);
-	} else {
-		size_t before = out->len;
-		rc = render(&c, out);
-		if (rc && out->ptr) {
-			out->len = before;
-			out->ptr[before] = '\0';
-		}
+int mcr_lookup_refusal(const mcr_lookup *lk)
+{
+	const char *nhs = lk->nhs;
+	switch (lk->denied_rc) {
+	case 0:
+		return 0;
+	case MCR_EDENIED:
+		return mcr_error_set(MCR_EDENIED, "access denied: %s (this attempt is recorded)", lk->why.ptr);
+	case MCR_ENOTFOUND:
+		return mcr_error_set(MCR_ENOTFOUND, "no record of %.3s %.3s %.4s in the shared care record",
+		                     nhs, nhs + 3, nhs + 6);
+	default:
+		/* A missing generation is a failure here, not "no record". */
+		return mcr_error_set(MCR_EIO, "%s", lk->why.ptr);
 	}
-out:
-	if (c.db)
-		sqlite3_close(c.db);
-	record_free(&c.rec);
-	mcr_buf_free(&secs);
-	mcr_buf_free(&why);
+}
+
+int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out)
+{
+	if (!lk->audited || lk->denied_rc)
+		return mcr_error_set(MCR_ERROR, "a view is rendered only once shown and audited");
+	if (format != MCR_LOOKUP_TEXT && format != MCR_LOOKUP_HTML)
+		return mcr_error_set(MCR_EUSAGE, "unknown format");
+	size_t before = out->len;
+	int rc = render(lk, format, out);
+	if (rc && out->ptr) {
+		out->len = before;
+		out->ptr[before] = '\0';
+	}
+	return rc;
+}
+
+void mcr_lookup_free(mcr_lookup *lk)
+{
+	if (!lk)
+		return;
+	if (lk->db)
+		sqlite3_close(lk->db);
+	record_free(&lk->rec);
+	mcr_buf_free(&lk->secs);
+	mcr_buf_free(&lk->why);
+	free(lk);
+}
+
+int mcr_lookup_run(const mcr_config *cfg, mcr_audit *audit, const mcr_lookup_request *req,
+                   mcr_buf *out, mcr_lookup_result *res)
+{
+	mcr_lookup *lk = NULL;
+	int rc;
+
+	if (res) {
+		res->audit_seq = 0;
+		res->generation = 0;
+		res->outcome = "failed";
+	}
+	if ((rc = mcr_lookup_decide(cfg, req, &lk)))
+		return rc;
+	/* The entry is durable before anything is rendered. */
+	if (!(rc = mcr_lookup_audit(lk, audit, res)) && !(rc = mcr_lookup_refusal(lk)))
+		rc = mcr_lookup_render(lk, req->format, out);
+	mcr_lookup_free(lk);
 	return rc;
 }

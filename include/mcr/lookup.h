@@ -1,7 +1,8 @@
 /*
  * The Health link: one person's record for one user (DESIGN.md "Lookup",
- * docs/LOOKUP.md). mcr-lookup is a thin main over these two calls; the
- * benchmark times mcr_lookup_run itself.
+ * docs/LOOKUP.md). One decision path for every front end: mcr-lookup calls
+ * mcr_lookup_run; mcr-serve calls its steps (decide, audit, refusal or render)
+ * so the rules live once. The benchmark times mcr_lookup_run itself.
  *
  * Decision order (each step ends the lookup):
  *   1. mcr_lookup_validate: NHS number, role and organisation configured,
@@ -52,7 +53,47 @@ typedef struct mcr_lookup_result {
 int mcr_lookup_validate(const mcr_config *cfg, const mcr_lookup_request *req);
 
 /*
- * Run the lookup: validate, open the current store generation read-only, decide,
+ * One lookup in progress: the request, the person's record read from one store
+ * generation, and the decision. Made by mcr_lookup_decide, freed with
+ * mcr_lookup_free; used by one thread at a time. It points at the request and
+ * config it was made from: both must outlive it.
+ */
+typedef struct mcr_lookup mcr_lookup;
+
+/*
+ * Steps 1-9 without side effects: validate, open the current store generation
+ * read-only, read the person's record, decide. Nothing is audited or rendered.
+ * Returns 0 with *out set (the decision is in mcr_lookup_outcome; a store that
+ * cannot be read is the decision "failed", still to be audited), or MCR_EUSAGE
+ * (validation, not to be audited) / MCR_ENOMEM with *out NULL.
+ */
+int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_lookup **out);
+
+/* shown | denied | self-access | no-record | failed (static strings). */
+const char *mcr_lookup_outcome(const mcr_lookup *lk);
+
+/* Why a denial happened, for a front end that offers the next step: */
+#define MCR_LOOKUP_NOT_ON_LIST 1u     /* not on the organisation's list: break glass may be offered */
+#define MCR_LOOKUP_CONSENT_NEEDED 2u  /* consent at the point of care required, not yet asked */
+unsigned mcr_lookup_flags(const mcr_lookup *lk);
+
+/* Append the decision's audit entry (durably, before anything is shown) and fill
+ * res (may be NULL). On failure nothing may be shown. */
+int mcr_lookup_audit(mcr_lookup *lk, mcr_audit *audit, mcr_lookup_result *res);
+
+/* 0 when the decision is "shown"; else sets the message (no record data) and
+ * returns MCR_EDENIED (denied, self-access), MCR_ENOTFOUND (no-record) or
+ * MCR_EIO (failed: the store could not be read). */
+int mcr_lookup_refusal(const mcr_lookup *lk);
+
+/* Render the view into out (appended; nothing appended on failure). Only for a
+ * lookup that was audited and shown; else MCR_ERROR. */
+int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out);
+
+void mcr_lookup_free(mcr_lookup *lk); /* accepts NULL */
+
+/*
+ * Run the lookup: decide, audit, then refusal or render. Validate, open the current store generation read-only, decide,
  * append the audit entry to audit, then render the view into out (appended;
  * text for a terminal or a self-contained HTML page).
  * Returns 0 when shown; MCR_EDENIED (message: why, without record data) when
