@@ -80,7 +80,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ex_list_xml_files(const char *input, char ***files, size_t *n)
+int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n)
 {
 	file_list l = {0};
 	struct stat st;
@@ -94,7 +94,7 @@ int ex_list_xml_files(const char *input, char ***files, size_t *n)
 	else
 		rc = list_push(&l, input);
 	if (rc) {
-		ex_files_free(l.v, l.n);
+		mcr_ex_files_free(l.v, l.n);
 		return rc;
 	}
 	qsort(l.v, l.n, sizeof *l.v, cmp_str);
@@ -103,14 +103,14 @@ int ex_list_xml_files(const char *input, char ***files, size_t *n)
 	return 0;
 }
 
-void ex_files_free(char **files, size_t n)
+void mcr_ex_files_free(char **files, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(files[i]);
 	free(files);
 }
 
-int ex_is_date(const char *s)
+int mcr_ex_is_date(const char *s)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -126,7 +126,7 @@ int ex_is_date(const char *s)
 	return 1;
 }
 
-void ex_squeeze(char *s)
+void mcr_ex_squeeze(char *s)
 {
 	char *w = s;
 	int space = 0;
@@ -143,7 +143,7 @@ void ex_squeeze(char *s)
 	*w = '\0';
 }
 
-int ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *org)
+int mcr_ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *org)
 {
 	mcr_buf_reset(out);
 	if (mcr_buf_printf(out, "%s/%s/%s", staging_dir, org->ods, mcr_org_dataset(org->kind)) != 0)
@@ -153,15 +153,15 @@ int ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *org)
 
 /* ---- map: open addressing, keys in one arena ------------------------------ */
 
-typedef struct ex_slot {
+typedef struct mcr_ex_slot {
 	size_t off;   /* key offset in the arena + 1; 0 = empty */
 	uint32_t len;
 	uint32_t hash;
 	long value;
-} ex_slot;
+} mcr_ex_slot;
 
-struct ex_map {
-	ex_slot *slots;
+struct mcr_ex_map {
+	mcr_ex_slot *slots;
 	size_t cap, count;
 	mcr_buf keys;
 };
@@ -176,9 +176,9 @@ static uint32_t hash_bytes(const char *s, size_t n)
 	return h;
 }
 
-int ex_map_new(ex_map **out)
+int mcr_ex_map_new(mcr_ex_map **out)
 {
-	ex_map *m = calloc(1, sizeof *m);
+	mcr_ex_map *m = calloc(1, sizeof *m);
 	if (m)
 		m->slots = calloc(1024, sizeof *m->slots);
 	if (!m || !m->slots) {
@@ -190,7 +190,7 @@ int ex_map_new(ex_map **out)
 	return 0;
 }
 
-void ex_map_free(ex_map *m)
+void mcr_ex_map_free(mcr_ex_map *m)
 {
 	if (!m)
 		return;
@@ -199,17 +199,17 @@ void ex_map_free(ex_map *m)
 	free(m);
 }
 
-size_t ex_map_count(const ex_map *m)
+size_t mcr_ex_map_count(const mcr_ex_map *m)
 {
 	return m->count;
 }
 
-static ex_slot *find_slot(ex_slot *slots, size_t cap, const char *keys, const char *key,
+static mcr_ex_slot *find_slot(mcr_ex_slot *slots, size_t cap, const char *keys, const char *key,
                           size_t len, uint32_t h)
 {
 	size_t i = h & (cap - 1);
 	for (;;) {
-		ex_slot *s = &slots[i];
+		mcr_ex_slot *s = &slots[i];
 		if (!s->off)
 			return s;
 		if (s->hash == h && s->len == len && memcmp(keys + s->off - 1, key, len) == 0)
@@ -218,19 +218,19 @@ static ex_slot *find_slot(ex_slot *slots, size_t cap, const char *keys, const ch
 	}
 }
 
-int ex_map_get(const ex_map *m, const char *key, size_t len, long *value)
+int mcr_ex_map_get(const mcr_ex_map *m, const char *key, size_t len, long *value)
 {
-	ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, hash_bytes(key, len));
+	mcr_ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, hash_bytes(key, len));
 	if (!s->off)
 		return 0;
 	*value = s->value;
 	return 1;
 }
 
-int ex_map_put(ex_map *m, const char *key, size_t len, long value, long *existing)
+int mcr_ex_map_put(mcr_ex_map *m, const char *key, size_t len, long value, long *existing)
 {
 	uint32_t h = hash_bytes(key, len);
-	ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, h);
+	mcr_ex_slot *s = find_slot(m->slots, m->cap, m->keys.ptr, key, len, h);
 	if (s->off) {
 		if (existing)
 			*existing = s->value;
@@ -238,7 +238,7 @@ int ex_map_put(ex_map *m, const char *key, size_t len, long value, long *existin
 	}
 	if ((m->count + 1) * 2 > m->cap) {
 		size_t cap = m->cap * 2;
-		ex_slot *ns = calloc(cap, sizeof *ns);
+		mcr_ex_slot *ns = calloc(cap, sizeof *ns);
 		if (!ns)
 			return mcr_error_set(MCR_ENOMEM, "out of memory");
 		for (size_t i = 0; i < m->cap; i++)
@@ -278,7 +278,7 @@ void mcr_extract_set_spill_limit(size_t bytes)
 	spill_limit = bytes ? bytes : SPILL_DEFAULT_LIMIT;
 }
 
-struct ex_spill {
+struct mcr_ex_spill {
 	char *dir;
 	char *path;
 	FILE *f;
@@ -298,9 +298,9 @@ static int temp_path(mcr_buf *b, const char *dir, const char *what)
 	return 0;
 }
 
-int ex_spill_open(ex_spill **out, const char *dir)
+int mcr_ex_spill_open(mcr_ex_spill **out, const char *dir)
 {
-	ex_spill *s = calloc(1, sizeof *s);
+	mcr_ex_spill *s = calloc(1, sizeof *s);
 	mcr_buf p = MCR_BUF_INIT;
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
@@ -308,7 +308,7 @@ int ex_spill_open(ex_spill **out, const char *dir)
 	}
 	int rc = temp_path(&p, dir, "spill");
 	if (rc) {
-		ex_spill_close(s);
+		mcr_ex_spill_close(s);
 		return rc;
 	}
 	s->path = mcr_buf_detach(&p);
@@ -317,14 +317,14 @@ int ex_spill_open(ex_spill **out, const char *dir)
 		rc = mcr_error_set_errno(MCR_EIO, "cannot create %s", s->path);
 		free(s->path);
 		s->path = NULL;
-		ex_spill_close(s);
+		mcr_ex_spill_close(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
 }
 
-void ex_spill_close(ex_spill *s)
+void mcr_ex_spill_close(mcr_ex_spill *s)
 {
 	if (!s)
 		return;
@@ -361,7 +361,7 @@ static int put_str(mcr_buf *b, const char *str)
 	return mcr_buf_put(b, str, n);
 }
 
-static int rec_start(ex_spill *s, const char *nhs, int kind)
+static int rec_start(mcr_ex_spill *s, const char *nhs, int kind)
 {
 	mcr_buf_reset(&s->rec);
 	if (put_u32(&s->rec, 0) != 0 || mcr_buf_put(&s->rec, nhs, 10) != 0 ||
@@ -370,7 +370,7 @@ static int rec_start(ex_spill *s, const char *nhs, int kind)
 	return 0;
 }
 
-static int rec_write(ex_spill *s)
+static int rec_write(mcr_ex_spill *s)
 {
 	uint32_t len = (uint32_t)(s->rec.len - 4);
 	memcpy(s->rec.ptr, &len, 4);
@@ -380,7 +380,7 @@ static int rec_write(ex_spill *s)
 	return 0;
 }
 
-int ex_spill_person(ex_spill *s, const mcr_staged_person *p)
+int mcr_ex_spill_person(mcr_ex_spill *s, const mcr_staged_person *p)
 {
 	int rc = rec_start(s, p->nhs, REC_PERSON);
 	if (rc)
@@ -393,7 +393,7 @@ int ex_spill_person(ex_spill *s, const mcr_staged_person *p)
 	return rec_write(s);
 }
 
-int ex_spill_item(ex_spill *s, const char *nhs, const mcr_staged_item *it)
+int mcr_ex_spill_item(mcr_ex_spill *s, const char *nhs, const mcr_staged_item *it)
 {
 	int rc = rec_start(s, nhs, REC_ITEM);
 	if (rc)
@@ -410,7 +410,7 @@ int ex_spill_item(ex_spill *s, const char *nhs, const mcr_staged_item *it)
 	return rec_write(s);
 }
 
-int ex_spill_withheld(ex_spill *s, const char *nhs, mcr_section sec, mcr_reason r)
+int mcr_ex_spill_withheld(mcr_ex_spill *s, const char *nhs, mcr_section sec, mcr_reason r)
 {
 	int rc = rec_start(s, nhs, REC_WITHHELD);
 	if (rc)
@@ -659,7 +659,7 @@ static int emit_file(FILE *f, const char *path, uint64_t size, mcr_staged_writer
 }
 
 /* Split the spill into buckets by a hash of the NHS number so each fits in memory. */
-static int split_emit(ex_spill *s, size_t k, mcr_staged_writer *w)
+static int split_emit(mcr_ex_spill *s, size_t k, mcr_staged_writer *w)
 {
 	FILE **out = calloc(k, sizeof *out);
 	uint64_t *sizes = calloc(k, sizeof *sizes);
@@ -727,7 +727,7 @@ static int split_emit(ex_spill *s, size_t k, mcr_staged_writer *w)
 	return rc;
 }
 
-int ex_spill_emit(ex_spill *s, mcr_staged_writer *w)
+int mcr_ex_spill_emit(mcr_ex_spill *s, mcr_staged_writer *w)
 {
 	if (fflush(s->f) != 0)
 		return mcr_error_set_errno(MCR_EIO, "cannot write %s", s->path);

@@ -153,13 +153,13 @@ typedef struct gp {
 	char **files;
 	size_t nfiles, file;
 	int pass;
-	ex_map *keys; /* "i:<id>", "u:<fullUrl>", "n:<nhs>" -> patient index */
+	mcr_ex_map *keys; /* "i:<id>", "u:<fullUrl>", "n:<nhs>" -> patient index */
 	gp_patient *pats;
 	size_t npats, cappats;
 	pending_note *notes;
 	size_t nnotes, capnotes;
 	mcr_staged_writer *w;
-	ex_spill *spill;
+	mcr_ex_spill *spill;
 	fres res;
 	mcr_buf tmp, tmp2, key;
 	mcr_buf dv[16]; /* detail values of the item being built */
@@ -226,7 +226,7 @@ static int add_key(gp *g, char prefix, const char *s, long idx, long *existing)
 	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
 	    mcr_buf_puts(&g->key, s) != 0)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	return ex_map_put(g->keys, g->key.ptr, g->key.len, idx, existing);
+	return mcr_ex_map_put(g->keys, g->key.ptr, g->key.len, idx, existing);
 }
 
 static int lookup_key(gp *g, char prefix, const char *s, long *idx)
@@ -235,7 +235,7 @@ static int lookup_key(gp *g, char prefix, const char *s, long *idx)
 	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
 	    mcr_buf_puts(&g->key, s) != 0)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	return ex_map_get(g->keys, g->key.ptr, g->key.len, idx);
+	return mcr_ex_map_get(g->keys, g->key.ptr, g->key.len, idx);
 }
 
 /* The NHS number of a Patient (first identifier with the NHS system), or NULL. */
@@ -784,7 +784,7 @@ static int stage_clinical(gp *g, const rtype *t)
 		return 0;
 	}
 	if (reason >= 0)
-		return ex_spill_withheld(g->spill, p->nhs, t->section, (mcr_reason)reason);
+		return mcr_ex_spill_withheld(g->spill, p->nhs, t->section, (mcr_reason)reason);
 	coding c = main_concept(g, t);
 	mcr_staged_detail d[16];
 	size_t nd = item_details(g, t, d);
@@ -799,7 +799,7 @@ static int stage_clinical(gp *g, const rtype *t)
 	it.confidentiality = f.confidentiality;
 	it.details = d;
 	it.ndetails = nd;
-	return ex_spill_item(g->spill, p->nhs, &it);
+	return mcr_ex_spill_item(g->spill, p->nhs, &it);
 }
 
 /* Pass 2: a Patient's person record (once per patient). */
@@ -825,7 +825,7 @@ static int stage_patient(gp *g)
 	ps.nhs = p->nhs;
 	if (p->obj.in_force) {
 		ps.objection = p->obj.date; /* nothing else about an objecting person */
-		return ex_spill_person(g->spill, &ps);
+		return mcr_ex_spill_person(g->spill, &ps);
 	}
 	/* The official name, else the first. */
 	int nid = 0;
@@ -880,7 +880,7 @@ static int stage_patient(gp *g)
 			ps.phone = fr_get_in(r, "telecom/value", 1, r->pairs[i].anc[0]);
 			break;
 		}
-	int rc = ex_spill_person(g->spill, &ps);
+	int rc = mcr_ex_spill_person(g->spill, &ps);
 	mcr_buf_free(&given);
 	mcr_buf_free(&addr);
 	return rc;
@@ -1140,18 +1140,18 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	g.cfg = cfg;
 	g.org = org;
 	mcr_buf folder = MCR_BUF_INIT;
-	int rc = ex_list_xml_files(input, &g.files, &g.nfiles);
+	int rc = mcr_ex_list_xml_files(input, &g.files, &g.nfiles);
 	if (rc == 0 && g.nfiles == 0)
 		rc = mcr_error_set(MCR_EFORMAT, "%s: no .xml or .xml.gz files", input);
 	if (rc == 0)
-		rc = ex_map_new(&g.keys);
+		rc = mcr_ex_map_new(&g.keys);
 	if (rc == 0)
-		rc = ex_stage_folder(&folder, staging_dir, org);
+		rc = mcr_ex_stage_folder(&folder, staging_dir, org);
 	mcr_staged_header h = {org->ods, mcr_org_dataset(org->kind), mcr_time_now(), org->shares_from};
 	if (rc == 0)
 		rc = mcr_staged_writer_open(&g.w, staging_dir, &h);
 	if (rc == 0)
-		rc = ex_spill_open(&g.spill, folder.ptr);
+		rc = mcr_ex_spill_open(&g.spill, folder.ptr);
 	if (rc == 0)
 		rc = run_pass(&g, 1);
 	if (rc == 0)
@@ -1168,8 +1168,8 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	if (rc == 0)
 		rc = run_pass(&g, 2);
 	if (rc == 0)
-		rc = ex_spill_emit(g.spill, g.w);
-	ex_spill_close(g.spill);
+		rc = mcr_ex_spill_emit(g.spill, g.w);
+	mcr_ex_spill_close(g.spill);
 	if (rc == 0) {
 		rc = mcr_staged_writer_commit(g.w, manifest_path);
 		g.w = NULL;
@@ -1179,8 +1179,8 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 		free(g.notes[i].key);
 	free(g.notes);
 	free(g.pats);
-	ex_map_free(g.keys);
-	ex_files_free(g.files, g.nfiles);
+	mcr_ex_map_free(g.keys);
+	mcr_ex_files_free(g.files, g.nfiles);
 	free(g.res.pairs);
 	mcr_buf_free(&g.res.arena);
 	mcr_buf_free(&g.tmp);

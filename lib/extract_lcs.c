@@ -27,11 +27,11 @@ typedef struct lcs_person {
 typedef struct lcs {
 	const mcr_config *cfg;
 	const mcr_org *org;
-	ex_map *ids;
+	mcr_ex_map *ids;
 	lcs_person *v;
 	size_t n, cap;
 	mcr_staged_writer *w;
-	ex_spill *spill;
+	mcr_ex_spill *spill;
 } lcs;
 
 static const char *const person_cols[] = {"person_id", "nhs_number", "family_name", "given_name",
@@ -63,7 +63,7 @@ static int read_persons(lcs *l, const char *path)
 			rc = bad(c, "empty person_id", id);
 			break;
 		}
-		if (*birth && !ex_is_date(birth)) {
+		if (*birth && !mcr_ex_is_date(birth)) {
 			rc = bad(c, "bad birth_date (YYYY-MM-DD)", birth);
 			break;
 		}
@@ -75,7 +75,7 @@ static int read_persons(lcs *l, const char *path)
 			rc = bad(c, "bad share_consent (Y, N or empty)", consent);
 			break;
 		}
-		if (*cdate && !ex_is_date(cdate)) {
+		if (*cdate && !mcr_ex_is_date(cdate)) {
 			rc = bad(c, "bad consent_date (YYYY-MM-DD)", cdate);
 			break;
 		}
@@ -89,7 +89,7 @@ static int read_persons(lcs *l, const char *path)
 			l->v = v;
 			l->cap = cap;
 		}
-		rc = ex_map_put(l->ids, id, strlen(id), (long)l->n, NULL);
+		rc = mcr_ex_map_put(l->ids, id, strlen(id), (long)l->n, NULL);
 		if (rc == 0) {
 			rc = bad(c, "duplicate person_id", id);
 			break;
@@ -116,7 +116,7 @@ static int read_persons(lcs *l, const char *path)
 		ps.given = mcr_csv_get(c, "given_name");
 		ps.birth_date = *birth ? birth : NULL;
 		ps.consent = "Y";
-		rc = ex_spill_person(l->spill, &ps);
+		rc = mcr_ex_spill_person(l->spill, &ps);
 	}
 	mcr_csv_close(c);
 	return rc < 0 ? rc : 0;
@@ -134,7 +134,7 @@ static int read_involvements(lcs *l, const char *path)
 		const char *start = mcr_csv_get(c, "start_date");
 		const char *end = mcr_csv_get(c, "end_date");
 		long idx;
-		if (!ex_map_get(l->ids, pid, strlen(pid), &idx)) {
+		if (!mcr_ex_map_get(l->ids, pid, strlen(pid), &idx)) {
 			rc = bad(c, "involvement for unknown person_id", pid);
 			break;
 		}
@@ -146,11 +146,11 @@ static int read_involvements(lcs *l, const char *path)
 			rc = bad(c, "empty type", type);
 			break;
 		}
-		if (!ex_is_date(start)) {
+		if (!mcr_ex_is_date(start)) {
 			rc = bad(c, "bad start_date (YYYY-MM-DD)", start);
 			break;
 		}
-		if (*end && !ex_is_date(end)) {
+		if (*end && !mcr_ex_is_date(end)) {
 			rc = bad(c, "bad end_date (YYYY-MM-DD or empty)", end);
 			break;
 		}
@@ -167,7 +167,7 @@ static int read_involvements(lcs *l, const char *path)
 		f.date = start;
 		int reason = mcr_consent_item_withhold_reason(l->cfg, l->org, &f);
 		if (reason >= 0) {
-			rc = ex_spill_withheld(l->spill, p->nhs, MCR_SECTION_SOCIAL_CARE, (mcr_reason)reason);
+			rc = mcr_ex_spill_withheld(l->spill, p->nhs, MCR_SECTION_SOCIAL_CARE, (mcr_reason)reason);
 			continue;
 		}
 		mcr_staged_detail d[8];
@@ -191,7 +191,7 @@ static int read_involvements(lcs *l, const char *path)
 		it.status = *end ? "closed" : "open";
 		it.details = d;
 		it.ndetails = nd;
-		rc = ex_spill_item(l->spill, p->nhs, &it);
+		rc = mcr_ex_spill_item(l->spill, p->nhs, &it);
 	}
 	mcr_csv_close(c);
 	return rc < 0 ? rc : 0;
@@ -200,18 +200,18 @@ static int read_involvements(lcs *l, const char *path)
 /* The caseload: each valid NHS number with an open involvement, once. */
 static int write_caseload(lcs *l)
 {
-	ex_map *seen = NULL;
-	int rc = ex_map_new(&seen);
+	mcr_ex_map *seen = NULL;
+	int rc = mcr_ex_map_new(&seen);
 	for (size_t i = 0; rc == 0 && i < l->n; i++) {
 		if (!l->v[i].valid || !l->v[i].open)
 			continue;
-		rc = ex_map_put(seen, l->v[i].nhs, 10, 0, NULL);
+		rc = mcr_ex_map_put(seen, l->v[i].nhs, 10, 0, NULL);
 		if (rc == 1)
 			rc = mcr_staged_write_member(l->w, l->v[i].nhs);
 		else if (rc == 0)
 			continue;
 	}
-	ex_map_free(seen);
+	mcr_ex_map_free(seen);
 	return rc < 0 ? rc : 0;
 }
 
@@ -233,14 +233,14 @@ int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input
 	    mcr_fs_join(&invs, input, "involvements.csv") != 0)
 		rc = mcr_error_set(MCR_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = ex_map_new(&l.ids);
+		rc = mcr_ex_map_new(&l.ids);
 	if (rc == 0)
-		rc = ex_stage_folder(&folder, staging_dir, org);
+		rc = mcr_ex_stage_folder(&folder, staging_dir, org);
 	mcr_staged_header h = {org->ods, mcr_org_dataset(org->kind), mcr_time_now(), org->shares_from};
 	if (rc == 0)
 		rc = mcr_staged_writer_open(&l.w, staging_dir, &h);
 	if (rc == 0)
-		rc = ex_spill_open(&l.spill, folder.ptr);
+		rc = mcr_ex_spill_open(&l.spill, folder.ptr);
 	if (rc == 0)
 		rc = read_persons(&l, persons.ptr);
 	if (rc == 0)
@@ -248,14 +248,14 @@ int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input
 	if (rc == 0)
 		rc = write_caseload(&l);
 	if (rc == 0)
-		rc = ex_spill_emit(l.spill, l.w);
-	ex_spill_close(l.spill);
+		rc = mcr_ex_spill_emit(l.spill, l.w);
+	mcr_ex_spill_close(l.spill);
 	if (rc == 0) {
 		rc = mcr_staged_writer_commit(l.w, manifest_path);
 		l.w = NULL;
 	}
 	mcr_staged_writer_abort(l.w);
-	ex_map_free(l.ids);
+	mcr_ex_map_free(l.ids);
 	free(l.v);
 	mcr_buf_free(&folder);
 	mcr_buf_free(&persons);

@@ -46,9 +46,9 @@ typedef struct ooh {
 	const mcr_config *cfg;
 	const mcr_org *org;
 	time_t now;
-	ex_map *members;
+	mcr_ex_map *members;
 	mcr_staged_writer *w;
-	ex_spill *spill;
+	mcr_ex_spill *spill;
 	ooh_doc doc;
 } ooh;
 
@@ -135,7 +135,7 @@ static int ts_to_iso(const char *ts, char out[32], time_t *t)
 	}
 	char date[11];
 	snprintf(date, sizeof date, "%.4s-%.2s-%.2s", ts, ts + 4, ts + 6);
-	if (!ex_is_date(date))
+	if (!mcr_ex_is_date(date))
 		return MCR_EFORMAT;
 	int hh = 0, mi = 0, ss = 0;
 	if (n >= 10)
@@ -224,7 +224,7 @@ static int narrative(mcr_xml *x, int base, ooh_doc *d, mcr_buf *out)
 			char *nl = strchr(s, '\n');
 			if (nl)
 				*nl = '\0';
-			ex_squeeze(s);
+			mcr_ex_squeeze(s);
 			if (*s) {
 				if (out->len)
 					mcr_buf_putc(out, '\n');
@@ -244,7 +244,7 @@ static int elem_text(mcr_xml *x, mcr_buf *out)
 	int rc = mcr_xml_text(x, 64 * 1024, &t);
 	if (rc)
 		return rc;
-	ex_squeeze(t);
+	mcr_ex_squeeze(t);
 	mcr_buf_reset(out);
 	mcr_buf_puts(out, t);
 	free(t);
@@ -391,7 +391,7 @@ static int stage_document(ooh *o, const char *file)
 		                     d->time.ptr);
 	/* The organisation's own list: recent cases, shared or not. */
 	if (dated && t >= o->now - (time_t)o->cfg->ooh_recent_days * 86400) {
-		int rc = ex_map_put(o->members, nhs, 10, 0, NULL);
+		int rc = mcr_ex_map_put(o->members, nhs, 10, 0, NULL);
 		if (rc < 0)
 			return rc;
 		if (rc == 1 && (rc = mcr_staged_write_member(o->w, nhs)) != 0)
@@ -405,7 +405,7 @@ static int stage_document(ooh *o, const char *file)
 	f.date = dated ? iso : NULL;
 	int reason = mcr_consent_item_withhold_reason(o->cfg, o->org, &f);
 	if (reason >= 0)
-		return ex_spill_withheld(o->spill, nhs, MCR_SECTION_MISC_REPORTS, (mcr_reason)reason);
+		return mcr_ex_spill_withheld(o->spill, nhs, MCR_SECTION_MISC_REPORTS, (mcr_reason)reason);
 	size_t nd = 0;
 	mcr_staged_detail *det = calloc(d->nsections + 1, sizeof *det);
 	if (!det)
@@ -439,7 +439,7 @@ static int stage_document(ooh *o, const char *file)
 	it.display = d->title.len ? d->title.ptr : "Out of hours report";
 	it.details = det;
 	it.ndetails = nd;
-	int rc = ex_spill_item(o->spill, nhs, &it);
+	int rc = mcr_ex_spill_item(o->spill, nhs, &it);
 	free(det);
 	mcr_buf_free(&system);
 	return rc;
@@ -509,28 +509,28 @@ int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input
 	char **files = NULL;
 	size_t nfiles = 0;
 	mcr_buf folder = MCR_BUF_INIT;
-	int rc = ex_list_xml_files(input, &files, &nfiles);
+	int rc = mcr_ex_list_xml_files(input, &files, &nfiles);
 	if (rc == 0)
-		rc = ex_map_new(&o.members);
+		rc = mcr_ex_map_new(&o.members);
 	if (rc == 0)
-		rc = ex_stage_folder(&folder, staging_dir, org);
+		rc = mcr_ex_stage_folder(&folder, staging_dir, org);
 	mcr_staged_header h = {org->ods, mcr_org_dataset(org->kind), o.now, org->shares_from};
 	if (rc == 0)
 		rc = mcr_staged_writer_open(&o.w, staging_dir, &h);
 	if (rc == 0)
-		rc = ex_spill_open(&o.spill, folder.ptr);
+		rc = mcr_ex_spill_open(&o.spill, folder.ptr);
 	for (size_t i = 0; rc == 0 && i < nfiles; i++)
 		rc = read_file(&o, files[i]);
 	if (rc == 0)
-		rc = ex_spill_emit(o.spill, o.w);
-	ex_spill_close(o.spill);
+		rc = mcr_ex_spill_emit(o.spill, o.w);
+	mcr_ex_spill_close(o.spill);
 	if (rc == 0) {
 		rc = mcr_staged_writer_commit(o.w, manifest_path);
 		o.w = NULL;
 	}
 	mcr_staged_writer_abort(o.w);
-	ex_map_free(o.members);
-	ex_files_free(files, nfiles);
+	mcr_ex_map_free(o.members);
+	mcr_ex_files_free(files, nfiles);
 	doc_free(&o.doc);
 	mcr_buf_free(&folder);
 	return rc;
