@@ -2,11 +2,13 @@
  * the sentence describing their input (extract_main.h). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "extract_main.h"
 #include "mcr/cli.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
+#include "mcr/staged.h"
 
 static const struct option options[] = {
 	{"org", required_argument, NULL, 'o'},
@@ -36,6 +38,57 @@ static void usage(const extract_program *p)
 	       p->name, p->description, dataset, p->org_noun, mcr_org_kind_name(p->kind), p->input_help);
 }
 
+/*
+ * Check the organisation ods is in cfg with this program's kind (else say why,
+ * MCR_EXIT_USAGE), run the extract (out_dir NULL: the config's staging dir) and
+ * print the summary line (org, dataset, people, members, items, withheld total)
+ * and the manifest path on stdout; on failure "<prog>: <message>" on stderr.
+ * Returns an MCR_EXIT_* status.
+ */
+static int extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kind,
+                       const char *ods, const char *input, const char *out_dir)
+{
+	const mcr_org *org = mcr_config_org(cfg, ods);
+	if (!org) {
+		fprintf(stderr, "%s: organisation %s is not in %s\n", prog, ods, cfg->path);
+		return MCR_EXIT_USAGE;
+	}
+	if (org->kind != kind) {
+		fprintf(stderr, "%s: organisation %s is of kind %s in %s, not %s\n", prog, ods,
+		        mcr_org_kind_name(org->kind), cfg->path, mcr_org_kind_name(kind));
+		return MCR_EXIT_USAGE;
+	}
+	char *manifest = NULL;
+	mcr_staged_manifest *m = NULL;
+	int rc;
+	switch (kind) {
+	case MCR_KIND_GP:
+		rc = mcr_extract_gp(cfg, org, input, out_dir, &manifest);
+		break;
+	case MCR_KIND_LCS:
+		rc = mcr_extract_lcs(cfg, org, input, out_dir, &manifest);
+		break;
+	default:
+		rc = mcr_extract_ooh(cfg, org, input, out_dir, &manifest);
+		break;
+	}
+	if (rc == 0)
+		rc = mcr_staged_manifest_read(manifest, &m);
+	if (rc != 0) {
+		mcr_error_print(prog);
+		free(manifest);
+		return mcr_error_exit_status(rc);
+	}
+	long withheld = 0;
+	for (int r = 0; r < MCR_REASON_COUNT; r++)
+		withheld += m->withheld[r];
+	printf("%s %s: people %ld, members %ld, items %ld, withheld %ld\n%s\n", org->ods,
+	       m->dataset, m->people, m->members, m->items, withheld, manifest);
+	mcr_staged_manifest_free(m);
+	free(manifest);
+	return MCR_EXIT_OK;
+}
+
 int extract_main(const extract_program *p, int argc, char **argv)
 {
 	const char *org = NULL, *input = NULL, *out_dir = NULL, *config = NULL;
@@ -59,7 +112,7 @@ int extract_main(const extract_program *p, int argc, char **argv)
 	status = mcr_cli_load_config(p->name, config, &cfg);
 	if (status)
 		goto out;
-	status = mcr_extract_run(p->name, cfg, p->kind, org, input, out_dir);
+	status = extract_run(p->name, cfg, p->kind, org, input, out_dir);
 out:
 	mcr_config_free(cfg);
 	return status;

@@ -1,5 +1,6 @@
-/* The extractors' shared main: option table, --help, parse, validate, then
- * mcr_extract_run(). Each mcr-extract-*.c describes itself and calls it. */
+/* The extractors' shared main: option table, --help, parse, validate, then the
+ * extract of its kind and the summary line. Each mcr-extract-*.c describes
+ * itself and calls it. */
 #ifndef EXTRACT_MAIN_H
 #define EXTRACT_MAIN_H
 

@@ -39,15 +39,4 @@ int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input
  */
 void mcr_extract_set_spill_limit(size_t bytes);
 
-/*
- * What each program's main does once its options are parsed: checks the
- * organisation ods is in cfg with this kind (else prints why and returns
- * MCR_EXIT_USAGE), runs the extract (out_dir NULL: the config's staging dir),
- * and prints the summary line (org, dataset, people, members, items, withheld
- * total) and the manifest path on stdout; on failure "<prog>: <message>" on
- * stderr. Returns an MCR_EXIT_* status.
- */
-int mcr_extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kind,
-                    const char *ods, const char *input, const char *out_dir);
-
 #endif
