@@ -7,6 +7,7 @@
  *   bench_load_parse CONFIG
  */
 #include "mcr/config.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/staged.h"
 

@@ -8,6 +8,7 @@
  *
  *   bench_staged [ITEMS]      default 1000000
  */
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/staged.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "extract_main.h"
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
 #include "mcr/staged.h"

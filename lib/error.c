@@ -72,8 +72,3 @@ int mcr_error_exit_status(int code)
 	default: return MCR_EXIT_FAILED;
 	}
 }
-
-void mcr_error_print(const char *prog)
-{
-	fprintf(stderr, "%s: %s\n", prog, err_message[0] ? err_message : "failed (no message)");
-}

@@ -2144,7 +2144,7 @@ static void quarantine(load_run *r)
 			}
 		}
 		if (rc)
-			mcr_error_print("mcr-load: quarantine");
+			fprintf(stderr, "mcr-load: quarantine: %s\n", mcr_error_message());
 	}
 	mcr_buf_free(&dest);
 	mcr_buf_free(&reason);
@@ -2289,7 +2289,7 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	sum->generation = r.new_gen;
 	int keep = cfg->keep_generations >= 2 ? cfg->keep_generations : 2;
 	if (remove_generations(cfg->store_dir, -1, r.new_gen - keep) != 0)
-		mcr_error_print("mcr-load: pruning generations");
+		fprintf(stderr, "mcr-load: pruning generations: %s\n", mcr_error_message());
 	quarantine(&r);
 out:
 	for (size_t i = 0; r.orgs && i < cfg->norgs; i++) {

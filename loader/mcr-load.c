@@ -1,5 +1,5 @@
 /* mcr-load: all complete staged files -> a new store generation (docs/LOAD.md). */
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/config.h"
 #include "mcr/error.h"
 #include "mcr/load.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "synth.h"
 

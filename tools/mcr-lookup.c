@@ -5,7 +5,7 @@
 
 #include "mcr/audit.h"
 #include "mcr/buf.h"
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/lookup.h"
 #include "mcr/vocab.h"

@@ -1,5 +1,5 @@
 /* mcr-report: coverage and audit reports for information governance (docs/REPORTS.md). */
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/report.h"

@@ -53,7 +53,4 @@ void mcr_error_clear(void);
  * EDENIED -> 3, ENOTFOUND -> 4, other negatives -> 1, 0 -> 0. */
 int mcr_error_exit_status(int code);
 
-/* Print "<prog>: <message>" (one line) to stderr. */
-void mcr_error_print(const char *prog);
-
 #endif

@@ -1,8 +1,10 @@
-/* Shared pieces of the programs' thin mains. */
-#include "mcr/cli.h"
-#include "mcr/error.h"
+/* Shared pieces of the programs' thin mains (program side: never linked into
+ * libmcr, which does not print). */
+#include "cli.h"
 
 #include <stdarg.h>
+
+#include "mcr/error.h"
 
 void mcr_cli_version(const char *prog)
 {
@@ -28,4 +30,10 @@ int mcr_cli_usage_error(const char *prog, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help'.\n", prog);
 	return MCR_EXIT_USAGE;
+}
+
+void mcr_error_print(const char *prog)
+{
+	const char *msg = mcr_error_message();
+	fprintf(stderr, "%s: %s\n", prog, msg[0] ? msg : "failed (no message)");
 }

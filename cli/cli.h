@@ -1,6 +1,8 @@
 /*
  * What every program's thin main shares: --version text, the --config default,
- * loading the config with the standard error report.
+ * loading the config with the standard error report, printing the library's
+ * error message. Program side (cli/, the static library mcr_cli): the mains and
+ * benchmarks link it; libmcr never does, since the library never prints.
  *
  * Program shape (see loader/mcr-load.c): a static struct option table and usage
  * text; parse with getopt_long; validate; open; work; one `out:` cleanup label;
@@ -23,5 +25,9 @@ int mcr_cli_load_config(const char *prog, const char *opt, mcr_config **cfg);
 /* Report a usage error: "<prog>: <message>" and "Try '<prog> --help'." on
  * stderr; returns MCR_EXIT_USAGE. */
 int mcr_cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print "<prog>: <message>" (one line, the thread's mcr_error_message()) to
+ * stderr. */
+void mcr_error_print(const char *prog);
 
 #endif
