@@ -18,6 +18,7 @@ static const struct option options[] = {
 	{"org", required_argument, NULL, 'o'},
 	{"no-report", no_argument, NULL, 'n'},
 	{"wait", no_argument, NULL, 'w'},
+	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -25,12 +26,13 @@ static const struct option options[] = {
 
 static const char usage[] =
 	"Usage: mcr-nightly [--config FILE] [--only-kind gp|lcs|ooh] [--org ODS]...\n"
-	"                   [--no-report] [--wait]\n"
+	"                   [--no-report] [--wait] [--verbose]\n"
 	"Run one night unattended: each organisation's extractor (a failure is recorded\n"
 	"and the others go on), mcr-load, archiving of the loaded staged files and\n"
-	"pruning by retention, then mcr-report coverage on stdout. Every step is logged\n"
-	"with the run id to the config's log file and to syslog; stdout carries the\n"
-	"report and a one-line summary.\n"
+	"pruning by retention, then mcr-report coverage. Every step, and the report, is\n"
+	"logged with the run id to the config's log file and to syslog. A good night\n"
+	"prints nothing; a degraded or failed one prints a short summary on stderr\n"
+	"(what went wrong, where the log is), so cron mails it.\n"
 	"\n"
 	"  --config FILE      region config (default $MCR_CONFIG, else ./mcr.yaml)\n"
 	"  --only-kind KIND   extract only organisations of this kind, then load\n"
@@ -38,6 +40,7 @@ static const char usage[] =
 	"  --org ODS          extract only this organisation (repeatable)\n"
 	"  --no-report        do not run the coverage report\n"
 	"  --wait             wait for a run in progress instead of exiting 75\n"
+	"  --verbose          print the coverage report and a summary line on stdout\n"
 	"  --help, --version\n"
 	"\n"
 	"Programs are found beside mcr-nightly, or in $MCR_BIN.\n"
@@ -45,15 +48,28 @@ static const char usage[] =
 	"an organisation is stale); 1 failed (the load failed); 2 usage or config\n"
 	"error; 75 another run holds the lock.\n";
 
+/* The run's one-line summary. */
+static void print_summary(FILE *to, const mcr_night_result *res)
+{
+	static const char *const outcome[] = {"good", "failed", "", "degraded"};
+	const char *name = res->status <= 3 ? outcome[res->status] : "locked";
+	fprintf(to, "%s: run %s %s (exit %d): %d extract(s), %d failed%s%s; load exit %d; "
+	        "generation %ld; stale: %s; %ld archived, %ld pruned; %.1f s\n",
+	        prog, res->run_id, name, res->status, res->extracts, res->extracts_failed,
+	        res->failed_orgs.len ? " " : "", mcr_buf_cstr(&res->failed_orgs), res->load_status,
+	        res->generation, res->stale_orgs.len ? res->stale_orgs.ptr : "none", res->archived,
+	        res->pruned, res->seconds);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	const char **orgs = NULL;
 	size_t norgs = 0;
-	mcr_night_options opt = {NULL, -1, NULL, 0, 1, 1, 0};
+	mcr_night_options opt = {NULL, -1, NULL, 0, 1, -1, 0};
 	mcr_night_result res;
 	mcr_config *cfg = NULL;
-	int status = MCR_EXIT_FAILED, c, ran = 0;
+	int status = MCR_EXIT_FAILED, c, ran = 0, verbose = 0;
 
 	orgs = calloc((size_t)argc, sizeof(*orgs));
 	if (!orgs) {
@@ -86,6 +102,10 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			opt.wait = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			opt.report_fd = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -122,26 +142,30 @@ int main(int argc, char **argv)
 	opt.orgs = orgs;
 	opt.norgs = norgs;
 
-	/* The report and the summary must reach cron's mail in order. */
+	/* The report and the summary must reach the terminal in order. */
 	fflush(stdout);
 	ran = 1;
 	int rc = mcr_night_run(cfg, &opt, &res);
 	status = res.status;
-	if (rc == MCR_ELOCKED) {
+	if (rc) {
 		mcr_error_print(prog);
-	} else if (rc) {
-		mcr_error_print(prog);
-		status = mcr_error_exit_status(rc);
-	} else {
-		static const char *const outcome[] = {"good", "failed", "", "degraded"};
-		const char *name = status <= 3 ? outcome[status] : "locked";
-		printf("%s: run %s %s (exit %d): %d extract(s), %d failed%s%s; load exit %d; "
-		       "generation %ld; stale: %s; %ld archived, %ld pruned; %.1f s%s%s\n",
-		       prog, res.run_id, name, status, res.extracts, res.extracts_failed,
-		       res.failed_orgs.len ? " " : "", res.failed_orgs.len ? res.failed_orgs.ptr : "",
-		       res.load_status, res.generation, res.stale_orgs.len ? res.stale_orgs.ptr : "none",
-		       res.archived, res.pruned, res.seconds, res.problems.len ? "; " : "",
-		       res.problems.len ? res.problems.ptr : "");
+		if (rc != MCR_ELOCKED)
+			status = mcr_error_exit_status(rc);
+		goto out;
+	}
+	if (verbose)
+		print_summary(stdout, &res);
+	if (status != MCR_EXIT_OK) {
+		/* Cron mails what a job writes: only a night that needs someone does. */
+		if (!verbose)
+			print_summary(stderr, &res);
+		for (const char *p = mcr_buf_cstr(&res.problems); *p;) {
+			size_t len = strcspn(p, "\n");
+			fprintf(stderr, "%s:   %.*s\n", prog, (int)len, p);
+			p += len + (p[len] == '\n');
+		}
+		fprintf(stderr, "%s: details: grep 'run=%s' %s\n", prog, res.run_id,
+		        cfg->log_path ? cfg->log_path : "(no log file; see syslog)");
 	}
 out:
 	if (ran)

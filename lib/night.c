@@ -298,7 +298,7 @@ static void problem(struct night *n, const char *fmt, ...)
 	int rc = mcr_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
 	if (!rc)
-		add_word(&n->res->problems, "; ", msg.ptr);
+		add_word(&n->res->problems, "\n", msg.ptr);
 	mcr_buf_free(&msg);
 }
 
@@ -344,6 +344,7 @@ static int extract_all(struct night *n)
 			night_log(n, LOG_WARNING, "step=extract org=%s failed: %s (recorded for the loader)",
 			          o->ods, why.ptr);
 		}
+		problem(n, "extract of %s failed: %s", o->ods, why.ptr);
 	}
 	mcr_buf_free(&prog);
 	mcr_buf_free(&name);
@@ -359,10 +360,13 @@ static int load(struct night *n)
 		return rc;
 	char *argv[] = {prog.ptr, "--config", n->cfg->path, NULL};
 	int status = 0;
-	rc = run_step(n, "load", NULL, argv, -1, &status, NULL);
+	mcr_buf why = MCR_BUF_INIT;
+	rc = run_step(n, "load", NULL, argv, -1, &status, &why);
 	mcr_buf_free(&prog);
-	if (rc)
+	if (rc) {
+		mcr_buf_free(&why);
 		return rc;
+	}
 	n->res->load_status = status;
 	switch (status) {
 	case MCR_EXIT_OK:
@@ -379,9 +383,11 @@ static int load(struct night *n)
 		break;
 	default:
 		n->res->status = MCR_EXIT_FAILED;
-		problem(n, "mcr-load failed (exit %d)", status);
+		problem(n, "mcr-load failed (exit %d)%s%s", status, why.len ? ": " : "",
+		        mcr_buf_cstr(&why));
 		break;
 	}
+	mcr_buf_free(&why);
 	return 0;
 }
 
@@ -450,8 +456,8 @@ static void prune(struct night *n)
 static void check_sources(struct night *n, sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT status, extracted FROM source WHERE org = ?1", -1, &st,
-	                       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT status, extracted, rejected_reason FROM source "
+	                       "WHERE org = ?1", -1, &st, NULL) != SQLITE_OK) {
 		night_log(n, LOG_ERR, "step=check cannot read the generation's sources: %s",
 		          sqlite3_errmsg(db));
 		problem(n, "cannot check the organisations' freshness");
@@ -464,10 +470,11 @@ static void check_sources(struct night *n, sqlite3 *db)
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, o->ods, -1, SQLITE_STATIC);
-		const char *status = NULL, *extracted = NULL;
+		const char *status = NULL, *extracted = NULL, *rejected = NULL;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			status = (const char *)sqlite3_column_text(st, 0);
 			extracted = (const char *)sqlite3_column_text(st, 1);
+			rejected = (const char *)sqlite3_column_text(st, 2);
 		}
 		mcr_freshness f = mcr_report_freshness(status, extracted, o->schedule, n->now);
 		if (f == MCR_FRESH_OK) {
@@ -479,6 +486,9 @@ static void check_sources(struct night *n, sqlite3 *db)
 		          o->ods, mcr_freshness_name(f), status ? status : "not in the store",
 		          extracted ? extracted : "never", mcr_schedule_name(o->schedule));
 		add_word(&n->res->stale_orgs, " ", o->ods);
+		problem(n, "%s %s: data as of %s (schedule %s)%s%s", o->ods, mcr_freshness_name(f),
+		        extracted ? extracted : "never", mcr_schedule_name(o->schedule),
+		        rejected ? "; latest file rejected: " : "", rejected ? rejected : "");
 		degrade(n);
 	}
 	sqlite3_finalize(st);
@@ -653,6 +663,12 @@ done:
 		rc = 0;
 	}
 	res->seconds = mono_seconds() - started;
+	/* The problems, one per line for the operator's summary, share the log line. */
+	mcr_buf joined = MCR_BUF_INIT;
+	for (const char *p = mcr_buf_cstr(&res->problems); *p; p++) {
+		if (*p == '\n' ? mcr_buf_puts(&joined, "; ") : mcr_buf_put(&joined, p, 1))
+			break;
+	}
 	night_log(&n, res->status == MCR_EXIT_OK ? LOG_INFO : LOG_WARNING,
 	          "end: %s, exit %d, %d extract(s) (%d failed%s%s), load exit %d, generation %ld, "
 	          "%ld archived, %ld pruned, stale: %s, in %.3f s%s%s",
@@ -660,7 +676,8 @@ done:
 	          res->failed_orgs.len ? ": " : "", mcr_buf_cstr(&res->failed_orgs),
 	          res->load_status, res->generation, res->archived, res->pruned,
 	          res->stale_orgs.len ? res->stale_orgs.ptr : "none", res->seconds,
-	          res->problems.len ? "; " : "", mcr_buf_cstr(&res->problems));
+	          joined.len ? "; " : "", mcr_buf_cstr(&joined));
+	mcr_buf_free(&joined);
 out:
 	if (rc == MCR_ELOCKED)
 		res->status = MCR_EXIT_LOCKED;

@@ -14,7 +14,7 @@
  *      check the loader kept no more than retention.generations generations;
  *   5. judge each organisation in scope in the published generation as the coverage
  *      report does (mcr_report_freshness): anything but OK makes the run degraded;
- *   6. run mcr-report --config F coverage, its output on the runner's stdout.
+ *   6. run mcr-report --config F coverage, its output to opt->report_fd or the log.
  *
  * Children are run with fork + exec (no shell), found in one folder (the runner's
  * own unless $MCR_BIN names another); their stdout and stderr lines go to the log.
@@ -37,7 +37,7 @@ typedef struct mcr_night_options {
 	const char *const *orgs;    /* extract only these ODS codes (NULL or norgs 0: all) */
 	size_t norgs;
 	int report;                 /* 1: run mcr-report coverage at the end */
-	int report_fd;              /* where the report's stdout goes (e.g. 1) */
+	int report_fd;              /* where the report's stdout goes (e.g. 1); -1: the log */
 	int wait;                   /* 1: block on the run lock instead of returning MCR_ELOCKED */
 } mcr_night_options;
 
@@ -53,7 +53,9 @@ typedef struct mcr_night_result {
 	double seconds;             /* wall time of the run */
 	mcr_buf failed_orgs;        /* ODS codes whose extract failed, space-separated */
 	mcr_buf stale_orgs;         /* ODS codes not OK (STALE, FAILED, NEVER) in the store */
-	mcr_buf problems;           /* other reasons the run is not good, "; "-separated */
+	mcr_buf problems;           /* why the run is not good, one reason a line ("\n"-
+	                               separated): failed extracts with their error,
+	                               organisations not OK, load or step failures */
 } mcr_night_result;
 
 /*

@@ -59,11 +59,17 @@ night() { # night EXPECTED_EXIT MCR_NOW [args...]
   fi
 }
 
-# Night 1: all good.
+# Night 1: all good, and silent (cron mails nothing); the report is in the log.
 night 0 2026-11-20T02:00:00Z
-grep -q '^COVERAGE (test double)' "$work/out" || fail "night 1: no coverage report on stdout"
-grep -q 'run 20261120T020000Z-[0-9]* good (exit 0)' "$work/out" || fail "night 1: no good summary line"
-[ "$(wc -l <"$work/out")" -eq 5 ] || fail "night 1: stdout is more than the report and the summary"
+[ -s "$work/out" ] && fail "night 1: a good night wrote on stdout: $(head -3 "$work/out")"
+[ -s "$work/err" ] && fail "night 1: a good night wrote on stderr: $(head -3 "$work/err")"
+grep -q 'step=report stdout: COVERAGE (test double)' "$log" || fail "night 1: the coverage report is not in the log"
+# --verbose: the report and the summary line on stdout, as by hand.
+night 0 2026-11-20T03:00:00Z --verbose
+grep -q '^COVERAGE (test double)' "$work/out" || fail "night 1b: --verbose printed no coverage report"
+grep -q 'run 20261120T030000Z-[0-9]* good (exit 0)' "$work/out" || fail "night 1b: --verbose printed no summary line"
+[ "$(wc -l <"$work/out")" -eq 5 ] || fail "night 1b: stdout is more than the report and the summary"
+[ -s "$work/err" ] && fail "night 1b: a good night wrote on stderr"
 for f in A81001/gp LCS01/lcs NLO01/ooh; do
   [ -f "$work/archive/$f/20261120T020000Z.yaml" ] && [ -f "$work/archive/$f/20261120T020000Z.xml.gz" ] ||
     fail "night 1: $f staged files not archived"
@@ -79,8 +85,16 @@ grep -q 'end: good, exit 0' "$log" || fail "night 1: the log lacks the run's end
 # Night 2: the GP export is broken; the others go on; degraded.
 echo "malformed XML: unexpected end of file (bundle-3.xml:17)" >"$work/sources/gp/BROKEN"
 night 3 2026-11-21T02:00:00Z
-grep -q 'degraded (exit 3): 3 extract(s), 1 failed A81001;' "$work/out" || fail "night 2: summary does not name A81001 as failed"
-grep -q 'stale: A81001' "$work/out" || fail "night 2: summary does not name A81001 as stale"
+# A short summary on stderr, for cron's mail: what is wrong and where the log is.
+[ -s "$work/out" ] && fail "night 2: a degraded night wrote on stdout"
+grep -q '^mcr-nightly: run 20261121T020000Z-[0-9]* degraded (exit 3): 3 extract(s), 1 failed A81001;' "$work/err" ||
+  fail "night 2: the stderr summary does not name A81001 as failed"
+grep -q 'stale: A81001' "$work/err" || fail "night 2: the stderr summary does not name A81001 as stale"
+grep -qx 'mcr-nightly:   extract of A81001 failed: mcr-extract-gp: malformed XML: unexpected end of file (bundle-3.xml:17)' "$work/err" ||
+  fail "night 2: the stderr summary does not give the extractor's error"
+grep -q "^mcr-nightly: details: grep 'run=20261121T020000Z-[0-9]*' $log\$" "$work/err" ||
+  fail "night 2: the stderr summary does not say where the log is"
+[ "$(wc -l <"$work/err")" -le 8 ] || fail "night 2: the stderr summary is not short: $(wc -l <"$work/err") lines"
 marker=$work/quarantine/A81001-20261121T020000Z.failed
 [ -f "$marker" ] && grep -qx 'mcr-extract-gp: malformed XML: unexpected end of file (bundle-3.xml:17)' "$marker" ||
   fail "night 2: the failed extract was not recorded with the extractor's error"
@@ -92,7 +106,9 @@ rm "$work/sources/gp/BROKEN"
 
 # Night 3: the load fails; nothing is archived; failed.
 FAKE_LOAD_EXIT=1 night 1 2026-11-22T02:00:00Z
-grep -q 'failed (exit 1)' "$work/out" || fail "night 3: summary does not say failed"
+grep -q 'failed (exit 1)' "$work/err" || fail "night 3: the stderr summary does not say failed"
+grep -qx 'mcr-nightly:   mcr-load failed (exit 1): mcr-load: cannot write the store: No space left on device' "$work/err" ||
+  fail "night 3: the stderr summary does not give the loader's error"
 grep -q 'step=load stderr: mcr-load: cannot write the store' "$log" || fail "night 3: load stderr not logged"
 [ -f "$work/staging/A81001/gp/20261122T020000Z.yaml" ] || fail "night 3: staged files archived although the load failed"
 

@@ -62,10 +62,13 @@ orgs=$(awk '$1 ~ /^organisations\.[A-Z0-9]+\.kind$/ { split($1, a, "."); print a
 for o in $orgs; do
   [ "$(db "SELECT status || ' ' || extracted FROM source WHERE org = '$o'")" = "current $now1" ] ||
     fail "night 1: $o is not current as of $now1 in the store"
-  grep -q "$o" "$work/night.out" || fail "night 1: the coverage report does not list $o"
+  grep 'step=report stdout:' "$region/log/mcr.log" | grep -q "$o" ||
+    fail "night 1: the coverage report in the log does not list $o"
 done
-grep -Eq 'STALE|FAILED|NEVER' "$work/night.out" && fail "night 1: the coverage report shows a problem"
-grep -q 'good (exit 0)' "$work/night.out" || fail "night 1: no good summary line"
+grep 'step=report stdout:' "$region/log/mcr.log" | grep -Eq 'STALE|FAILED|NEVER' &&
+  fail "night 1: the coverage report shows a problem"
+grep -q 'end: good, exit 0' "$region/log/mcr.log" || fail "night 1: no good end line in the log"
+[ -s "$work/night.out" ] || [ -s "$work/night.err" ] && fail "night 1: a good night was not silent"
 
 # ---- Night 2: changed sources ---------------------------------------------------
 synth 2
@@ -156,8 +159,11 @@ size=$(stat -c %s "$bundle")
 head -c $((size / 2)) "$bundle" >"$work/half" && cat "$work/half" >"$bundle"
 gen2=$region/store/$(readlink "$region/store/current")
 night 3 "$now3"
-grep -q "degraded (exit 3).* failed $bad" "$work/night.out" || fail "night 3: summary does not name $bad as failed"
-grep "$bad" "$work/night.out" | grep -Eq 'STALE|FAILED' || fail "night 3: the coverage report does not show $bad STALE or FAILED"
+grep -q "degraded (exit 3).* failed $bad" "$work/night.err" || fail "night 3: the stderr summary does not name $bad as failed"
+grep -q "^mcr-nightly:   $bad FAILED: data as of $now2 " "$work/night.err" ||
+  fail "night 3: the stderr summary does not show $bad FAILED with its last good data"
+grep 'step=report stdout:' "$region/log/mcr.log" | grep "$bad" | grep -Eq 'STALE|FAILED' ||
+  fail "night 3: the coverage report does not show $bad STALE or FAILED"
 [ "$(db "SELECT status || ' ' || extracted FROM source WHERE org = '$bad'")" = "stale $now2" ] ||
   fail "night 3: $bad is not stale with its night-2 data: $(db "SELECT status, extracted FROM source WHERE org = '$bad'")"
 for o in $orgs; do
