@@ -2,7 +2,9 @@
  * libmcr, which does not print). */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "mcr/error.h"
 
@@ -28,8 +30,49 @@ int mcr_cli_usage_error(const char *prog, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	fprintf(stderr, " (try '%s --help')\n", prog);
 	return MCR_EXIT_USAGE;
+}
+
+/* Why getopt_long refused word (an argv element starting with "--"). */
+static const char *long_option_problem(const char *word, const struct option *options)
+{
+	const char *name = word + 2;
+	size_t len = strcspn(name, "=");
+	int matches = 0, exact = 0, takes_value = 0;
+	for (const struct option *o = options; o->name; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		matches++;
+		takes_value = o->has_arg != no_argument;
+		if (strlen(o->name) == len) {
+			exact = 1;
+			break;
+		}
+	}
+	if (!matches)
+		return "unknown option";
+	if (!exact && matches > 1)
+		return "ambiguous option";
+	if (name[len] == '=' && !takes_value)
+		return "option takes no value";
+	return "unknown option";
+}
+
+int mcr_cli_getopt(const char *prog, int argc, char *const argv[], const struct option *options)
+{
+	opterr = 0;
+	int c = getopt_long(argc, argv, ":hV", options, NULL);
+	if (c != '?' && c != ':')
+		return c;
+	const char *word = argv[optind - 1];
+	if (c == ':')
+		mcr_cli_usage_error(prog, "option '%s' needs a value", word);
+	else if (optopt && strncmp(word, "--", 2) != 0)
+		mcr_cli_usage_error(prog, "unknown option '-%c'", optopt);
+	else
+		mcr_cli_usage_error(prog, "%s '%s'", long_option_problem(word, options), word);
+	return '?';
 }
 
 void mcr_error_print(const char *prog)

@@ -5,7 +5,7 @@
  * benchmarks link it; libmcr never does, since the library never prints.
  *
  * Program shape (see loader/mcr-load.c): a static struct option table and usage
- * text; parse with getopt_long; validate; open; work; one `out:` cleanup label;
+ * text; parse with mcr_cli_getopt (below); validate; open; work; one `out:` cleanup label;
  * return an MCR_EXIT_* status from mcr/error.h.
  */
 #ifndef MCR_CLI_H
@@ -22,9 +22,20 @@ void mcr_cli_version(const char *prog);
  * failure prints "<prog>: <message>" and returns MCR_EXIT_USAGE; else 0. */
 int mcr_cli_load_config(const char *prog, const char *opt, mcr_config **cfg);
 
-/* Report a usage error: "<prog>: <message>" and "Try '<prog> --help'." on
- * stderr; returns MCR_EXIT_USAGE. */
+/* Report a usage error on stderr in one line, "<prog>: <message> (try '<prog>
+ * --help')"; returns MCR_EXIT_USAGE. */
 int mcr_cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct option;
+
+/*
+ * getopt_long over the program's option table, with -h and -V the short forms of
+ * --help and --version (the table maps those to 'h' and 'V'). getopt's own
+ * messages are off: an unknown, ambiguous or misused option, or one missing its
+ * value, is reported with mcr_cli_usage_error (one line, prog rather than the
+ * build path in argv[0]) and '?' returned, for the caller's usage exit.
+ */
+int mcr_cli_getopt(const char *prog, int argc, char *const argv[], const struct option *options);
 
 /* Print "<prog>: <message>" (one line, the thread's mcr_error_message()) to
  * stderr. */

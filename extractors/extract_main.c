@@ -94,7 +94,7 @@ int extract_main(const extract_program *p, int argc, char **argv)
 	const char *org = NULL, *input = NULL, *out_dir = NULL, *config = NULL;
 	mcr_config *cfg = NULL;
 	int c, status;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(p->name, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'o': org = optarg; break;
 		case 'i': input = optarg; break;
@@ -102,7 +102,7 @@ int extract_main(const extract_program *p, int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'h': usage(p); return MCR_EXIT_OK;
 		case 'V': mcr_cli_version(p->name); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(p->name, "unknown option");
+		default: return MCR_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

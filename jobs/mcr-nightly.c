@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return MCR_EXIT_FAILED;
 	}
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(prog, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 			status = MCR_EXIT_OK;
 			goto out;
 		default:
-			status = mcr_cli_usage_error(prog, "unknown option");
+			status = MCR_EXIT_USAGE;
 			goto out;
 		}
 	}

@@ -41,14 +41,14 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	int progress = isatty(STDERR_FILENO);
 	int c;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(prog, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'p': progress = 1; break;
 		case 'q': progress = 0; break;
 		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
 		case 'V': mcr_cli_version(prog); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(prog, "unknown option");
+		default: return MCR_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

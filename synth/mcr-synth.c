@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(prog, argc, argv, longopts)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_long(optarg, &o.people))
@@ -102,7 +102,6 @@ int main(int argc, char **argv)
 			mcr_cli_version(prog);
 			return MCR_EXIT_OK;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", prog);
 			return MCR_EXIT_USAGE;
 		}
 	}

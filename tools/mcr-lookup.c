@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	mcr_buf view = MCR_BUF_INIT;
 	int c, status = MCR_EXIT_OK, rc;
 	req.format = MCR_LOOKUP_TEXT;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(PROG, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'u': req.user = optarg; break;
 		case 'o': req.org = optarg; break;
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
 		case 'V': mcr_cli_version(PROG); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(PROG, "unknown option");
+		default: return MCR_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

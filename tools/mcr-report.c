@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	}
 	/* Options may come before or after the report's name; IDs after --user are
 	 * the words that are neither options nor the report's name. */
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = mcr_cli_getopt(prog, argc, argv, options)) != -1) {
 		switch (opt) {
 		case OPT_CONFIG: config_path = optarg; break;
 		case OPT_FORMAT: format_name = optarg; break;
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		default:
-			status = mcr_cli_usage_error(prog, "unknown option");
+			status = MCR_EXIT_USAGE;
 			goto out;
 		}
 	}
