@@ -1,0 +1,353 @@
+/*
+ * mcr-load: what to do with each organisation. Its previous data, its newest
+ * staged file (load, carry over unchanged, or reject as corrupt or a replay),
+ * .failed markers, and the rejected files bound for quarantine.
+ */
+
+#include "load_internal.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcr/db.h"
+#include "mcr/error.h"
+#include "mcr/fs.h"
+
+/* The file-name stamp of a staged path: its base name up to the first '.'. */
+static char *stamp_of(const char *path)
+{
+	const char *b = mcr_load_base_name(path);
+	const char *dot = strchr(b, '.');
+	size_t n = dot ? (size_t)(dot - b) : strlen(b);
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, b, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/* "YYYYMMDDTHHMMSSZ" -> time. 0 or -1. */
+static int parse_stamp(const char *s, time_t *out)
+{
+	char iso[32];
+	if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
+		return -1;
+	snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 4, s + 6, s + 9,
+	         s + 11, s + 13);
+	return mcr_time_parse(iso, out) == 0 ? 0 : -1;
+}
+
+int mcr_load_read_prev_sources(load_run *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = mcr_db_prepare(r->db,
+	                        "SELECT s.org, s.status, s.extracted, s.loaded, s.manifest, s.shares_from, "
+	                        "s.people, s.members, s.items, s.objections, l.payload_length, "
+	                        "l.payload_crc32, l.item_first, l.item_last "
+	                        "FROM prev.source s LEFT JOIN prev.load_source l ON l.org = s.org",
+	                        &st);
+	if (rc)
+		return rc;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ods = (const char *)sqlite3_column_text(st, 0);
+		for (size_t i = 0; i < r->cfg->norgs; i++) {
+			org_run *o = &r->orgs[i];
+			if (!ods || strcmp(o->org->ods, ods) != 0)
+				continue;
+			const char *status = (const char *)sqlite3_column_text(st, 1);
+			o->prev_row = 1;
+			o->prev_data = status && strcmp(status, "never") != 0;
+			o->prev_extracted = mcr_load_strdup((const char *)sqlite3_column_text(st, 2));
+			o->prev_loaded = mcr_load_strdup((const char *)sqlite3_column_text(st, 3));
+			o->prev_manifest = mcr_load_strdup((const char *)sqlite3_column_text(st, 4));
+			o->prev_shares_from = mcr_load_strdup((const char *)sqlite3_column_text(st, 5));
+			o->prev_people = (long)sqlite3_column_int64(st, 6);
+			o->prev_members = (long)sqlite3_column_int64(st, 7);
+			o->prev_items = (long)sqlite3_column_int64(st, 8);
+			o->prev_objections = (long)sqlite3_column_int64(st, 9);
+			o->prev_len = sqlite3_column_int64(st, 10);
+			o->prev_crc = sqlite3_column_int64(st, 11);
+			o->prev_range = sqlite3_column_type(st, 12) != SQLITE_NULL;
+			o->prev_first = sqlite3_column_int64(st, 12);
+			o->prev_last = sqlite3_column_int64(st, 13);
+			if (o->prev_data && o->prev_extracted &&
+			    mcr_time_parse(o->prev_extracted, &o->held) == 0)
+				o->held_set = 1;
+			if (o->prev_data && !o->prev_range)
+				rc = mcr_error_set(MCR_EFORMAT, "%s: no item range for %s", r->prev_path,
+				                   ods);
+		}
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = mcr_db_error(r->db, r->prev_path);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int add_reject(load_run *r, org_run *o, const char *stamp, const char *reason,
+                      const char *p1, const char *p2, char **dest_out)
+{
+	reject_entry *nr = realloc(r->rejects, (r->nrejects + 1) * sizeof(*nr));
+	if (!nr)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	r->rejects = nr;
+	reject_entry *e = &nr[r->nrejects++];
+	memset(e, 0, sizeof(*e));
+	mcr_buf dir = MCR_BUF_INIT;
+	if (mcr_buf_printf(&dir, "%s/%s/%s", r->cfg->quarantine_dir, o->org->ods, o->dataset))
+		return MCR_ENOMEM;
+	e->dir = mcr_buf_detach(&dir);
+	e->stamp = mcr_load_strdup(stamp);
+	e->reason = mcr_load_strdup(reason);
+	e->paths[0] = mcr_load_strdup(p1);
+	e->paths[1] = mcr_load_strdup(p2);
+	if (!e->dir || !e->stamp || !e->reason)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	if (dest_out) {
+		mcr_buf d = MCR_BUF_INIT;
+		if (mcr_buf_printf(&d, "%s/%s", e->dir, mcr_load_base_name(p1)))
+			return MCR_ENOMEM;
+		*dest_out = mcr_buf_detach(&d);
+	}
+	r->sum->rejected++;
+	return 0;
+}
+
+/* Record that o's file at manifest path mp (payload pp) is rejected for why. */
+static int reject_file(load_run *r, org_run *o, const char *mp, const char *pp,
+                       const char *extracted, const char *why)
+{
+	char *stamp = stamp_of(mp);
+	char *dest = NULL;
+	if (!stamp)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	int rc = add_reject(r, o, stamp, why, mp, pp, &dest);
+	free(stamp);
+	if (!rc)
+		rc = mcr_load_note_file(r, o, mp, extracted, "rejected", why, 0);
+	if (!rc) {
+		free(o->rejected_file);
+		free(o->rejected_reason);
+		o->rejected_file = dest;
+		o->rejected_reason = mcr_load_strdup(why);
+		dest = NULL;
+	}
+	free(dest);
+	if (r->progress)
+		fprintf(stderr, "%smcr-load: %s: rejected %s: %s\n", r->printed ? "\n" : "",
+		        o->org->ods, mp, why);
+	r->printed = 0;
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* .failed markers newer than the data o holds are rejected files too. */
+int mcr_load_check_markers(load_run *r, org_run *o)
+{
+	mcr_buf dir = MCR_BUF_INIT, path = MCR_BUF_INIT, text = MCR_BUF_INIT;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = mcr_buf_printf(&dir, "%s/%s/%s", r->cfg->staging_dir, o->org->ods, o->dataset);
+	if (rc)
+		return rc;
+	DIR *d = opendir(dir.ptr);
+	if (!d) {
+		mcr_buf_free(&dir);
+		return 0;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 8 || strcmp(e->d_name + l - 7, ".failed") != 0)
+			continue;
+		char **nn = realloc(names, (n + 1) * sizeof(*nn));
+		if (!nn || !(nn[n] = strdup(e->d_name))) {
+			if (nn)
+				names = nn;
+			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+			break;
+		}
+		names = nn;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *stamp = stamp_of(names[i]);
+		time_t t;
+		if (!stamp) {
+			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+			break;
+		}
+		int newer = parse_stamp(stamp, &t) == 0 && (!o->held_set || t > o->held);
+		free(stamp);
+		if (!newer)
+			continue;
+		if ((rc = mcr_fs_join(&path, dir.ptr, names[i])))
+			break;
+		mcr_buf_reset(&text);
+		if (mcr_fs_read_file(path.ptr, 4096, &text) != 0)
+			mcr_buf_reset(&text);
+		/* The marker's first line says why the extract failed. */
+		char why[1100];
+		const char *t0 = mcr_buf_cstr(&text);
+		size_t l = strcspn(t0, "\r\n");
+		snprintf(why, sizeof(why), "extract failed: %.*s", (int)(l > 1000 ? 1000 : l),
+		         l ? t0 : "(no reason given)");
+		rc = reject_file(r, o, path.ptr, NULL, NULL, why);
+		if (!rc)
+			o->status = o->action == ACT_NEVER ? "never" : "stale";
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	mcr_buf_free(&dir);
+	mcr_buf_free(&path);
+	mcr_buf_free(&text);
+	return rc;
+}
+
+static int set_loaded_fields(load_run *r, org_run *o)
+{
+	char iso[32];
+	const mcr_staged_manifest *m = o->m;
+	mcr_time_iso(m->extracted, iso);
+	free(o->extracted);
+	free(o->loaded);
+	free(o->shares_from);
+	free(o->manifest);
+	o->extracted = strdup(iso);
+	o->loaded = strdup(r->now_iso);
+	o->shares_from = strdup(m->shares_from[0] ? m->shares_from : o->org->shares_from);
+	o->manifest = strdup(o->manifest_path);
+	o->len = (int64_t)m->payload_length;
+	o->crc = (int64_t)m->payload_crc32;
+	o->has_payload = 1;
+	o->held = m->extracted;
+	o->held_set = 1;
+	if (!o->extracted || !o->loaded || !o->shares_from || !o->manifest)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The payload file a manifest names (or would name): beside it. */
+static char *payload_path(const char *manifest_path, const mcr_staged_manifest *m)
+{
+	mcr_buf b = MCR_BUF_INIT;
+	const char *slash = strrchr(manifest_path, '/');
+	size_t dl = slash ? (size_t)(slash - manifest_path) : 1;
+	const char *dir = slash ? manifest_path : ".";
+	char *stamp = NULL;
+	int rc = mcr_buf_put(&b, dir, dl);
+	if (!rc)
+		rc = mcr_buf_putc(&b, '/');
+	if (!rc && m && m->payload && !strchr(m->payload, '/')) {
+		rc = mcr_buf_puts(&b, m->payload);
+	} else if (!rc) {
+		stamp = stamp_of(manifest_path);
+		rc = stamp ? mcr_buf_printf(&b, "%s.xml.gz", stamp) : MCR_ENOMEM;
+	}
+	free(stamp);
+	if (rc) {
+		mcr_buf_free(&b);
+		return NULL;
+	}
+	return mcr_buf_detach(&b);
+}
+
+int mcr_load_decide_org(load_run *r, org_run *o)
+{
+	int rc = mcr_staged_find_latest(r->cfg->staging_dir, o->org->ods, o->dataset,
+	                                &o->manifest_path);
+	o->action = o->prev_data ? ACT_CARRY : ACT_NEVER;
+	o->status = o->prev_data ? "unchanged" : "never";
+	if (rc == MCR_ENOTFOUND) {
+		mcr_error_clear();
+		return 0;
+	}
+	if (rc)
+		return rc;
+	char *pp = NULL;
+	rc = mcr_staged_manifest_read(o->manifest_path, &o->m);
+	if (!rc && (strcmp(o->m->org, o->org->ods) != 0 || strcmp(o->m->dataset, o->dataset) != 0))
+		rc = mcr_error_set(MCR_EFORMAT, "%s: manifest is for %s/%s, found under %s/%s",
+		                   o->manifest_path, o->m->org, o->m->dataset, o->org->ods, o->dataset);
+	if (rc == MCR_ENOMEM)
+		return rc;
+	if (rc) {
+		char *why = strdup(mcr_error_message());
+		pp = payload_path(o->manifest_path, o->m);
+		rc = why && pp ? reject_file(r, o, o->manifest_path, pp, NULL, why) : MCR_ENOMEM;
+		if (!rc)
+			o->status = o->prev_data ? "stale" : "never";
+		free(why);
+		free(pp);
+		return rc;
+	}
+	char iso[32];
+	mcr_time_iso(o->m->extracted, iso);
+	if (o->prev_data && o->prev_manifest && o->held_set && o->m->extracted == o->held &&
+	    strcmp(mcr_load_base_name(o->prev_manifest), mcr_load_base_name(o->manifest_path)) == 0 &&
+	    o->prev_len == (int64_t)o->m->payload_length &&
+	    o->prev_crc == (int64_t)o->m->payload_crc32)
+		return 0;   /* the file already loaded: unchanged */
+	if (o->held_set && o->m->extracted <= o->held) {
+		char why[256];
+		snprintf(why, sizeof(why), "replay: extract of %s is not newer than the one loaded (%s)",
+		         iso, o->prev_extracted ? o->prev_extracted : "?");
+		if (!(pp = payload_path(o->manifest_path, o->m)))
+			return MCR_ENOMEM;
+		rc = reject_file(r, o, o->manifest_path, pp, iso, why);
+		free(pp);
+		o->status = "stale";
+		return rc;
+	}
+	o->action = ACT_LOAD;
+	return 0;
+}
+
+int mcr_load_org(load_run *r, org_run *o)
+{
+	char *why = NULL;
+	char iso[32];
+	mcr_time_iso(o->m->extracted, iso);
+	int rc = mcr_load_stream_org(r, o, &why);
+	if (!r->parsed_once) {
+		r->parsed_once = 1;
+		mcr_load_crash_point(r, "parsed");
+	}
+	if (rc == 0) {
+		o->status = "current";
+		rc = set_loaded_fields(r, o);
+		if (!rc)
+			rc = mcr_load_note_file(r, o, o->manifest_path, iso, "loaded", NULL, o->items);
+		return rc;
+	}
+	if (!why)
+		return rc;
+	char *pp = payload_path(o->manifest_path, o->m);
+	rc = pp ? reject_file(r, o, o->manifest_path, pp, iso, why) : MCR_ENOMEM;
+	free(pp);
+	free(why);
+	if (rc)
+		return rc;
+	if (o->prev_data) {
+		o->action = ACT_CARRY;
+		o->status = "stale";
+		return mcr_load_carry_org(r, o);
+	}
+	o->action = ACT_NEVER;
+	o->status = "never";
+	o->first = r->next_id;
+	o->last = r->next_id - 1;
+	return 0;
+}
