@@ -66,11 +66,28 @@ void mcr_load_unlink_db(const char *path)
 	}
 }
 
-/* A phase after the insert, on the progress line's terminal. */
+void mcr_load_report(load_run *r, mcr_load_event *ev)
+{
+	if (!r->on_event)
+		return;
+	ev->elapsed = mono_now() - r->t0;
+	r->on_event(ev, r->ctx);
+}
+
+void mcr_load_warn(load_run *r, const char *what)
+{
+	char text[1100];
+	snprintf(text, sizeof(text), "%s: %s", what, mcr_error_message());
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_WARNING, .text = text };
+	mcr_load_report(r, &ev);
+}
+
 void mcr_load_progress_phase(load_run *r, const char *what)
 {
-	if (r->progress)
-		fprintf(stderr, "mcr-load: %s (%.1f s)\n", what, mono_now() - r->t0);
+	if (!r->progress)
+		return;
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_PHASE, .text = what };
+	mcr_load_report(r, &ev);
 }
 
 void mcr_load_progress_print(load_run *r, const char *org, int final)
@@ -84,14 +101,11 @@ void mcr_load_progress_print(load_run *r, const char *org, int final)
 	double el = t - r->t0;
 	double rate = el > 0 ? (double)r->done_items / el : 0;
 	long left = r->total_items - r->done_items;
-	char eta[32] = "?";
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_ITEMS, .org = org, .done = r->done_items,
+	                      .total = r->total_items, .rate = rate, .eta = -1, .final = final };
 	if (rate > 0 && left >= 0)
-		snprintf(eta, sizeof(eta), "%.0f s", (double)left / rate);
-	fprintf(stderr, "\rmcr-load: %s: %ld/%ld items, %.0f items/s, %s left   ", org,
-	        r->done_items, r->total_items, rate, eta);
-	if (final)
-		fputc('\n', stderr);
-	r->printed = 1;
+		ev.eta = (double)left / rate;
+	mcr_load_report(r, &ev);
 }
 
 /* Finalize the build's statements and close the new file (statements first:
@@ -173,7 +187,9 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	r.cfg = cfg;
 	r.sum = sum;
 	r.t0 = mono_now();
-	r.progress = opt && opt->progress;
+	r.on_event = opt ? opt->on_event : NULL;
+	r.ctx = opt ? opt->ctx : NULL;
+	r.progress = opt && opt->progress && r.on_event;
 	r.crash_at = getenv("MCR_LOAD_CRASH_AT");
 	r.now = mcr_time_now();
 	mcr_time_iso(r.now, r.now_iso);
@@ -232,7 +248,7 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	sum->generation = r.new_gen;
 	int keep = cfg->keep_generations >= 2 ? cfg->keep_generations : 2;
 	if (mcr_load_remove_generations(cfg->store_dir, -1, r.new_gen - keep) != 0)
-		fprintf(stderr, "mcr-load: pruning generations: %s\n", mcr_error_message());
+		mcr_load_warn(&r, "pruning generations");
 	mcr_load_quarantine(&r);
 out:
 	for (size_t i = 0; r.orgs && i < cfg->norgs; i++) {
@@ -252,8 +268,6 @@ out:
 		for (int w = 0; w < MCR_REASON_COUNT; w++)
 			sum->withheld += o->withheld[w];
 	}
-	if (r.progress && r.printed && rc)
-		fputc('\n', stderr);
 	{
 		char msg[1100];
 		snprintf(msg, sizeof(msg), "%s", rc ? mcr_error_message() : "");

@@ -137,10 +137,11 @@ static int reject_file(load_run *r, org_run *o, const char *mp, const char *pp,
 		dest = NULL;
 	}
 	free(dest);
-	if (r->progress)
-		fprintf(stderr, "%smcr-load: %s: rejected %s: %s\n", r->printed ? "\n" : "",
-		        o->org->ods, mp, why);
-	r->printed = 0;
+	if (r->progress) {
+		mcr_load_event ev = { .kind = MCR_LOAD_EVENT_REJECTED, .org = o->org->ods, .path = mp,
+		                      .text = why };
+		mcr_load_report(r, &ev);
+	}
 	return rc;
 }
 

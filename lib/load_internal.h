@@ -143,10 +143,11 @@ typedef struct load_run {
 	size_t nfiles;
 	mcr_buf index_sql;            /* CREATE INDEX statements, run before or after the insert */
 	mcr_buf json;                 /* the current item's details */
-	int progress;
+	int progress;                 /* report ITEMS, PHASE, REJECTED, CPU events */
+	mcr_load_event_fn on_event;   /* NULL: report nothing */
+	void *ctx;
 	long total_items, done_items;
 	double t0, last_print;
-	int printed;
 	double parse_cpu;             /* CPU seconds of the parse threads */
 	const char *crash_at;
 	int parsed_once;
@@ -166,7 +167,13 @@ const char *mcr_load_base_name(const char *path);
 /* Remove a database file and its possible side files. */
 void mcr_load_unlink_db(const char *path);
 
-/* A phase after the insert, on the progress line's terminal. */
+/* Hand ev to the caller's on_event, if any (ev->elapsed filled in here). */
+void mcr_load_report(load_run *r, mcr_load_event *ev);
+
+/* A WARNING event "<what>: <the thread's error message>", whatever progress. */
+void mcr_load_warn(load_run *r, const char *what);
+
+/* A phase after the insert (PHASE event, when progress is on). */
 void mcr_load_progress_phase(load_run *r, const char *what);
 
 /* The items line (done/total, rate, time left), at most twice a second unless
@@ -274,7 +281,7 @@ int mcr_load_build(load_run *r);
 int mcr_load_publish(load_run *r);
 
 /* Move rejected files to quarantine with a reason file beside them. Failures
- * are reported on stderr: the generation is already published. */
+ * are WARNING events: the generation is already published. */
 void mcr_load_quarantine(load_run *r);
 
 #endif

@@ -470,8 +470,9 @@ int mcr_load_build(load_run *r)
 	if (r->progress) {
 		struct timespec ts;
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-		fprintf(stderr, "mcr-load: CPU so far: parsing %.1f s, inserting %.1f s\n", r->parse_cpu,
-		        (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+		mcr_load_event ev = { .kind = MCR_LOAD_EVENT_CPU, .parse_cpu = r->parse_cpu,
+		                      .insert_cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 };
+		mcr_load_report(r, &ev);
 	}
 	if ((rc = mcr_load_carry_tables(r)))
 		return rc;
@@ -542,7 +543,7 @@ out:
 }
 
 /* Move rejected files to quarantine with a reason file beside them. Failures
- * are reported on stderr: the generation is already published. */
+ * are WARNING events: the generation is already published. */
 void mcr_load_quarantine(load_run *r)
 {
 	mcr_buf dest = MCR_BUF_INIT, reason = MCR_BUF_INIT, line = MCR_BUF_INIT;
@@ -580,7 +581,7 @@ void mcr_load_quarantine(load_run *r)
 			}
 		}
 		if (rc)
-			fprintf(stderr, "mcr-load: quarantine: %s\n", mcr_error_message());
+			mcr_load_warn(r, "quarantine");
 	}
 	mcr_buf_free(&dest);
 	mcr_buf_free(&reason);

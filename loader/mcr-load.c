@@ -36,6 +36,44 @@ static const char usage[] =
 	"their organisations kept stale); 1 failed, no new generation; 2 usage or\n"
 	"configuration error; 75 another run holds the lock.\n";
 
+/* Renders the library's events on stderr: the items line rewritten in place
+ * ("\r"), other lines each on their own. */
+typedef struct render {
+	int printed;  /* an items line was written since the last rejected line */
+} render;
+
+static void on_event(const mcr_load_event *ev, void *ctx)
+{
+	render *out = ctx;
+	char eta[32] = "?";
+	switch (ev->kind) {
+	case MCR_LOAD_EVENT_ITEMS:
+		if (ev->eta >= 0)
+			snprintf(eta, sizeof(eta), "%.0f s", ev->eta);
+		fprintf(stderr, "\rmcr-load: %s: %ld/%ld items, %.0f items/s, %s left   ", ev->org,
+		        ev->done, ev->total, ev->rate, eta);
+		if (ev->final)
+			fputc('\n', stderr);
+		out->printed = 1;
+		break;
+	case MCR_LOAD_EVENT_PHASE:
+		fprintf(stderr, "mcr-load: %s (%.1f s)\n", ev->text, ev->elapsed);
+		break;
+	case MCR_LOAD_EVENT_REJECTED:
+		fprintf(stderr, "%smcr-load: %s: rejected %s: %s\n", out->printed ? "\n" : "", ev->org,
+		        ev->path, ev->text);
+		out->printed = 0;
+		break;
+	case MCR_LOAD_EVENT_CPU:
+		fprintf(stderr, "mcr-load: CPU so far: parsing %.1f s, inserting %.1f s\n",
+		        ev->parse_cpu, ev->insert_cpu);
+		break;
+	case MCR_LOAD_EVENT_WARNING:
+		fprintf(stderr, "mcr-load: %s\n", ev->text);
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -58,10 +96,13 @@ int main(int argc, char **argv)
 	int status = mcr_cli_load_config(prog, config_path, &cfg);
 	if (status)
 		return status;
-	mcr_load_options opt = { progress };
+	render shown = { 0 };
+	mcr_load_options opt = { .progress = progress, .on_event = on_event, .ctx = &shown };
 	mcr_load_summary sum;
 	mcr_buf line = MCR_BUF_INIT;
 	int rc = mcr_load_run(cfg, &opt, &sum);
+	if (rc && shown.printed)
+		fputc('\n', stderr);
 	if (rc)
 		mcr_error_print(prog);
 	status = mcr_load_exit_status(rc, &sum);

@@ -17,6 +17,11 @@
  *     cfg->keep_generations generations are kept; history.sqlite records the run.
  * A crash at any point leaves the published generation as it was.
  *
+ * The library neither prints nor exits: progress and warnings go to the
+ * caller's mcr_load_options.on_event. Thread safety: one run at a time per
+ * store (the run lock); mcr_load_run keeps no static state, and its errors are
+ * the calling thread's (mcr/error.h).
+ *
  * Test hook: $MCR_LOAD_CRASH_AT = parsed | inserted | indexed | checked | linked
  * makes the run kill itself (SIGKILL) at that point (after the first staged file
  * is streamed; after every source is in; after the index; after the checks and
@@ -28,8 +33,41 @@
 #include "mcr/buf.h"
 #include "mcr/config.h"
 
+/*
+ * What a run reports while it works, through mcr_load_options.on_event. The
+ * library never prints: the program renders these (loader/mcr-load.c on stderr).
+ * Strings are valid only during the call.
+ */
+typedef enum mcr_load_event_kind {
+	MCR_LOAD_EVENT_ITEMS,    /* items inserted: org ("all" when final), done, total, rate,
+	                          * eta; at most twice a second, and once with final = 1 */
+	MCR_LOAD_EVENT_PHASE,    /* a phase after the insert begins: text, elapsed */
+	MCR_LOAD_EVENT_REJECTED, /* a staged file (or .failed marker) rejected: org, path, text
+	                          * (why); the file goes to quarantine */
+	MCR_LOAD_EVENT_CPU,      /* after the insert: parse_cpu, insert_cpu (CPU seconds) */
+	MCR_LOAD_EVENT_WARNING,  /* a failure after the generation was published (quarantine,
+	                          * pruning old generations): text; the run still succeeds */
+} mcr_load_event_kind;
+
+typedef struct mcr_load_event {
+	mcr_load_event_kind kind;
+	const char *org;         /* ITEMS, REJECTED */
+	const char *path;        /* REJECTED: the manifest or marker */
+	const char *text;        /* PHASE: what; REJECTED: why; WARNING: the message */
+	long done, total;        /* ITEMS */
+	double rate;             /* ITEMS: items a second */
+	double eta;              /* ITEMS: seconds left, < 0 when not known */
+	double elapsed;          /* seconds since the run began */
+	double parse_cpu, insert_cpu;
+	int final;               /* ITEMS: the last one */
+} mcr_load_event;
+
+typedef void (*mcr_load_event_fn)(const mcr_load_event *ev, void *ctx);
+
 typedef struct mcr_load_options {
-	int progress;          /* 1: progress line (items, rate, time left) on stderr */
+	int progress;            /* 1: ITEMS, PHASE, REJECTED and CPU events too */
+	mcr_load_event_fn on_event; /* NULL: nothing reported; called on the calling thread */
+	void *ctx;               /* passed to on_event */
 } mcr_load_options;
 
 typedef struct mcr_load_summary {
