@@ -21,6 +21,7 @@
 #define DEFAULT_GENERATIONS 3
 #define DEFAULT_ARCHIVE_DAYS 30
 #define DEFAULT_OOH_RECENT_DAYS 90
+#define DEFAULT_HOLD_DROP_PERCENT 10
 static const char *const default_objection_codes[] = {"416409005"};
 static const char *const default_consent_codes[] = {"417528008"};
 
@@ -502,22 +503,67 @@ static int parse_retention(const parse_ctx *c, yaml_node_t *n)
 	return 0;
 }
 
+static int parse_freshness(const parse_ctx *c, yaml_node_t *n)
+{
+	field f[] = {{"nightly", 0, NULL, {0}}, {"twice-daily", 0, NULL, {0}}};
+	int rc = walk_mapping(c, n, "freshness", f, 2);
+	if (rc)
+		return rc;
+	if (f[0].value && (rc = positive(c, f[0].value, "freshness.nightly (hours)", 1,
+	                                 &c->cfg->fresh_nightly_hours)))
+		return rc;
+	if (f[1].value && (rc = positive(c, f[1].value, "freshness.twice-daily (hours)", 1,
+	                                 &c->cfg->fresh_twice_daily_hours)))
+		return rc;
+	return 0;
+}
+
+static int parse_load(const parse_ctx *c, yaml_node_t *n)
+{
+	field f[] = {{"hold_drop_percent", 0, NULL, {0}}};
+	int rc = walk_mapping(c, n, "load", f, 1);
+	if (rc || !f[0].value)
+		return rc;
+	const char *v = NULL;
+	if ((rc = text(c, f[0].value, "hold_drop_percent", &v)))
+		return rc;
+	/* 0 holds any fall; 100 only a fall to none (which is always held). */
+	int pct = 0;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || pct > 100)
+			return err_mark(c, f[0].value->start_mark,
+			                "hold_drop_percent must be a whole number from 0 to 100, not '%s'", v);
+		pct = pct * 10 + (*p - '0');
+	}
+	if (pct > 100)
+		return err_mark(c, f[0].value->start_mark,
+		                "hold_drop_percent must be a whole number from 0 to 100, not '%s'", v);
+	c->cfg->hold_drop_percent = pct;
+	return 0;
+}
+
 static int parse_root(const parse_ctx *c, yaml_node_t *root)
 {
 	field f[] = {
 		{"region", 1, NULL, {0}}, {"paths", 1, NULL, {0}}, {"retention", 0, NULL, {0}},
 		{"organisations", 1, NULL, {0}}, {"policy", 1, NULL, {0}},
+		{"freshness", 0, NULL, {0}}, {"load", 0, NULL, {0}},
 	};
 	int rc = walk_mapping(c, root, "the configuration", f, sizeof(f) / sizeof(f[0]));
 	if (rc)
 		return rc;
 	c->cfg->keep_generations = DEFAULT_GENERATIONS;
 	c->cfg->archive_days = DEFAULT_ARCHIVE_DAYS;
+	c->cfg->fresh_nightly_hours = MCR_FRESH_NIGHTLY_HOURS;
+	c->cfg->fresh_twice_daily_hours = MCR_FRESH_TWICE_DAILY_HOURS;
+	c->cfg->hold_drop_percent = DEFAULT_HOLD_DROP_PERCENT;
 	if ((rc = text_dup(c, f[0].value, "region", &c->cfg->region)) ||
 	    (rc = parse_paths(c, f[1].value)) ||
 	    (f[2].value && (rc = parse_retention(c, f[2].value))) ||
 	    (rc = parse_orgs(c, f[3].value)) ||
-	    (rc = parse_policy(c, f[4].value)))
+	    (rc = parse_policy(c, f[4].value)) ||
+	    (f[5].value && (rc = parse_freshness(c, f[5].value))) ||
+	    (f[6].value && (rc = parse_load(c, f[6].value))))
 		return rc;
 	return 0;
 }

@@ -4,6 +4,7 @@
  */
 #include "mcr/lookup.h"
 #include "mcr/error.h"
+#include "mcr/freshness.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
 #include "mcr/store.h"
@@ -134,6 +135,10 @@ typedef struct record {
 	withheld *withheld;
 	size_t nwithheld, cwithheld;
 	int member; /* on the viewing organisation's own list */
+	/* Sources every view names at its top (stale by age, rejected, held, never),
+	 * whatever the person: the renderer-neutral list the banners are drawn from. */
+	mcr_source_warning *warnings;
+	size_t nwarnings;
 } record;
 
 static void record_free(record *r)
@@ -144,6 +149,7 @@ static void record_free(record *r)
 	free(r->items);
 	free(r->objections);
 	free(r->withheld);
+	mcr_source_warnings_free(r->warnings, r->nwarnings);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -447,9 +453,12 @@ static int load_record(ctx *c)
 	int rc;
 	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return store_error(c, "cannot begin reading");
+	/* Freshness is judged on the replayable clock ($MCR_NOW), like the coverage
+	 * report; the audit time is the audit log's own. */
 	if (!(rc = load_sources(c)) && !(rc = load_persons(c)) && !(rc = load_items(c)) &&
-	    !(rc = load_objections(c)) && !(rc = load_withheld(c)))
-		rc = load_member(c);
+	    !(rc = load_objections(c)) && !(rc = load_withheld(c)) && !(rc = load_member(c)))
+		rc = mcr_source_warnings_read(c->cfg, c->db, mcr_time_now(), &c->rec.warnings,
+		                              &c->rec.nwarnings);
 	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
@@ -837,23 +846,16 @@ static void items_section(view *v, mcr_section s)
 static void banners(view *v)
 {
 	ctx *c = v->c;
-	for (size_t i = 0; i < c->rec.nsources; i++) {
-		const source *s = &c->rec.sources[i];
-		int stale = s->status && strcmp(s->status, "stale") == 0;
-		int never = s->status && strcmp(s->status, "never") == 0;
-		if (!stale && !never)
-			continue;
+	mcr_buf line = MCR_BUF_INIT;
+	for (size_t i = 0; i < c->rec.nwarnings && !v->rc; i++) {
+		mcr_buf_reset(&line);
+		if ((v->rc = mcr_source_warning_text(&c->rec.warnings[i], &line)))
+			break;
 		put_raw(v, v->html ? "<p class=\"banner\">" : "! ");
-		put_text(v, s->name ? s->name : s->org);
-		if (stale) {
-			put_raw(v, " data is stale: as of ");
-			put_text(v, s->extracted ? s->extracted : "unknown");
-			put_raw(v, "; latest extract rejected");
-		} else {
-			put_raw(v, " has not shared any data yet: its information is missing");
-		}
+		put_text(v, mcr_buf_cstr(&line));
 		put_raw(v, v->html ? "</p>\n" : "\n");
 	}
+	mcr_buf_free(&line);
 	if (objection_in_force(c) && (c->sections & ~SC_BIT)) {
 		put_raw(v, v->html ? "<p class=\"banner objection\">" : "! ");
 		put_raw(v, "This person has withdrawn consent to share their health record");

@@ -452,7 +452,7 @@ static void prune(struct night *n)
 }
 
 /* Freshness of each organisation in scope in the published generation, judged as
- * the coverage report judges it (mcr_report_freshness). */
+ * the coverage report judges it (mcr_freshness_judge). */
 static void check_sources(struct night *n, sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
@@ -476,7 +476,7 @@ static void check_sources(struct night *n, sqlite3 *db)
 			extracted = (const char *)sqlite3_column_text(st, 1);
 			rejected = (const char *)sqlite3_column_text(st, 2);
 		}
-		mcr_freshness f = mcr_report_freshness(status, extracted, o->schedule, n->now);
+		mcr_freshness f = mcr_freshness_judge(n->cfg, status, extracted, o->schedule, n->now);
 		if (f == MCR_FRESH_OK) {
 			night_log(n, LOG_INFO, "step=check org=%s OK (%s, data as of %s)", o->ods, status,
 			          extracted);

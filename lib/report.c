@@ -95,42 +95,12 @@ static const char *ltoa_buf(char buf[32], long v)
 	return buf;
 }
 
-/* ---- freshness -------------------------------------------------------------- */
-
-const char *mcr_freshness_name(mcr_freshness f)
-{
-	switch (f) {
-	case MCR_FRESH_OK: return "OK";
-	case MCR_FRESH_STALE: return "STALE";
-	case MCR_FRESH_FAILED: return "FAILED";
-	case MCR_FRESH_NEVER: return "NEVER";
-	}
-	return "?";
-}
-
-long mcr_report_max_age(mcr_schedule s)
-{
-	return (s == MCR_SCHEDULE_TWICE_DAILY ? 12L * 3600 : 24L * 3600) + MCR_REPORT_GRACE;
-}
-
-mcr_freshness mcr_report_freshness(const char *status, const char *extracted,
-                                   mcr_schedule s, time_t now)
-{
-	if (!status || strcmp(status, "never") == 0)
-		return MCR_FRESH_NEVER;
-	if (strcmp(status, "stale") == 0)
-		return MCR_FRESH_FAILED;
-	time_t t;
-	if (!extracted || mcr_time_parse(extracted, &t) != 0)
-		return MCR_FRESH_STALE;
-	return (long)(now - t) > mcr_report_max_age(s) ? MCR_FRESH_STALE : MCR_FRESH_OK;
-}
-
 /* ---- coverage --------------------------------------------------------------- */
 
 typedef struct cov_org {
 	char *ods, *name, *dataset, *status, *extracted, *loaded, *shares_from;
 	char *rejected_file, *rejected_reason;
+	const mcr_source_warning *held; /* HELD: the held file's figures; NULL otherwise */
 	const mcr_org *cfg;     /* NULL: in the store, no longer configured */
 	long people, members, items, objections;
 	long sec_people[MCR_SECTION_COUNT], sec_items[MCR_SECTION_COUNT];
@@ -140,6 +110,8 @@ typedef struct cov_org {
 typedef struct coverage {
 	cov_org *orgs;
 	size_t n, cap;
+	mcr_source_warning *warn; /* the generation's warnings, for the held files' figures */
+	size_t nwarn;
 } coverage;
 
 static void coverage_free(coverage *c)
@@ -157,6 +129,7 @@ static void coverage_free(coverage *c)
 		free(o->rejected_reason);
 	}
 	free(c->orgs);
+	mcr_source_warnings_free(c->warn, c->nwarn);
 }
 
 static cov_org *coverage_find(coverage *c, const char *ods)
@@ -326,9 +299,19 @@ out:
 	return rc;
 }
 
+/* How far a held file falls from the data held: "people 120 -> 0 (-100%)". */
+static void fall_text(const char *what, long before, long after, char *out, size_t n)
+{
+	if (before > 0)
+		snprintf(out, n, "%s %ld -> %ld (%+.0f%%)", what, before, after,
+		         100.0 * (double)(after - before) / (double)before);
+	else
+		snprintf(out, n, "%s %ld -> %ld", what, before, after);
+}
+
 /* Why a source has the freshness it has, in a few words. */
-static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sched, time_t now,
-                             char *out, size_t n)
+static void freshness_detail(const mcr_config *cfg, const cov_org *o, mcr_freshness f,
+                             mcr_schedule sched, time_t now, char *out, size_t n)
 {
 	out[0] = '\0';
 	time_t t;
@@ -340,20 +323,25 @@ static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sch
 		snprintf(out, n, "newest file rejected%s%s; older data held", o->rejected_reason ? ": " : "",
 		         o->rejected_reason ? o->rejected_reason : "");
 		break;
+	case MCR_FRESH_HELD: {
+		char p[96] = "", i[96] = "";
+		if (o->held) {
+			fall_text("people", o->people, o->held->held_people, p, sizeof(p));
+			fall_text("items", o->items, o->held->held_items, i, sizeof(i));
+		}
+		snprintf(out, n, "newest file held%s%s%s%s: older data kept; if the fall is real, "
+		         "accept it with: mcr-load --accept %s", o->held ? ": " : "", p,
+		         o->held ? ", " : "", i, o->ods);
+		break;
+	}
 	case MCR_FRESH_STALE:
 		if (!o->extracted || mcr_time_parse(o->extracted, &t) != 0)
 			snprintf(out, n, "extract time unknown");
 		else {
-			/* Minutes rounded up, so data a second past the limit never reads as
-			 * exactly the limit. */
-			long min = (long)((now - t + 59) / 60);
 			char ago[48];
-			if (min % 60)
-				snprintf(ago, sizeof(ago), "%ld h %ld min", min / 60, min % 60);
-			else
-				snprintf(ago, sizeof(ago), "%ld h", min / 60);
+			mcr_freshness_age_text((long)(now - t), ago, sizeof(ago));
 			snprintf(out, n, "extracted %s ago; %s allows %ld h", ago,
-			         mcr_schedule_name(sched), mcr_report_max_age(sched) / 3600);
+			         mcr_schedule_name(sched), mcr_freshness_max_age(cfg, sched) / 3600);
 		}
 		break;
 	case MCR_FRESH_OK:
@@ -362,9 +350,9 @@ static void freshness_detail(const cov_org *o, mcr_freshness f, mcr_schedule sch
 }
 
 enum { COV_FIXED = 14 };
-#define COV_CSV_COLS (COV_FIXED + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT + 2)
+#define COV_CSV_COLS (COV_FIXED + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT + 6)
 
-static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
+static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, time_t now)
 {
 	int rc;
 	/* Sources: the freshness table. */
@@ -378,9 +366,9 @@ static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
 	for (size_t i = 0; i < c->n; i++) {
 		cov_org *o = &c->orgs[i];
 		mcr_schedule sched = o->cfg ? o->cfg->schedule : MCR_SCHEDULE_NIGHTLY;
-		mcr_freshness f = mcr_report_freshness(o->status, o->extracted, sched, now);
+		mcr_freshness f = mcr_freshness_judge(cfg, o->status, o->extracted, sched, now);
 		char detail[600], n1[32], n2[32], n3[32], n4[32];
-		freshness_detail(o, f, sched, now, detail, sizeof(detail));
+		freshness_detail(cfg, o, f, sched, now, detail, sizeof(detail));
 		if (!o->cfg) {
 			size_t l = strlen(detail);
 			snprintf(detail + l, sizeof(detail) - l, "%snot in the config", l ? "; " : "");
@@ -465,6 +453,33 @@ static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
 			return rc;
 	}
 
+	/* Files the night-on-night guard held: the data kept against the held file
+	 * (a table only when there is one: the Sources table says HELD as well). */
+	size_t nheld = 0;
+	for (size_t i = 0; i < c->n; i++)
+		nheld += c->orgs[i].held != NULL;
+	static const char *const held_cols[] = {
+		"org", "dataset", "file", "extracted", "people_held", "people_new", "items_held",
+		"items_new", "to_accept",
+	};
+	if (nheld && (rc = mcr_report_doc_table(d, "Held files (not loaded: far fewer people or "
+	                                        "items than the data held)", 9, held_cols, 0xF0u, 0, 0)))
+		return rc;
+	for (size_t i = 0; i < c->n; i++) {
+		cov_org *o = &c->orgs[i];
+		if (!o->held)
+			continue;
+		char n1[32], n2[32], n3[32], n4[32], accept[64];
+		snprintf(accept, sizeof(accept), "mcr-load --accept %s", o->ods);
+		const char *row[] = {
+			o->ods, o->dataset, o->held->held_file, o->held->held_extracted,
+			ltoa_buf(n1, o->people), ltoa_buf(n2, o->held->held_people),
+			ltoa_buf(n3, o->items), ltoa_buf(n4, o->held->held_items), accept,
+		};
+		if ((rc = mcr_report_doc_row(d, row)))
+			return rc;
+	}
+
 	/* CSV: one wide row per organisation. */
 	const char *cols[COV_CSV_COLS];
 	char names[2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][48];
@@ -487,17 +502,21 @@ static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
 	}
 	cols[k++] = "rejected_file";
 	cols[k++] = "rejected_reason";
+	cols[k++] = "held_file";
+	cols[k++] = "held_extracted";
+	cols[k++] = "held_people";
+	cols[k++] = "held_items";
 	if ((rc = mcr_report_doc_table(d, NULL, COV_CSV_COLS, cols, 0, 0,
 	                               MCR_REPORT_IN_CSV | MCR_REPORT_CSV_ONLY)))
 		return rc;
 	for (size_t i = 0; i < c->n; i++) {
 		cov_org *o = &c->orgs[i];
 		mcr_schedule sched = o->cfg ? o->cfg->schedule : MCR_SCHEDULE_NIGHTLY;
-		mcr_freshness f = mcr_report_freshness(o->status, o->extracted, sched, now);
+		mcr_freshness f = mcr_freshness_judge(cfg, o->status, o->extracted, sched, now);
 		char detail[600];
-		char nums[4 + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][32];
+		char nums[6 + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][32];
 		const char *row[COV_CSV_COLS];
-		freshness_detail(o, f, sched, now, detail, sizeof(detail));
+		freshness_detail(cfg, o, f, sched, now, detail, sizeof(detail));
 		size_t j = 0, q = 0;
 		row[j++] = o->ods;
 		row[j++] = o->name;
@@ -521,6 +540,10 @@ static int coverage_doc(mcr_report_doc *d, coverage *c, time_t now)
 			row[j++] = ltoa_buf(nums[q++], o->withheld[r]);
 		row[j++] = o->rejected_file;
 		row[j++] = o->rejected_reason;
+		row[j++] = o->held ? o->held->held_file : NULL;
+		row[j++] = o->held ? o->held->held_extracted : NULL;
+		row[j++] = o->held ? ltoa_buf(nums[q++], o->held->held_people) : NULL;
+		row[j++] = o->held ? ltoa_buf(nums[q++], o->held->held_items) : NULL;
 		if ((rc = mcr_report_doc_row(d, row)))
 			return rc;
 	}
@@ -554,8 +577,14 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 		mcr_error_clear();
 	} else if (rc) {
 		goto out;
-	} else if ((rc = coverage_read_store(&c, db, cfg->norgs))) {
+	} else if ((rc = coverage_read_store(&c, db, cfg->norgs)) ||
+	           (rc = mcr_source_warnings_read(cfg, db, now, &c.warn, &c.nwarn))) {
 		goto out;
+	}
+	for (size_t i = 0; i < c.nwarn; i++) {
+		cov_org *o = c.warn[i].state == MCR_FRESH_HELD ? coverage_find(&c, c.warn[i].org) : NULL;
+		if (o)
+			o->held = &c.warn[i];
 	}
 
 	if ((rc = mcr_buf_printf(&title, "Coverage%s%s", cfg->region ? ": " : "",
@@ -576,10 +605,10 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 	if ((rc = mcr_report_doc_note(d, "Freshness is judged from the extract time against each "
 	                              "schedule: nightly data may be %ld h old, twice-daily %ld h "
 	                              "(docs/REPORTS.md).",
-	                              mcr_report_max_age(MCR_SCHEDULE_NIGHTLY) / 3600,
-	                              mcr_report_max_age(MCR_SCHEDULE_TWICE_DAILY) / 3600)))
+	                              mcr_freshness_max_age(cfg, MCR_SCHEDULE_NIGHTLY) / 3600,
+	                              mcr_freshness_max_age(cfg, MCR_SCHEDULE_TWICE_DAILY) / 3600)))
 		goto out;
-	if ((rc = coverage_doc(d, &c, now)))
+	if ((rc = coverage_doc(cfg, d, &c, now)))
 		goto out;
 	rc = mcr_report_doc_render(d, f, out);
 out:

@@ -19,6 +19,8 @@ CREATE TABLE source (            -- one row per configured organisation
   status      TEXT NOT NULL,     -- current: loaded from a staged file in this run
                                  -- unchanged: no newer staged file; data carried over
                                  -- stale: newest staged file rejected; last good data carried over
+                                 -- held: newest staged file held by the night-on-night guard
+                                 --   (far fewer people or items, source_held); data carried over
                                  -- never: no good staged file has ever been loaded
   extracted   TEXT,              -- extract time of the data held ("as of")
   loaded      TEXT,              -- when that data was first loaded
@@ -31,6 +33,18 @@ CREATE TABLE source (            -- one row per configured organisation
   items       INTEGER NOT NULL DEFAULT 0,
   objections  INTEGER NOT NULL DEFAULT 0
 );
+
+CREATE TABLE source_held (       -- a source's newest staged file, held (not loaded) by the
+                                 -- night-on-night guard until mcr-load --accept ORG; the data
+                                 -- held is the source row's. Absent from generations built
+                                 -- before it existed: readers treat that as nothing held.
+  org       TEXT PRIMARY KEY,
+  manifest  TEXT NOT NULL,       -- the held file's manifest (it stays in staging)
+  extracted TEXT,                -- its extract time
+  people    INTEGER NOT NULL,    -- its manifest's counts, against source.people and items
+  items     INTEGER NOT NULL,
+  reason    TEXT NOT NULL        -- one line: the fall and the configured limit
+) WITHOUT ROWID;
 
 CREATE TABLE source_section (    -- people and items by section, for coverage
   org     TEXT NOT NULL,

@@ -15,6 +15,11 @@
  *   retention:
  *     generations: 3             # store generations kept (>= 2)
  *     archive_days: 30           # loaded staged files kept in the archive
+ *   freshness:                   # hours data may age before it is stale
+ *     nightly: 26
+ *     twice-daily: 14
+ *   load:
+ *     hold_drop_percent: 10      # hold a file with > 10% fewer people or items (or none)
  *   organisations:
  *     - ods: A81001
  *       name: Riverside Surgery
@@ -52,6 +57,11 @@
 typedef enum mcr_org_kind { MCR_KIND_GP, MCR_KIND_LCS, MCR_KIND_OOH } mcr_org_kind;
 typedef enum mcr_schedule { MCR_SCHEDULE_NIGHTLY, MCR_SCHEDULE_TWICE_DAILY } mcr_schedule;
 
+/* Default age limits (freshness.*): a nightly schedule's 24 h and a twice-daily's
+ * 12 h, each with 2 h of grace for the run itself. */
+#define MCR_FRESH_NIGHTLY_HOURS 26
+#define MCR_FRESH_TWICE_DAILY_HOURS 14
+
 typedef struct mcr_org {
 	char *ods;            /* ODS code, e.g. "A81001" */
 	char *name;
@@ -86,6 +96,14 @@ typedef struct mcr_config {
 	char *lock_path;      /* defaults to <store_dir>/mcr.lock */
 	int keep_generations; /* default 3 */
 	int archive_days;     /* default 30 */
+	/* Hours a schedule's data may age before views and reports call it stale
+	 * (freshness.nightly, freshness.twice-daily); 0: the default, 26 and 14
+	 * (mcr_freshness_max_age). */
+	int fresh_nightly_hours, fresh_twice_daily_hours;
+	/* Night-on-night guard (load.hold_drop_percent): a new staged file with more
+	 * than this share fewer people or items than the data held, or none, is held
+	 * (default 10; 0..100). */
+	int hold_drop_percent;
 
 	mcr_org *orgs;
 	size_t norgs;

@@ -13,7 +13,7 @@
  *      <archive>/<ODS>/<dataset>/, prune the archive by retention.archive_days and
  *      check the loader kept no more than retention.generations generations;
  *   5. judge each organisation in scope in the published generation as the coverage
- *      report does (mcr_report_freshness): anything but OK makes the run degraded;
+ *      report does (mcr_freshness_judge): anything but OK makes the run degraded;
  *   6. run mcr-report --config F coverage, its output to opt->report_fd or the log.
  *
  * Children are run with fork + exec (no shell), found in one folder (the runner's

@@ -17,6 +17,7 @@
 
 #include "mcr/buf.h"
 #include "mcr/config.h"
+#include "mcr/freshness.h"
 
 typedef enum mcr_report_format {
 	MCR_REPORT_TEXT,
@@ -69,33 +70,8 @@ int mcr_report_doc_chart(mcr_report_doc *d, const char *heading, size_t nlabels,
 /* Append the document rendered in format f to out. 0 or MCR_ENOMEM. */
 int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf *out);
 
-/* ---- freshness ------------------------------------------------------------ */
-
-typedef enum mcr_freshness {
-	MCR_FRESH_OK,
-	MCR_FRESH_STALE,   /* data held is older than the schedule allows */
-	MCR_FRESH_FAILED,  /* newest file or extract rejected: older data carried over */
-	MCR_FRESH_NEVER    /* no data has ever been loaded */
-} mcr_freshness;
-
-/* "OK", "STALE", "FAILED", "NEVER". */
-const char *mcr_freshness_name(mcr_freshness f);
-
-/* How old data may be before it is STALE: nightly 24 h, twice-daily 12 h, each
- * plus MCR_REPORT_GRACE. */
-#define MCR_REPORT_GRACE (2 * 3600)
-long mcr_report_max_age(mcr_schedule s);
-
-/*
- * Judge a source's freshness at time now: status is the store's source.status
- * (current | unchanged | stale | never; NULL when the store has no row for it),
- * extracted the extract time of the data held (ISO 8601, may be NULL). NEVER for
- * status never or no row; FAILED for status stale; STALE when now - extracted is
- * more than mcr_report_max_age(s) or the extract time is missing or unreadable;
- * else OK.
- */
-mcr_freshness mcr_report_freshness(const char *status, const char *extracted,
-                                   mcr_schedule s, time_t now);
+/* Freshness (OK, STALE, FAILED, NEVER, HELD) is judged in mcr/freshness.h, the
+ * one judgement coverage, the nightly check and the lookup views share. */
 
 /* ---- the reports -------------------------------------------------------------
  * Each appends the report in format f to out. Errors: MCR_EUSAGE for bad

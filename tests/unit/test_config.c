@@ -48,6 +48,9 @@ static void test_full(void **state)
 	path_eq(c->lock_path, "run/mcr.lock");
 	assert_int_equal(c->keep_generations, 4);
 	assert_int_equal(c->archive_days, 14);
+	assert_int_equal(c->fresh_nightly_hours, 30);
+	assert_int_equal(c->fresh_twice_daily_hours, 8);
+	assert_int_equal(c->hold_drop_percent, 25);
 
 	assert_int_equal(c->norgs, 3);
 	const mcr_org *o = mcr_config_org(c, "A81001");
@@ -131,6 +134,9 @@ static void test_defaults(void **state)
 	path_eq(c->lock_path, "store/mcr.lock");
 	assert_int_equal(c->keep_generations, 3);
 	assert_int_equal(c->archive_days, 30);
+	assert_int_equal(c->fresh_nightly_hours, 26);
+	assert_int_equal(c->fresh_twice_daily_hours, 14);
+	assert_int_equal(c->hold_drop_percent, 10);
 	assert_int_equal(c->norgs, 0);
 	assert_int_equal(c->consent_required, 0);
 	assert_true(mcr_config_code_in(&c->objection_codes, "416409005"));
@@ -216,6 +222,9 @@ static const struct {
 	{"bad-wrong-type.yaml", ":2:8: paths must be a mapping, not a list"},
 	{"bad-code-not-scalar.yaml", ":11:26: a code must be a scalar, not a list"},
 	{"bad-encoding.yaml", ":1:12: bad encoding (UTF-8 expected)"},
+	{"bad-freshness-hours.yaml", ":11:12: freshness.nightly (hours) must be a positive integer, not '26h'"},
+	{"bad-freshness-key.yaml", ":11:3: unknown key 'weekly' in freshness"},
+	{"bad-hold-percent.yaml", ":11:22: hold_drop_percent must be a whole number from 0 to 100, not '150'"},
 };
 
 static void test_bad(void **state)

@@ -537,6 +537,73 @@ static void a_new_generation_is_read_whole(void **state)
 	mcr_buf_free(&out);
 }
 
+/* Every view names at its top each source older than its schedule allows, or whose
+ * newest file was rejected or held, whatever the person, judged on the replay clock. */
+static void warnings_name_stale_rejected_and_held_sources(void **state)
+{
+	(void)state;
+	mcr_buf out = MCR_BUF_INIT;
+	/* A day and more later, nothing newer loaded: every source is stale by age. */
+	setenv("MCR_NOW", "2026-11-22T10:00:00Z", 1);
+	assert_int_equal(run((call){ .nhs = "9990000018" }, &out), 0);
+	const char *v = view(&out);
+	const char *first_section = strstr(v, "\nDemographics\n");
+	static const char *const lines[] = {
+		"! Riverside Surgery data is stale: as of 2026-11-21T02:00:00Z, 32 h old; its nightly "
+		"schedule allows 26 h\n",
+		"! Hillside Practice data is stale: as of 2026-11-19T02:00:00Z; latest extract rejected\n",
+		"! Hertfordshire Social Care data is stale: as of 2026-11-21T01:00:00Z, 33 h old; its "
+		"nightly schedule allows 26 h\n",
+		"! Herts Urgent Care data is stale: as of 2026-11-21T00:30:00Z, 33 h 30 min old; its "
+		"twice-daily schedule allows 14 h\n",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		const char *at = strstr(v, lines[i]);
+		if (!at || at > first_section)
+			fail_msg("no warning at the top: %s\n%s", lines[i], v);
+	}
+	/* The same warnings in HTML, escaped like any text. */
+	assert_int_equal(run((call){ .nhs = "9990000018", .format = MCR_LOOKUP_HTML }, &out), 0);
+	assert_non_null(strstr(view(&out), "<p class=\"banner\">Herts Urgent Care data is stale: as of "
+	                                   "2026-11-21T00:30:00Z, 33 h 30 min old; its twice-daily "
+	                                   "schedule allows 14 h</p>"));
+	/* Limits are configurable: 48 h for nightly data clears the GP and social care. */
+	cfg.fresh_nightly_hours = 48;
+	assert_int_equal(run((call){ .nhs = "9990000018" }, &out), 0);
+	assert_null(strstr(view(&out), "Riverside Surgery data is stale"));
+	assert_null(strstr(view(&out), "Hertfordshire Social Care data is stale"));
+	assert_non_null(strstr(view(&out), "Herts Urgent Care data is stale"));
+	cfg.fresh_nightly_hours = 0;
+
+	/* Within its schedule but its newest file held by the loader's guard: named,
+	 * with the figures, for a person whose data comes from elsewhere too. */
+	setenv("MCR_NOW", "2026-11-21T10:00:00Z", 1);
+	make_generation(3, "UPDATE meta SET value = '3' WHERE key = 'generation';"
+	                   " UPDATE source SET status = 'held' WHERE org = 'A81001';"
+	                   " INSERT INTO source_held VALUES ('A81001', 'staging/A81001/gp/"
+	                   "20261122T020000Z.yaml', '2026-11-22T02:00:00Z', 0, 0,"
+	                   " 'people 5 -> 0, items 9 -> 0');");
+	assert_int_equal(run((call){ .user = "sworker", .org = "HCC01", .role = "social-worker",
+	                             .nhs = "9990000093" }, &out), 0);
+	v = view(&out);
+	assert_non_null(strstr(v, "! Riverside Surgery data is stale: as of 2026-11-21T02:00:00Z; "
+	                          "latest extract held: people 5 -> 0, items 9 -> 0, waiting for an "
+	                          "operator to accept it\n"));
+	assert_null(strstr(v, "Herts Urgent Care data is stale"));
+	/* A configured organisation the generation does not list has shared nothing. */
+	mcr_org more[5];
+	memcpy(more, orgs, sizeof(orgs));
+	more[4] = (mcr_org){ "A81009", "New Practice", MCR_KIND_GP, MCR_SCHEDULE_NIGHTLY, "", NULL, NULL };
+	cfg.orgs = more;
+	cfg.norgs = 5;
+	assert_int_equal(run((call){ .nhs = "9990000018" }, &out), 0);
+	assert_non_null(strstr(view(&out), "! New Practice has not shared any data yet: its "
+	                                   "information is missing\n"));
+	cfg.orgs = orgs;
+	cfg.norgs = sizeof(orgs) / sizeof(orgs[0]);
+	mcr_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup(audit_failure_shows_nothing, reset_policy),
 		cmocka_unit_test_setup(html_is_self_contained_and_escaped, reset_policy),
 		cmocka_unit_test_setup(a_new_generation_is_read_whole, reset_policy),
+		cmocka_unit_test_setup(warnings_name_stale_rejected_and_held_sources, reset_policy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -259,28 +259,42 @@ static void freshness_rules(void **state)
 {
 	(void)state;
 	const char *x = "2026-11-21T01:00:00Z";
-	assert_int_equal(mcr_report_freshness("never", NULL, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
-	assert_int_equal(mcr_report_freshness(NULL, NULL, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
+	assert_int_equal(mcr_freshness_judge(NULL, "never", NULL, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
+	assert_int_equal(mcr_freshness_judge(NULL, NULL, NULL, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
 	/* A rejected newest file is FAILED however fresh the data carried over. */
-	assert_int_equal(mcr_report_freshness("stale", x, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-21T02:00:00Z")), MCR_FRESH_FAILED);
+	assert_int_equal(mcr_freshness_judge(NULL, "stale", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_FAILED);
 	/* Nightly: 24 h + 2 h grace, exactly at the limit still OK. */
-	assert_int_equal(mcr_report_freshness("current", x, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-22T03:00:00Z")), MCR_FRESH_OK);
-	assert_int_equal(mcr_report_freshness("current", x, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-22T03:00:01Z")), MCR_FRESH_STALE);
-	assert_int_equal(mcr_report_freshness("unchanged", x, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-22T02:59:59Z")), MCR_FRESH_OK);
+	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-22T03:00:00Z")), MCR_FRESH_OK);
+	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-22T03:00:01Z")), MCR_FRESH_STALE);
+	assert_int_equal(mcr_freshness_judge(NULL, "unchanged", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-22T02:59:59Z")), MCR_FRESH_OK);
 	/* Twice-daily: 12 h + 2 h. */
-	assert_int_equal(mcr_report_freshness("current", x, MCR_SCHEDULE_TWICE_DAILY,
-	                                      at("2026-11-21T15:00:00Z")), MCR_FRESH_OK);
-	assert_int_equal(mcr_report_freshness("current", x, MCR_SCHEDULE_TWICE_DAILY,
-	                                      at("2026-11-21T15:00:01Z")), MCR_FRESH_STALE);
-	assert_int_equal(mcr_report_freshness("current", NULL, MCR_SCHEDULE_NIGHTLY,
-	                                      at("2026-11-21T02:00:00Z")), MCR_FRESH_STALE);
+	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_TWICE_DAILY,
+	                                     at("2026-11-21T15:00:00Z")), MCR_FRESH_OK);
+	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_TWICE_DAILY,
+	                                     at("2026-11-21T15:00:01Z")), MCR_FRESH_STALE);
+	assert_int_equal(mcr_freshness_judge(NULL, "current", NULL, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_STALE);
 	assert_string_equal(mcr_freshness_name(MCR_FRESH_FAILED), "FAILED");
+	/* A file held by the night-on-night guard is HELD however fresh the data kept. */
+	assert_int_equal(mcr_freshness_judge(NULL, "held", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_HELD);
+	assert_string_equal(mcr_freshness_name(MCR_FRESH_HELD), "HELD");
+	/* Configured limits (freshness.nightly: 30, freshness.twice-daily: 6). */
+	mcr_config c = cfg;
+	c.fresh_nightly_hours = 30;
+	c.fresh_twice_daily_hours = 6;
+	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-22T07:00:00Z")), MCR_FRESH_OK);
+	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_NIGHTLY,
+	                                     at("2026-11-22T07:00:01Z")), MCR_FRESH_STALE);
+	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_TWICE_DAILY,
+	                                     at("2026-11-21T07:00:01Z")), MCR_FRESH_STALE);
 }
 
 /* ---- coverage ---------------------------------------------------------------- */
@@ -364,22 +378,22 @@ static void coverage_csv_rows(void **state)
 		"misc-reports_people,misc-reports_items,withheld_objection,withheld_no-consent,"
 		"withheld_sensitive,withheld_confidential,withheld_entered-in-error,"
 		"withheld_before-shares-from,withheld_invalid-nhs-number,withheld_unmatched,"
-		"withheld_no-clinical-contact,rejected_file,rejected_reason\r\n"
+		"withheld_no-clinical-contact,rejected_file,rejected_reason,held_file,held_extracted,held_people,held_items\r\n"
 		"A81001,Riverside Surgery,gp,nightly,current,OK,,2026-11-21T01:00:00Z,"
 		"2026-11-21T02:10:00Z,2012-04-01,3,4,10,1,0,0,2,3,2,6,1,1,0,0,0,0,0,0,0,0,0,0,"
-		"4,0,1,0,0,0,2,0,0,,\r\n"
+		"4,0,1,0,0,0,2,0,0,,,,,,\r\n"
 		"A81002,Hillside Practice,gp,nightly,stale,FAILED,newest file rejected: payload CRC-32 "
 		"mismatch; older data held,2026-11-19T01:00:00Z,2026-11-19T02:10:00Z,2012-04-01,2,2,5,0,"
 		"0,0,1,1,0,0,2,4,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
-		"staging/A81002/gp/20261121T010000Z.yaml,payload CRC-32 mismatch\r\n"
+		"staging/A81002/gp/20261121T010000Z.yaml,payload CRC-32 mismatch,,,,\r\n"
 		"A81003,New Practice,gp,nightly,never,NEVER,no data loaded,,,,0,0,0,0,"
-		"0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,\r\n"
+		"0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,,,,,\r\n"
 		"E10000015,Herts Social Care,lcs,nightly,unchanged,OK,,2026-11-20T22:00:00Z,"
 		"2026-11-20T23:10:00Z,,1,3,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,2,0,0,"
-		"0,2,0,0,0,0,0,0,0,,\r\n"
+		"0,2,0,0,0,0,0,0,0,,,,,,\r\n"
 		"NLO01,Urgent Care <OOH> & 111,ooh,twice-daily,current,OK,,2026-11-20T20:00:00Z,"
 		"2026-11-21T02:10:00Z,,1,7,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,"
-		"0,0,0,0,0,0,0,1,3,,\r\n");
+		"0,0,0,0,0,0,0,1,3,,,,,,\r\n");
 	mcr_buf_free(&out);
 }
 
