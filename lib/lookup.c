@@ -1176,6 +1176,12 @@ int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out)
 	return rc;
 }
 
+const mcr_source_warning *mcr_lookup_warnings(const mcr_lookup *lk, size_t *n)
+{
+	*n = lk ? lk->rec.nwarnings : 0;
+	return *n ? lk->rec.warnings : NULL;
+}
+
 void mcr_lookup_free(mcr_lookup *lk)
 {
 	if (!lk)

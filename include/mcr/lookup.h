@@ -30,6 +30,7 @@
 #include "mcr/audit.h"
 #include "mcr/buf.h"
 #include "mcr/config.h"
+#include "mcr/freshness.h"
 
 typedef enum mcr_lookup_format { MCR_LOOKUP_TEXT, MCR_LOOKUP_HTML } mcr_lookup_format;
 
@@ -89,6 +90,16 @@ int mcr_lookup_refusal(const mcr_lookup *lk);
 /* Render the view into out (appended; nothing appended on failure). Only for a
  * lookup that was audited and shown; else MCR_ERROR. */
 int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out);
+
+/*
+ * The sources every view names in a warning at its top (stale by age, newest file
+ * rejected or held, never shared), judged when the lookup was decided on the
+ * replayable clock: the renderer-neutral list the text and HTML banners are drawn
+ * from (mcr/freshness.h; mcr_source_warning_text gives each as one line). They
+ * describe sources, never the person. Valid until mcr_lookup_free; NULL with *n 0
+ * when there is none or the store could not be read.
+ */
+const mcr_source_warning *mcr_lookup_warnings(const mcr_lookup *lk, size_t *n);
 
 void mcr_lookup_free(mcr_lookup *lk); /* accepts NULL */
 

@@ -590,6 +590,23 @@ static void warnings_name_stale_rejected_and_held_sources(void **state)
 	                          "latest extract held: people 5 -> 0, items 9 -> 0, waiting for an "
 	                          "operator to accept it\n"));
 	assert_null(strstr(v, "Herts Urgent Care data is stale"));
+	/* The same list, for any renderer, from the decision API. */
+	mcr_lookup_request req = { "asmith", "A81001", "clinician", "9990000018", NULL, NULL, 0,
+	                           MCR_LOOKUP_TEXT };
+	mcr_lookup *lk = NULL;
+	size_t nw = 0;
+	assert_int_equal(mcr_lookup_decide(&cfg, &req, &lk), 0);
+	const mcr_source_warning *w = mcr_lookup_warnings(lk, &nw);
+	assert_int_equal(nw, 2);
+	assert_string_equal(w[0].org, "A81001");
+	assert_int_equal(w[0].state, MCR_FRESH_HELD);
+	assert_int_equal(w[0].people, 5);
+	assert_int_equal(w[0].held_people, 0);
+	assert_int_equal(w[0].items, 9);
+	assert_string_equal(w[0].held_extracted, "2026-11-22T02:00:00Z");
+	assert_string_equal(w[1].org, "A81002");
+	assert_int_equal(w[1].state, MCR_FRESH_FAILED);
+	mcr_lookup_free(lk);
 	/* A configured organisation the generation does not list has shared nothing. */
 	mcr_org more[5];
 	memcpy(more, orgs, sizeof(orgs));
