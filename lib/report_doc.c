@@ -436,7 +436,7 @@ static const char html_style[] =
 	"th{background:#f0f4f5}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
 	"td.none{color:#768692;font-style:italic}\n"
 	".st-ok,.st-shown,.st-chainintact{background:#e6f4ea}\n"
-	".st-stale,.st-rejected,.st-denied{background:#fff4d6}\n"
+	".st-stale,.st-rejected,.st-held,.st-denied{background:#fff4d6}\n"
 	".st-failed,.st-never,.st-selfaccess{background:#fde2e1}\n"
 	"p.note{margin:.2em 0}\n"
 	"svg text{font-family:system-ui,Arial,sans-serif;font-size:12px}\n"

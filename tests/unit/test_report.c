@@ -259,42 +259,44 @@ static void freshness_rules(void **state)
 {
 	(void)state;
 	const char *x = "2026-11-21T01:00:00Z";
-	assert_int_equal(mcr_freshness_judge(NULL, "never", NULL, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
-	assert_int_equal(mcr_freshness_judge(NULL, NULL, NULL, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-21T09:00:00Z")), MCR_FRESH_NEVER);
-	/* A rejected newest file is FAILED however fresh the data carried over. */
-	assert_int_equal(mcr_freshness_judge(NULL, "stale", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_FAILED);
-	/* Nightly: 24 h + 2 h grace, exactly at the limit still OK. */
-	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-22T03:00:00Z")), MCR_FRESH_OK);
-	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-22T03:00:01Z")), MCR_FRESH_STALE);
-	assert_int_equal(mcr_freshness_judge(NULL, "unchanged", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-22T02:59:59Z")), MCR_FRESH_OK);
-	/* Twice-daily: 12 h + 2 h. */
-	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_TWICE_DAILY,
-	                                     at("2026-11-21T15:00:00Z")), MCR_FRESH_OK);
-	assert_int_equal(mcr_freshness_judge(NULL, "current", x, MCR_SCHEDULE_TWICE_DAILY,
-	                                     at("2026-11-21T15:00:01Z")), MCR_FRESH_STALE);
-	assert_int_equal(mcr_freshness_judge(NULL, "current", NULL, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_STALE);
+	mcr_config c30 = cfg; /* freshness.nightly: 30, freshness.twice-daily: 6 */
+	c30.fresh_nightly_hours = 30;
+	c30.fresh_twice_daily_hours = 6;
+	static const struct {
+		int configured;
+		const char *status, *extracted_is_x;
+		mcr_schedule sched;
+		const char *now;
+		mcr_freshness want;
+	} cases[] = {
+		{ 0, "never", NULL, MCR_SCHEDULE_NIGHTLY, "2026-11-21T09:00:00Z", MCR_FRESH_NEVER },
+		{ 0, NULL, NULL, MCR_SCHEDULE_NIGHTLY, "2026-11-21T09:00:00Z", MCR_FRESH_NEVER },
+		/* A rejected newest file is FAILED, a held one HELD, however fresh the data kept. */
+		{ 0, "stale", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-21T02:00:00Z", MCR_FRESH_FAILED },
+		{ 0, "held", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-21T02:00:00Z", MCR_FRESH_HELD },
+		/* Nightly: 24 h + 2 h grace, exactly at the limit still OK. */
+		{ 0, "current", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-22T03:00:00Z", MCR_FRESH_OK },
+		{ 0, "current", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-22T03:00:01Z", MCR_FRESH_STALE },
+		{ 0, "unchanged", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-22T02:59:59Z", MCR_FRESH_OK },
+		/* Twice-daily: 12 h + 2 h. */
+		{ 0, "current", "x", MCR_SCHEDULE_TWICE_DAILY, "2026-11-21T15:00:00Z", MCR_FRESH_OK },
+		{ 0, "current", "x", MCR_SCHEDULE_TWICE_DAILY, "2026-11-21T15:00:01Z", MCR_FRESH_STALE },
+		{ 0, "current", NULL, MCR_SCHEDULE_NIGHTLY, "2026-11-21T02:00:00Z", MCR_FRESH_STALE },
+		/* Configured limits. */
+		{ 1, "current", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-22T07:00:00Z", MCR_FRESH_OK },
+		{ 1, "current", "x", MCR_SCHEDULE_NIGHTLY, "2026-11-22T07:00:01Z", MCR_FRESH_STALE },
+		{ 1, "current", "x", MCR_SCHEDULE_TWICE_DAILY, "2026-11-21T07:00:01Z", MCR_FRESH_STALE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mcr_freshness got = mcr_freshness_judge(cases[i].configured ? &c30 : NULL, cases[i].status,
+		                                        cases[i].extracted_is_x ? x : NULL,
+		                                        cases[i].sched, at(cases[i].now));
+		if (got != cases[i].want)
+			fail_msg("case %zu: %s, want %s", i, mcr_freshness_name(got),
+			         mcr_freshness_name(cases[i].want));
+	}
 	assert_string_equal(mcr_freshness_name(MCR_FRESH_FAILED), "FAILED");
-	/* A file held by the night-on-night guard is HELD however fresh the data kept. */
-	assert_int_equal(mcr_freshness_judge(NULL, "held", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-21T02:00:00Z")), MCR_FRESH_HELD);
 	assert_string_equal(mcr_freshness_name(MCR_FRESH_HELD), "HELD");
-	/* Configured limits (freshness.nightly: 30, freshness.twice-daily: 6). */
-	mcr_config c = cfg;
-	c.fresh_nightly_hours = 30;
-	c.fresh_twice_daily_hours = 6;
-	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-22T07:00:00Z")), MCR_FRESH_OK);
-	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_NIGHTLY,
-	                                     at("2026-11-22T07:00:01Z")), MCR_FRESH_STALE);
-	assert_int_equal(mcr_freshness_judge(&c, "current", x, MCR_SCHEDULE_TWICE_DAILY,
-	                                     at("2026-11-21T07:00:01Z")), MCR_FRESH_STALE);
 }
 
 /* ---- coverage ---------------------------------------------------------------- */
@@ -439,6 +441,51 @@ static void coverage_without_store(void **state)
 	mcr_buf_reset(&out);
 	assert_int_equal(mcr_report_coverage(&c, at("2026-11-21T09:00:00Z"), MCR_REPORT_TEXT, &out), 0);
 	assert_non_null(strstr(mcr_buf_cstr(&out), "No store generation has been published.\n"));
+	mcr_buf_free(&out);
+}
+
+/* A file held by the night-on-night guard: HELD with the data kept against the held
+ * file, and how to accept it, in every format. */
+static void coverage_held_with_figures(void **state)
+{
+	(void)state;
+	char dir[400], path[500];
+	snprintf(dir, sizeof(dir), "%s/held-store", tmpdir);
+	assert_int_equal(mcr_fs_mkdirs(dir), 0);
+	snprintf(path, sizeof(path), "%s/gen-000002.sqlite", dir);
+	make_db(path, mcr_schema_store_sql, gen2_rows);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, "UPDATE source SET status = 'held' WHERE org = 'A81001';"
+	             "INSERT INTO source_held VALUES ('A81001',"
+	             " 'staging/A81001/gp/20261122T010000Z.yaml', '2026-11-22T01:00:00Z', 0, 0,"
+	             " 'people 3 -> 0, items 10 -> 0: more than 10% fewer');");
+	sqlite3_close(db);
+	snprintf(path, sizeof(path), "%s/current", dir);
+	assert_int_equal(symlink("gen-000002.sqlite", path), 0);
+	mcr_config c = cfg;
+	c.store_dir = dir;
+	mcr_buf out = MCR_BUF_INIT;
+	assert_int_equal(mcr_report_coverage(&c, at("2026-11-21T09:00:00Z"), MCR_REPORT_TEXT, &out), 0);
+	const char *t = mcr_buf_cstr(&out);
+	assert_non_null(strstr(t, "A81001     Riverside Surgery        gp       nightly      HELD       "
+	                          "2026-11-21T01:00:00Z"));
+	assert_non_null(strstr(t, "newest file held: people 3 -> 0 (-100%), items 10 -> 0 (-100%): "
+	                          "older data kept; if the fall is real, accept it with: "
+	                          "mcr-load --accept A81001\n"));
+	assert_non_null(strstr(t, "\nHeld files (not loaded: far fewer people or items than the data "
+	                          "held)\n"));
+	assert_non_null(strstr(t, "A81001  gp       staging/A81001/gp/20261122T010000Z.yaml  "
+	                          "2026-11-22T01:00:00Z            3           0          10          0"
+	                          "  mcr-load --accept A81001\n"));
+	mcr_buf_reset(&out);
+	assert_int_equal(mcr_report_coverage(&c, at("2026-11-21T09:00:00Z"), MCR_REPORT_CSV, &out), 0);
+	assert_non_null(strstr(mcr_buf_cstr(&out), "\r\nA81001,Riverside Surgery,gp,nightly,held,HELD,"));
+	assert_non_null(strstr(mcr_buf_cstr(&out), ",,,staging/A81001/gp/20261122T010000Z.yaml,"
+	                                           "2026-11-22T01:00:00Z,0,0\r\n"));
+	mcr_buf_reset(&out);
+	assert_int_equal(mcr_report_coverage(&c, at("2026-11-21T09:00:00Z"), MCR_REPORT_HTML, &out), 0);
+	assert_non_null(strstr(mcr_buf_cstr(&out), "<td class=\"st-held\">HELD</td>"));
 	mcr_buf_free(&out);
 }
 
@@ -714,6 +761,7 @@ int main(void)
 		cmocka_unit_test(coverage_csv_rows),
 		cmocka_unit_test(coverage_html_self_contained),
 		cmocka_unit_test(coverage_without_store),
+		cmocka_unit_test(coverage_held_with_figures),
 		cmocka_unit_test(access_by_nhs_text),
 		cmocka_unit_test(access_by_nhs_csv_with_bounds),
 		cmocka_unit_test(access_by_users),
