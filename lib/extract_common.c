@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "mcr/error.h"
 #include "mcr/extract.h"
+#include "mcr/fhirtime.h"
 #include "mcr/fs.h"
 
 /* ---- inputs --------------------------------------------------------------- */
@@ -112,18 +114,29 @@ void mcr_ex_files_free(char **files, size_t n)
 
 int mcr_ex_is_date(const char *s)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < 1800 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return 0;
-	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 0;
-	return 1;
+	mcr_fhirtime t;
+	return mcr_fhirtime_parse(s, &t) == 0 && t.precision == MCR_FHIRTIME_DAY && t.year >= 1800;
+}
+
+static _Thread_local mcr_extract_notice_fn notice_fn;
+static _Thread_local void *notice_ctx;
+
+void mcr_extract_set_notice(mcr_extract_notice_fn fn, void *ctx)
+{
+	notice_fn = fn;
+	notice_ctx = ctx;
+}
+
+void mcr_ex_notice(const char *fmt, ...)
+{
+	if (!notice_fn)
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	notice_fn(notice_ctx, msg);
 }
 
 void mcr_ex_squeeze(char *s)

@@ -71,6 +71,10 @@ int mcr_ex_spill_emit(mcr_ex_spill *s, mcr_staged_writer *w);
 /* The folder <staging>/<ODS>/<dataset>, created when missing. */
 int mcr_ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *org);
 
+/* Report a refusal through the notice hook (mcr_extract_set_notice); a no-op
+ * without one. */
+void mcr_ex_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Normalise s in place: runs of white space become one space, trimmed. */
 void mcr_ex_squeeze(char *s);
 

@@ -19,6 +19,7 @@
 #include "mcr/consent.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
+#include "mcr/fhirtime.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
 #include "mcr/xml.h"
@@ -416,6 +417,29 @@ static const char *item_date(const fres *r, const rtype *t)
 	return NULL;
 }
 
+/* Every date an item is dated by or shows among its details (item_date, item_details). */
+static const char *const detail_dates[] = {
+	"onsetDateTime", "onsetPeriod/start", "recordedDate", "abatementDateTime",
+	"effectiveDateTime", "effectivePeriod/start", "effectivePeriod/end", "dateAsserted",
+	"authoredOn", "dispenseRequest/validityPeriod/start", "dispenseRequest/validityPeriod/end",
+	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period/start",
+	"period/end", "valueDateTime",
+};
+
+/* The path of the first of those present that is not a FHIR date, dateTime or
+ * instant (*value its text), or NULL. */
+static const char *bad_date_path(const fres *r, const char **value)
+{
+	for (size_t i = 0; i < sizeof detail_dates / sizeof *detail_dates; i++) {
+		const char *d = fr_get(r, detail_dates[i]);
+		if (d && !mcr_fhirtime_valid(d)) {
+			*value = d;
+			return detail_dates[i];
+		}
+	}
+	return NULL;
+}
+
 /* Status, with a verificationStatus of entered-in-error taking precedence. */
 static const char *item_status(const fres *r)
 {
@@ -776,6 +800,11 @@ static int stage_clinical(gp *g, const rtype *t)
 	f.codes = codes;
 	f.ncodes = ncodes;
 	f.date = item_date(r, t);
+	/* Any date the item shows must be a date: one that is not makes the whole
+	 * item invalid-date, like its main date. */
+	const char *bad_value = NULL, *bad_path = bad_date_path(r, &bad_value);
+	if (bad_path)
+		f.date = bad_value;
 	f.confidentiality = item_confidentiality(r);
 	f.status = item_status(r);
 	int reason = mcr_consent_item_withhold_reason(g->cfg, g->org, &f);
@@ -783,6 +812,10 @@ static int stage_clinical(gp *g, const rtype *t)
 		mcr_staged_count_withheld(g->w, MCR_REASON_ENTERED_IN_ERROR, 1);
 		return 0;
 	}
+	if (reason == MCR_REASON_INVALID_DATE)
+		mcr_ex_notice("%s:%d: %s %s: %s is not a date (FHIR date, dateTime or instant); "
+		          "item withheld (invalid-date)", g->files[g->file], r->line, t->name,
+		          fr_get(r, "id") ? fr_get(r, "id") : "(no id)", bad_path);
 	if (reason >= 0)
 		return mcr_ex_spill_withheld(g->spill, p->nhs, t->section, (mcr_reason)reason);
 	coding c = main_concept(g, t);
@@ -791,7 +824,12 @@ static int stage_clinical(gp *g, const rtype *t)
 	mcr_staged_item it = {0};
 	it.section = t->section;
 	it.id = fr_get(r, "id");
-	it.date = f.date;
+	char date[32];
+	mcr_fhirtime ft;
+	if (f.date && mcr_fhirtime_parse(f.date, &ft) == 0) {
+		mcr_fhirtime_format(&ft, date);
+		it.date = date;
+	}
 	it.system = c.system;
 	it.code = c.code;
 	it.display = c.display ? c.display : t->name;
@@ -824,7 +862,14 @@ static int stage_patient(gp *g)
 	mcr_staged_person ps = {0};
 	ps.nhs = p->nhs;
 	if (p->obj.in_force) {
-		ps.objection = p->obj.date; /* nothing else about an objecting person */
+		/* Nothing else about an objecting person; the date in its staged form. */
+		char since[32];
+		mcr_fhirtime ft;
+		ps.objection = p->obj.date;
+		if (mcr_fhirtime_parse(p->obj.date, &ft) == 0) {
+			mcr_fhirtime_format(&ft, since);
+			ps.objection = since;
+		}
 		return mcr_ex_spill_person(g->spill, &ps);
 	}
 	/* The official name, else the first. */
@@ -848,6 +893,13 @@ static int stage_patient(gp *g)
 			ps.given = given.ptr;
 	}
 	ps.birth_date = fr_get(r, "birthDate");
+	if (ps.birth_date && !mcr_fhirtime_valid(ps.birth_date)) {
+		/* The person is on the list and staged; the impossible date is not. */
+		mcr_ex_notice("%s:%d: Patient %s: birthDate is not a date; not staged (invalid-date)",
+		          g->files[g->file], r->line, id ? id : "(no id)");
+		mcr_staged_count_withheld(g->w, MCR_REASON_INVALID_DATE, 1);
+		ps.birth_date = NULL;
+	}
 	ps.gender = fr_get(r, "gender");
 	/* The home address, else the first. */
 	int aid = 0;

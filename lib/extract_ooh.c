@@ -17,6 +17,7 @@
 #include "mcr/consent.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
+#include "mcr/fhirtime.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
 #include "mcr/xml.h"
@@ -96,64 +97,6 @@ static int new_section(ooh_doc *d, size_t *idx)
 		d->capsections = cap;
 	}
 	*idx = d->nsections++;
-	return 0;
-}
-
-/*
- * HL7 TS "YYYYMMDD[HH[MM[SS[.fff]]]][+-HHMM]" -> ISO 8601: "YYYY-MM-DD" for a
- * date, else UTC "YYYY-MM-DDTHH:MM:SSZ". 0, or MCR_EFORMAT (no message).
- */
-static int ts_to_iso(const char *ts, char out[32], time_t *t)
-{
-	size_t n = 0;
-	while (ts[n] >= '0' && ts[n] <= '9')
-		n++;
-	if (n < 8 || (n > 8 && n != 10 && n != 12 && n != 14))
-		return MCR_EFORMAT;
-	const char *rest = ts + n;
-	if (*rest == '.') {
-		rest++;
-		while (*rest >= '0' && *rest <= '9')
-			rest++;
-	}
-	int off = 0;
-	if (*rest == '+' || *rest == '-') {
-		int sign = *rest == '-' ? -1 : 1;
-		const char *z = rest + 1;
-		size_t zn = 0;
-		while (z[zn] >= '0' && z[zn] <= '9')
-			zn++;
-		if ((zn != 2 && zn != 4) || z[zn])
-			return MCR_EFORMAT;
-		int hh = (z[0] - '0') * 10 + (z[1] - '0');
-		int mm = zn == 4 ? (z[2] - '0') * 10 + (z[3] - '0') : 0;
-		if (hh > 14 || mm > 59)
-			return MCR_EFORMAT;
-		off = sign * (hh * 3600 + mm * 60);
-	} else if (*rest) {
-		return MCR_EFORMAT;
-	}
-	char date[11];
-	snprintf(date, sizeof date, "%.4s-%.2s-%.2s", ts, ts + 4, ts + 6);
-	if (!mcr_ex_is_date(date))
-		return MCR_EFORMAT;
-	int hh = 0, mi = 0, ss = 0;
-	if (n >= 10)
-		hh = (ts[8] - '0') * 10 + (ts[9] - '0');
-	if (n >= 12)
-		mi = (ts[10] - '0') * 10 + (ts[11] - '0');
-	if (n >= 14)
-		ss = (ts[12] - '0') * 10 + (ts[13] - '0');
-	if (hh > 23 || mi > 59 || ss > 60)
-		return MCR_EFORMAT;
-	time_t day;
-	if (mcr_time_parse(date, &day) != 0)
-		return MCR_EFORMAT;
-	*t = day + hh * 3600 + mi * 60 + ss - off;
-	if (n == 8)
-		snprintf(out, 32, "%s", date);
-	else
-		mcr_time_iso(*t, out);
 	return 0;
 }
 
@@ -384,13 +327,18 @@ static int stage_document(ooh *o, const char *file)
 		return 0;
 	}
 	char iso[32] = "";
-	time_t t = 0;
+	mcr_fhirtime t;
 	int dated = d->time.len > 0;
-	if (dated && ts_to_iso(d->time.ptr, iso, &t) != 0)
-		return mcr_error_set(MCR_EFORMAT, "%s:%d: bad effectiveTime '%s'", file, d->line,
-		                     d->time.ptr);
-	/* The organisation's own list: recent cases, shared or not. */
-	if (dated && t >= o->now - (time_t)o->cfg->ooh_recent_days * 86400) {
+	if (dated && mcr_fhirtime_parse_hl7(d->time.ptr, &t) != 0) {
+		mcr_ex_notice("%s:%d: effectiveTime is not an HL7 date/time; document withheld (invalid-date)",
+		          file, d->line);
+		return mcr_ex_spill_withheld(o->spill, nhs, MCR_SECTION_MISC_REPORTS, MCR_REASON_INVALID_DATE);
+	}
+	if (dated)
+		mcr_fhirtime_format(&t, iso);
+	/* The organisation's own list: recent cases, shared or not, by the earliest
+	 * instant the case may be from. */
+	if (dated && mcr_fhirtime_seconds(&t) >= (int64_t)o->now - (int64_t)o->cfg->ooh_recent_days * 86400) {
 		int rc = mcr_ex_map_put(o->members, nhs, 10, 0, NULL);
 		if (rc < 0)
 			return rc;

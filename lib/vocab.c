@@ -17,6 +17,7 @@ static const char *const section_titles[MCR_SECTION_COUNT] = {
 static const char *const reason_names[MCR_REASON_COUNT] = {
 	"objection", "no-consent", "sensitive", "confidential", "entered-in-error",
 	"before-shares-from", "invalid-nhs-number", "unmatched", "no-clinical-contact",
+	"invalid-date", "malformed",
 };
 
 const char *mcr_section_name(mcr_section s)

@@ -39,4 +39,16 @@ int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input
  */
 void mcr_extract_set_spill_limit(size_t bytes);
 
+/*
+ * What an extractor refused without failing the whole export, each named in one
+ * line "file:line: what and why" passed to fn: an item with an invalid date, a
+ * GP resource whose Patient is not in the export, an OOH document that is
+ * malformed or has several recordTargets, ... Each is also counted in the
+ * manifest under its reason. A run that reported any has "staged with refusals"
+ * (the programs exit 3). fn NULL (the default): not reported. Per thread; set it
+ * before extracting.
+ */
+typedef void (*mcr_extract_notice_fn)(void *ctx, const char *message);
+void mcr_extract_set_notice(mcr_extract_notice_fn fn, void *ctx);
+
 #endif

@@ -35,8 +35,12 @@ typedef enum mcr_reason {
 	MCR_REASON_ENTERED_IN_ERROR,  /* "entered-in-error" */
 	MCR_REASON_BEFORE_SHARES_FROM,/* "before-shares-from" */
 	MCR_REASON_INVALID_NHS,       /* "invalid-nhs-number": missing or failing modulus 11 */
-	MCR_REASON_UNMATCHED,         /* "unmatched": OOH document without a verified NHS number */
+	MCR_REASON_UNMATCHED,         /* "unmatched": OOH document without a verified NHS number
+	                                 or with several recordTargets; GP resource whose Patient
+	                                 is not in the export */
 	MCR_REASON_NO_CLINICAL_CONTACT, /* "no-clinical-contact": OOH call with no clinician advice */
+	MCR_REASON_INVALID_DATE,      /* "invalid-date": a date that is no calendar date ("2023-02-30") */
+	MCR_REASON_MALFORMED,         /* "malformed": an OOH document that could not be read */
 	MCR_REASON_COUNT
 } mcr_reason;
 

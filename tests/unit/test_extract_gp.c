@@ -124,6 +124,104 @@ static void test_unresolved(void **state)
 	assert_false(staged_files_left());
 }
 
+/* One Patient entry, and one Condition entry with an onset date (and more XML). */
+static void patient_entry(mcr_buf *b, const char *id, const char *nhs, const char *birth)
+{
+	mcr_buf_printf(b, "<entry><resource><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"%s\"/><identifier>"
+	               "<system value=\"https://fhir.nhs.uk/Id/nhs-number\"/><value value=\"%s\"/></identifier>"
+	               "<name><family value=\"Fam%s\"/></name>%s%s%s</Patient></resource></entry>\n",
+	               id, nhs, id, birth ? "<birthDate value=\"" : "", birth ? birth : "", birth ? "\"/>" : "");
+}
+
+static void condition_entry(mcr_buf *b, const char *id, const char *patient, const char *code,
+                            const char *onset, const char *more)
+{
+	mcr_buf_printf(b, "<entry><resource><Condition xmlns=\"http://hl7.org/fhir\"><id value=\"%s\"/>"
+	               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"%s\"/>"
+	               "<display value=\"Term %s\"/></coding></code><subject><reference value=\"Patient/%s\"/>"
+	               "</subject><onsetDateTime value=\"%s\"/>%s</Condition></resource></entry>\n",
+	               id, code, id, patient, onset, more ? more : "");
+}
+
+/*
+ * Dates as instants: partial dates against shares-from (2012-04-01), invalid
+ * dates withheld and named, offsets honoured, staged in UTC; objection against
+ * consent across time zones, both ways and tied.
+ */
+static void test_dates(void **state)
+{
+	(void)state;
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_buf_puts(&b, "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/>\n");
+	patient_entry(&b, "p1", "9990000018", "2023-02-30");
+	static const struct {
+		const char *id, *onset, *more;
+	} items[] = {
+		{"y2010", "2010", NULL},                       /* before */
+		{"m2010", "2010-05", NULL},                    /* before */
+		{"y2012", "2012", NULL},                       /* may be before April: before */
+		{"m2012", "2012-04", NULL},                    /* shared */
+		{"early", "2012-04-01T00:30:00+01:00", NULL},  /* 2012-03-31T23:30Z: before */
+		{"late", "2012-03-31T23:30:00-01:00", NULL},   /* 2012-04-01T00:30Z: shared */
+		{"feb30", "2023-02-30", NULL},                 /* invalid */
+		{"month13", "2023-13-01", NULL},               /* invalid */
+		{"words", "yesterday", NULL},                  /* invalid */
+		{"hour24", "2023-01-01T24:00:00Z", NULL},      /* invalid */
+		{"abate", "2020-01-01", "<abatementDateTime value=\"2021-02-29\"/>"}, /* a detail date: invalid */
+		{"fine", "2020-06-10T10:00:00+01:00", NULL},   /* shared, staged as 09:00Z */
+	};
+	for (size_t i = 0; i < sizeof items / sizeof *items; i++)
+		condition_entry(&b, items[i].id, "p1", "38341003", items[i].onset, items[i].more);
+	/* p2: objection 09:30Z after a consent at 10:00+01:00 (09:00Z): in force. */
+	patient_entry(&b, "p2", "9990000026", NULL);
+	condition_entry(&b, "o2", "p2", "416409005", "2024-06-10T09:30:00Z", NULL);
+	condition_entry(&b, "k2", "p2", "417528008", "2024-06-10T10:00:00+01:00", NULL);
+	condition_entry(&b, "x2", "p2", "38341003", "2020-01-01", NULL);
+	/* p3: the reverse: consent 09:30Z after an objection at 10:00+01:00: shared. */
+	patient_entry(&b, "p3", "9990000034", NULL);
+	condition_entry(&b, "o3", "p3", "416409005", "2024-06-10T10:00:00+01:00", NULL);
+	condition_entry(&b, "k3", "p3", "417528008", "2024-06-10T09:30:00Z", NULL);
+	condition_entry(&b, "x3", "p3", "38341003", "2020-01-01", NULL);
+	/* p4: a tie (the same instant): the objection. */
+	patient_entry(&b, "p4", "9990000042", NULL);
+	condition_entry(&b, "k4", "p4", "417528008", "2024-06-10T10:00:00+01:00", NULL);
+	condition_entry(&b, "o4", "p4", "416409005", "2024-06-10T09:00:00Z", NULL);
+	condition_entry(&b, "x4", "p4", "38341003", "2020-01-01", NULL);
+	/* p5: objection on a day, consent later that day as a dateTime: the objection. */
+	patient_entry(&b, "p5", "9990000050", NULL);
+	condition_entry(&b, "o5", "p5", "416409005", "2024-06-10", NULL);
+	condition_entry(&b, "k5", "p5", "417528008", "2024-06-10T18:00:00Z", NULL);
+	condition_entry(&b, "x5", "p5", "38341003", "2020-01-01", NULL);
+	mcr_buf_puts(&b, "</Bundle>\n");
+	const char *p = twrite("dates/export.xml", b.ptr);
+	mcr_buf_free(&b);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), 0);
+	assert_int_equal(tman->withheld[MCR_REASON_BEFORE_SHARES_FROM], 4);
+	assert_int_equal(tman->withheld[MCR_REASON_INVALID_DATE], 6); /* 5 items + the birthDate */
+	assert_int_equal(tman->withheld[MCR_REASON_OBJECTION], 3);    /* x2, x4, x5 */
+	assert_int_equal(tman->objections, 3);
+	assert_log_has("withheld 9990000018 problems before-shares-from 4\n");
+	assert_log_has("withheld 9990000018 problems invalid-date 5\n");
+	assert_log_has("item 9990000018 problems 38341003 Term m2012");
+	assert_log_has("item 9990000018 problems 38341003 Term late");
+	assert_log_has("item 9990000018 problems 38341003 Term fine");
+	assert_log_has("date 9990000018 fine 2020-06-10T09:00:00Z\n");
+	assert_log_has("date 9990000018 m2012 2012-04\n");
+	assert_log_has("date 9990000018 late 2012-04-01T00:30:00Z\n");
+	assert_log_lacks("Term feb30");
+	assert_log_lacks("Term abate");
+	assert_log_lacks("2023-02-30");
+	assert_log_has("person 9990000026 family=- given=- objection=2024-06-10T09:30:00Z consent=-\n");
+	assert_log_has("item 9990000034 problems 38341003 Term x3");
+	assert_log_has("person 9990000042 family=- given=- objection=2024-06-10T09:00:00Z consent=-\n");
+	assert_log_has("person 9990000050 family=- given=- objection=2024-06-10 consent=-\n");
+	/* Each refusal named by file and line, and what was wrong; no values. */
+	assert_int_equal(tnotes_n, 6);
+	assert_notice_has("export.xml:2: Patient p1: birthDate is not a date");
+	assert_notice_has("export.xml:9: Condition feb30: onsetDateTime is not a date");
+	assert_notice_has("export.xml:13: Condition abate: abatementDateTime is not a date");
+}
+
 /* Malformed XML, a foreign root and a truncated gzip: errors naming the file, nothing staged. */
 static void test_malformed(void **state)
 {
@@ -206,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rules, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_rules_bucketed, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_unresolved, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_dates, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_malformed, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_hostile, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, tsetup, tteardown),

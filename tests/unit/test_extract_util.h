@@ -5,6 +5,7 @@
  *   member 9990000018
  *   person 9990000018 family=O'Brien given=Siân objection=- consent=-
  *   item 9990000018 allergies 91936005 Allergy to penicillin | reaction=Eruption of skin | ...
+ *   date 9990000018 <item id> 2019-03-04
  *   withheld 9990000018 results confidential 2
  * Include after cmocka.h.
  */
@@ -29,6 +30,8 @@
 static char tdir[64];
 static mcr_buf tlog = MCR_BUF_INIT;
 static mcr_staged_manifest *tman;
+static mcr_buf tnotes = MCR_BUF_INIT; /* the refusals the last extract named, a line each */
+static int tnotes_n;
 
 static const char test_config[] =
 	"region: Test\n"
@@ -86,6 +89,7 @@ static int tteardown(void **state)
 	int rc = system(cmd.ptr);
 	mcr_buf_free(&cmd);
 	mcr_buf_free(&tlog);
+	mcr_buf_free(&tnotes);
 	mcr_staged_manifest_free(tman);
 	tman = NULL;
 	return rc;
@@ -134,7 +138,7 @@ static int log_item(void *ctx, const mcr_staged_person *p, const mcr_staged_item
 	               it->code ? it->code : "-", it->display ? it->display : "-");
 	for (size_t i = 0; i < it->ndetails; i++)
 		mcr_buf_printf(&tlog, " | %s=%s", it->details[i].name, it->details[i].value);
-	mcr_buf_puts(&tlog, "\n");
+	mcr_buf_printf(&tlog, "\ndate %s %s %s\n", p->nhs, it->id ? it->id : "-", it->date ? it->date : "-");
 	return 0;
 }
 
@@ -144,6 +148,13 @@ static int log_withheld(void *ctx, const mcr_staged_person *p, mcr_section s, mc
 	mcr_buf_printf(&tlog, "withheld %s %s %s %ld\n", p->nhs, mcr_section_name(s),
 	               mcr_reason_name(r), n);
 	return 0;
+}
+
+static void log_notice(void *ctx, const char *msg)
+{
+	(void)ctx;
+	mcr_buf_printf(&tnotes, "%s\n", msg);
+	tnotes_n++;
 }
 
 /* Run the extract of this kind for org on input; 0 and the log read back, or
@@ -158,12 +169,16 @@ static int textract(mcr_org_kind kind, const char *ods, const char *input)
 	assert_non_null(org);
 	char *manifest = NULL;
 	int rc;
+	mcr_buf_reset(&tnotes);
+	tnotes_n = 0;
+	mcr_extract_set_notice(log_notice, NULL);
 	if (kind == MCR_KIND_GP)
 		rc = mcr_extract_gp(cfg, org, input, NULL, &manifest);
 	else if (kind == MCR_KIND_LCS)
 		rc = mcr_extract_lcs(cfg, org, input, NULL, &manifest);
 	else
 		rc = mcr_extract_ooh(cfg, org, input, NULL, &manifest);
+	mcr_extract_set_notice(NULL, NULL);
 	mcr_buf_reset(&tlog);
 	mcr_staged_manifest_free(tman);
 	tman = NULL;
@@ -204,6 +219,15 @@ static int staged_files_left(void)
 	int rc = system(cmd.ptr);
 	mcr_buf_free(&cmd);
 	return rc != 0;
+}
+
+/* The extract named a refusal containing text. */
+static void assert_notice_has(const char *text)
+{
+	if (!strstr(mcr_buf_cstr(&tnotes), text)) {
+		fprintf(stderr, "notices lack '%s':\n%s", text, mcr_buf_cstr(&tnotes));
+		fail();
+	}
 }
 
 static void assert_error_has(const char *text)

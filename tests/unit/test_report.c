@@ -380,22 +380,22 @@ static void coverage_csv_rows(void **state)
 		"misc-reports_people,misc-reports_items,withheld_objection,withheld_no-consent,"
 		"withheld_sensitive,withheld_confidential,withheld_entered-in-error,"
 		"withheld_before-shares-from,withheld_invalid-nhs-number,withheld_unmatched,"
-		"withheld_no-clinical-contact,rejected_file,rejected_reason,held_file,held_extracted,held_people,held_items\r\n"
+		"withheld_no-clinical-contact,withheld_invalid-date,withheld_malformed,rejected_file,rejected_reason,held_file,held_extracted,held_people,held_items\r\n"
 		"A81001,Riverside Surgery,gp,nightly,current,OK,,2026-11-21T01:00:00Z,"
 		"2026-11-21T02:10:00Z,2012-04-01,3,4,10,1,0,0,2,3,2,6,1,1,0,0,0,0,0,0,0,0,0,0,"
-		"4,0,1,0,0,0,2,0,0,,,,,,\r\n"
+		"4,0,1,0,0,0,2,0,0,0,0,,,,,,\r\n"
 		"A81002,Hillside Practice,gp,nightly,stale,FAILED,newest file rejected: payload CRC-32 "
 		"mismatch; older data held,2026-11-19T01:00:00Z,2026-11-19T02:10:00Z,2012-04-01,2,2,5,0,"
-		"0,0,1,1,0,0,2,4,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+		"0,0,1,1,0,0,2,4,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
 		"staging/A81002/gp/20261121T010000Z.yaml,payload CRC-32 mismatch,,,,\r\n"
 		"A81003,New Practice,gp,nightly,never,NEVER,no data loaded,,,,0,0,0,0,"
-		"0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,,,,,\r\n"
+		"0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,,,,,,\r\n"
 		"E10000015,Herts Social Care,lcs,nightly,unchanged,OK,,2026-11-20T22:00:00Z,"
 		"2026-11-20T23:10:00Z,,1,3,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,2,0,0,"
-		"0,2,0,0,0,0,0,0,0,,,,,,\r\n"
+		"0,2,0,0,0,0,0,0,0,0,0,,,,,,\r\n"
 		"NLO01,Urgent Care <OOH> & 111,ooh,twice-daily,current,OK,,2026-11-20T20:00:00Z,"
 		"2026-11-21T02:10:00Z,,1,7,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1,"
-		"0,0,0,0,0,0,0,1,3,,,,,,\r\n");
+		"0,0,0,0,0,0,0,1,3,0,0,,,,,,\r\n");
 	mcr_buf_free(&out);
 }
 
