@@ -1,6 +1,6 @@
 /*
  * mcr-load's library side (include/mcr/load.h, docs/LOAD.md): the run, under
- * the run lock, and the helpers its parts share (load_internal.h).
+ * the run lock (its parts: load_internal.h).
  *
  * Parse side (load_rules.c): a thread streams one staged file through the
  * validating reader, applies the consent rules again (defence in depth) and
@@ -15,7 +15,6 @@
 
 #include "load_internal.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,86 +26,6 @@
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/store.h"
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-char *mcr_load_strdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-void mcr_load_crash_point(load_run *r, const char *phase)
-{
-	if (r->crash_at && strcmp(r->crash_at, phase) == 0) {
-		fflush(NULL);
-		kill(getpid(), SIGKILL);
-	}
-}
-
-const char *mcr_load_base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
-/* Remove a database file and its possible side files. */
-void mcr_load_unlink_db(const char *path)
-{
-	char side[4096];
-	unlink(path);
-	static const char *const suffix[] = { "-journal", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
-		unlink(side);
-	}
-}
-
-void mcr_load_report(load_run *r, mcr_load_event *ev)
-{
-	if (!r->on_event)
-		return;
-	ev->elapsed = mono_now() - r->t0;
-	r->on_event(ev, r->ctx);
-}
-
-void mcr_load_warn(load_run *r, const char *what)
-{
-	char text[1100];
-	snprintf(text, sizeof(text), "%s: %s", what, mcr_error_message());
-	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_WARNING, .text = text };
-	mcr_load_report(r, &ev);
-}
-
-void mcr_load_progress_phase(load_run *r, const char *what)
-{
-	if (!r->progress)
-		return;
-	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_PHASE, .text = what };
-	mcr_load_report(r, &ev);
-}
-
-void mcr_load_progress_print(load_run *r, const char *org, int final)
-{
-	if (!r->progress)
-		return;
-	double t = mono_now();
-	if (!final && t - r->last_print < 0.5)
-		return;
-	r->last_print = t;
-	double el = t - r->t0;
-	double rate = el > 0 ? (double)r->done_items / el : 0;
-	long left = r->total_items - r->done_items;
-	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_ITEMS, .org = org, .done = r->done_items,
-	                      .total = r->total_items, .rate = rate, .eta = -1, .final = final };
-	if (rate > 0 && left >= 0)
-		ev.eta = (double)left / rate;
-	mcr_load_report(r, &ev);
-}
 
 /* Finalize the build's statements and close the new file (statements first:
  * sqlite3_close refuses a connection with live statements). */
@@ -186,7 +105,7 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	sum->orgs = (int)cfg->norgs;
 	r.cfg = cfg;
 	r.sum = sum;
-	r.t0 = mono_now();
+	r.t0 = mcr_load_clock();
 	r.on_event = opt ? opt->on_event : NULL;
 	r.ctx = opt ? opt->ctx : NULL;
 	r.progress = opt && opt->progress && r.on_event;
@@ -287,7 +206,7 @@ out:
 	mcr_fs_unlock(lockfd);
 done:
 	mcr_buf_free(&deflock);
-	sum->seconds = mono_now() - r.t0;
+	sum->seconds = mcr_load_clock() - r.t0;
 	return rc;
 }
 

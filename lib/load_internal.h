@@ -3,7 +3,8 @@
  * functions its parts call across files. Not installed; programs use
  * include/mcr/load.h.
  *
- *   load.c          the run (mcr_load_run), helpers the parts share
+ *   load.c          the run (mcr_load_run)
+ *   load_common.c   helpers the parts share, events to the caller
  *   load_queue.c    parse thread -> inserting thread batches, record encoding
  *   load_rules.c    the parse thread: the consent rules applied again
  *   load_insert.c   streaming a staged file in, carrying data over
@@ -153,7 +154,10 @@ typedef struct load_run {
 	int parsed_once;
 } load_run;
 
-/* ---- load.c ---------------------------------------------------------------- */
+/* ---- load_common.c --------------------------------------------------------- */
+
+/* Monotonic seconds, for elapsed times and rates. */
+double mcr_load_clock(void);
 
 /* strdup that passes NULL through (NULL also when memory ran out). */
 char *mcr_load_strdup(const char *s);

@@ -1,0 +1,92 @@
+/* mcr-load: what the parts of a run share (load_internal.h): small helpers and
+ * the events reported to the caller. Calls no other part (no file cycle). */
+#include "load_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mcr/error.h"
+
+double mcr_load_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *mcr_load_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void mcr_load_crash_point(load_run *r, const char *phase)
+{
+	if (r->crash_at && strcmp(r->crash_at, phase) == 0) {
+		fflush(NULL);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+const char *mcr_load_base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* Remove a database file and its possible side files. */
+void mcr_load_unlink_db(const char *path)
+{
+	char side[4096];
+	unlink(path);
+	static const char *const suffix[] = { "-journal", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+		unlink(side);
+	}
+}
+
+void mcr_load_report(load_run *r, mcr_load_event *ev)
+{
+	if (!r->on_event)
+		return;
+	ev->elapsed = mcr_load_clock() - r->t0;
+	r->on_event(ev, r->ctx);
+}
+
+void mcr_load_warn(load_run *r, const char *what)
+{
+	char text[1100];
+	snprintf(text, sizeof(text), "%s: %s", what, mcr_error_message());
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_WARNING, .text = text };
+	mcr_load_report(r, &ev);
+}
+
+void mcr_load_progress_phase(load_run *r, const char *what)
+{
+	if (!r->progress)
+		return;
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_PHASE, .text = what };
+	mcr_load_report(r, &ev);
+}
+
+void mcr_load_progress_print(load_run *r, const char *org, int final)
+{
+	if (!r->progress)
+		return;
+	double t = mcr_load_clock();
+	if (!final && t - r->last_print < 0.5)
+		return;
+	r->last_print = t;
+	double el = t - r->t0;
+	double rate = el > 0 ? (double)r->done_items / el : 0;
+	long left = r->total_items - r->done_items;
+	mcr_load_event ev = { .kind = MCR_LOAD_EVENT_ITEMS, .org = org, .done = r->done_items,
+	                      .total = r->total_items, .rate = rate, .eta = -1, .final = final };
+	if (rate > 0 && left >= 0)
+		ev.eta = (double)left / rate;
+	mcr_load_report(r, &ev);
+}
