@@ -8,9 +8,11 @@
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
 #include "mcr/store.h"
+#include "mcr/view.h"
 #include "mcr/vocab.h"
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +90,8 @@ typedef struct person {
 	const char *family, *given, *birth_date, *gender, *address, *postcode, *phone;
 } person;
 
-typedef struct detail {
-	const char *name, *value;
-} detail;
+/* An item's [name, value] pairs, in the view's own type so the view borrows them. */
+typedef mcr_view_detail detail;
 
 typedef struct item {
 	mcr_section section;
@@ -553,83 +554,7 @@ static int section_list(unsigned bits, mcr_buf *out)
 	return rc;
 }
 
-/* ---- rendering ------------------------------------------------------------ */
-
-typedef struct view {
-	ctx *c;
-	mcr_buf *out;
-	int html;
-	int rc;
-} view;
-
-/* Text for a terminal: control characters (C0, DEL, C1) become '?' so stored
- * content can never drive the terminal. */
-static void put_text(view *v, const char *s)
-{
-	if (v->rc || !s)
-		return;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p && !v->rc) {
-		if (v->html) {
-			const char *esc = NULL;
-			switch (*p) {
-			case '&': esc = "&amp;"; break;
-			case '<': esc = "&lt;"; break;
-			case '>': esc = "&gt;"; break;
-			case '"': esc = "&quot;"; break;
-			case '\'': esc = "&#39;"; break;
-			default: break;
-			}
-			if (esc)
-				v->rc = mcr_buf_puts(v->out, esc);
-			else if (*p < 0x20 || *p == 0x7f)
-				v->rc = mcr_buf_putc(v->out, ' ');
-			else
-				v->rc = mcr_buf_putc(v->out, (char)*p);
-			p++;
-			continue;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			v->rc = mcr_buf_putc(v->out, '?');
-			p++;
-		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			v->rc = mcr_buf_putc(v->out, '?');
-			p += 2;
-		} else {
-			v->rc = mcr_buf_putc(v->out, (char)*p);
-			p++;
-		}
-	}
-}
-
-/* Markup (HTML) or layout (text), written as it is. */
-static void put_raw(view *v, const char *s)
-{
-	if (!v->rc)
-		v->rc = mcr_buf_puts(v->out, s);
-}
-
-static void put_num(view *v, long n)
-{
-	if (!v->rc)
-		v->rc = mcr_buf_printf(v->out, "%ld", n);
-}
-
-static void put_source(view *v, const char *org)
-{
-	source *s = find_source(&v->c->rec, org);
-	const mcr_org *co = mcr_config_org(v->c->cfg, org);
-	const char *name = s && s->name ? s->name : co ? co->name : org;
-	if (s)
-		s->used = 1;
-	put_raw(v, v->html ? "<p class=\"src\">source: " : "      source: ");
-	put_text(v, name);
-	put_raw(v, " (");
-	put_text(v, org);
-	put_raw(v, "), as of ");
-	put_text(v, s && s->extracted ? s->extracted : "unknown");
-	put_raw(v, v->html ? "</p>\n" : "\n");
-}
+/* ---- the view (include/mcr/view.h renders it) ------------------------------- */
 
 static const char *system_name(const char *system)
 {
@@ -641,22 +566,12 @@ static const char *system_name(const char *system)
 		{ "http://read.info/readv2", "Read v2" },
 		{ "http://hl7.org/fhir/sid/icd-10", "ICD-10" },
 	};
+	if (!system)
+		return NULL;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(system, known[i].uri) == 0)
 			return known[i].name;
 	return system;
-}
-
-static void name_of(view *v, const person *p)
-{
-	if (p->given) {
-		put_text(v, p->given);
-		put_raw(v, " ");
-	}
-	if (p->family)
-		put_text(v, p->family);
-	if (!p->given && !p->family)
-		put_raw(v, "(name not shared)");
 }
 
 static int objection_in_force(const ctx *c)
@@ -674,7 +589,7 @@ static int person_shown(ctx *c, const person *p)
 	return social || !objection_in_force(c);
 }
 
-/* Demographics shown in the header: the first health source, else social care. */
+/* Demographics shown in the banner: the first health source, else social care. */
 static const person *header_person(ctx *c)
 {
 	const person *social = NULL;
@@ -690,304 +605,200 @@ static const person *header_person(ctx *c)
 	return social;
 }
 
-static void heading(view *v, const char *title)
+/* An arena copy of what fmt makes; NULL (and *fail) on ENOMEM. */
+static const char *arena_printf(arena *a, int *fail, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static const char *arena_printf(arena *a, int *fail, const char *fmt, ...)
 {
-	if (v->html) {
-		put_raw(v, "<section>\n<h2>");
-		put_text(v, title);
-		put_raw(v, "</h2>\n<p class=\"note\">Shows what partner organisations share; it may not be the complete record.</p>\n");
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *p = n >= 0 ? arena_alloc(a, (size_t)n + 1) : NULL;
+	if (!p) {
+		*fail = 1;
+		return NULL;
+	}
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* The item's source: its name from the store, else the config, else the code;
+ * the source is marked as used by the view. */
+static void item_source(ctx *c, mcr_view_item *vi, const char *org)
+{
+	source *s = find_source(&c->rec, org);
+	const mcr_org *co = mcr_config_org(c->cfg, org);
+	if (s)
+		s->used = 1;
+	vi->source_org = org;
+	vi->source_name = s && s->name ? s->name : co ? co->name : org;
+	vi->as_of = s ? s->extracted : NULL;
+}
+
+static int person_item(ctx *c, const person *p, mcr_view_item *vi, int *fail)
+{
+	arena *a = &c->rec.mem;
+	mcr_view_detail *d = arena_alloc(a, 5 * sizeof(*d));
+	size_t n = 0;
+	if (!d)
+		return *fail = 1;
+	memset(vi, 0, sizeof(*vi));
+	if (p->given && p->family)
+		vi->display = arena_printf(a, fail, "%s %s", p->given, p->family);
+	else
+		vi->display = p->given ? p->given : p->family;
+	const char *names[] = { "born", "gender", "address", "postcode", "phone" };
+	const char *values[] = { p->birth_date, p->gender, p->address, p->postcode, p->phone };
+	for (size_t k = 0; k < 5; k++)
+		if (values[k]) {
+			d[n].name = names[k];
+			d[n].value = values[k];
+			n++;
+		}
+	vi->details = d;
+	vi->ndetails = n;
+	item_source(c, vi, p->org);
+	return 0;
+}
+
+static int build_section(ctx *c, mcr_section s, mcr_view_section *vs, int *fail)
+{
+	record *r = &c->rec;
+	size_t n = 0;
+	memset(vs, 0, sizeof(*vs));
+	vs->section = s;
+	if (s != MCR_SECTION_DEMOGRAPHICS && s != MCR_SECTION_SOCIAL_CARE && objection_in_force(c)) {
+		vs->not_shown = "Not shown: this person has withdrawn consent to share their health record.";
+		return 0;
+	}
+	size_t cap = s == MCR_SECTION_DEMOGRAPHICS ? r->npersons : r->nitems;
+	mcr_view_item *items = arena_alloc(&r->mem, (cap ? cap : 1) * sizeof(*items));
+	if (!items)
+		return *fail = 1;
+	if (s == MCR_SECTION_DEMOGRAPHICS) {
+		for (size_t i = 0; i < r->npersons; i++) {
+			const person *p = &r->persons[i];
+			if (!person_shown(c, p) || (!p->family && !p->given && !p->birth_date && !p->gender &&
+			                            !p->address && !p->postcode && !p->phone))
+				continue;
+			if (person_item(c, p, &items[n++], fail))
+				return 1;
+		}
 	} else {
-		put_raw(v, "\n");
-		put_text(v, title);
-		put_raw(v, "\n  Shows what partner organisations share; it may not be the complete record.\n");
-	}
-}
-
-static void end_section(view *v)
-{
-	if (v->html)
-		put_raw(v, "</section>\n");
-}
-
-static void line_open(view *v)
-{
-	put_raw(v, v->html ? "<div class=\"item\"><p class=\"main\">" : "  ");
-}
-
-/* A detail's value may hold several lines (an OOH report's narrative): each
- * line is escaped on its own and continued under the detail, so line breaks
- * survive without a control character reaching the terminal. */
-static void put_lines(view *v, const char *value)
-{
-	mcr_buf line = MCR_BUF_INIT;
-	const char *p = value;
-	for (int first = 1; !v->rc; first = 0) {
-		size_t n = strcspn(p, "\n");
-		mcr_buf_reset(&line);
-		if ((v->rc = mcr_buf_put(&line, p, n > 0 && p[n - 1] == '\r' ? n - 1 : n)))
-			break;
-		if (!first)
-			put_raw(v, v->html ? "<br>" : "\n        ");
-		put_text(v, mcr_buf_cstr(&line));
-		if (!p[n])
-			break;
-		p += n + 1;
-	}
-	mcr_buf_free(&line);
-}
-
-static void detail_line(view *v, const char *name, const char *value)
-{
-	put_raw(v, v->html ? "<p class=\"detail\">" : "      ");
-	put_text(v, name);
-	put_raw(v, ": ");
-	put_lines(v, value ? value : "");
-	put_raw(v, v->html ? "</p>\n" : "\n");
-}
-
-static void demographics_section(view *v)
-{
-	ctx *c = v->c;
-	int any = 0;
-	heading(v, mcr_section_title(MCR_SECTION_DEMOGRAPHICS));
-	for (size_t i = 0; i < c->rec.npersons; i++) {
-		const person *p = &c->rec.persons[i];
-		if (!person_shown(c, p))
-			continue;
-		if (!p->family && !p->given && !p->birth_date && !p->gender && !p->address &&
-		    !p->postcode && !p->phone)
-			continue;
-		any = 1;
-		line_open(v);
-		name_of(v, p);
-		put_raw(v, v->html ? "</p>\n" : "\n");
-		if (p->birth_date)
-			detail_line(v, "born", p->birth_date);
-		if (p->gender)
-			detail_line(v, "gender", p->gender);
-		if (p->address)
-			detail_line(v, "address", p->address);
-		if (p->postcode)
-			detail_line(v, "postcode", p->postcode);
-		if (p->phone)
-			detail_line(v, "phone", p->phone);
-		put_source(v, p->org);
-		if (v->html)
-			put_raw(v, "</div>\n");
-	}
-	if (!any)
-		put_raw(v, v->html ? "<p class=\"none\">No items shared.</p>\n" : "  No items shared.\n");
-	end_section(v);
-}
-
-static void withheld_line(view *v, mcr_section s)
-{
-	long n = 0;
-	for (size_t i = 0; i < v->c->rec.nwithheld; i++)
-		if (v->c->rec.withheld[i].section == s)
-			n += v->c->rec.withheld[i].count;
-	if (n <= 0)
-		return;
-	put_raw(v, v->html ? "<p class=\"withheld\">" : "  ");
-	put_num(v, n);
-	put_raw(v, n == 1 ? " item not shared by policy" : " items not shared by policy");
-	put_raw(v, v->html ? "</p>\n" : "\n");
-}
-
-static void items_section(view *v, mcr_section s)
-{
-	ctx *c = v->c;
-	int any = 0;
-	heading(v, mcr_section_title(s));
-	if (s != MCR_SECTION_SOCIAL_CARE && objection_in_force(c)) {
-		put_raw(v, v->html ? "<p class=\"none\">" : "  ");
-		put_raw(v, "Not shown: this person has withdrawn consent to share their health record.");
-		put_raw(v, v->html ? "</p>\n" : "\n");
-		end_section(v);
-		return;
-	}
-	for (size_t i = 0; i < c->rec.nitems; i++) {
-		const item *it = &c->rec.items[i];
-		if (it->section != s)
-			continue;
-		any = 1;
-		line_open(v);
-		put_text(v, it->date ? it->date : "undated");
-		put_raw(v, "  ");
-		put_text(v, it->display ? it->display : "(no description)");
-		if (it->code) {
-			put_raw(v, "  (");
-			if (it->system) {
-				put_text(v, system_name(it->system));
-				put_raw(v, " ");
-			}
-			put_text(v, it->code);
-			put_raw(v, ")");
+		for (size_t i = 0; i < r->nitems; i++) {
+			const item *it = &r->items[i];
+			if (it->section != s)
+				continue;
+			mcr_view_item *vi = &items[n++];
+			memset(vi, 0, sizeof(*vi));
+			vi->date = it->date;
+			vi->display = it->display;
+			vi->system = it->code ? system_name(it->system) : NULL;
+			vi->code = it->code;
+			vi->status = it->status;
+			vi->details = (const mcr_view_detail *)it->details;
+			vi->ndetails = it->ndetails;
+			vi->details_bad = it->details_bad;
+			item_source(c, vi, it->org);
 		}
-		if (it->status) {
-			put_raw(v, "  ");
-			put_text(v, it->status);
-		}
-		put_raw(v, v->html ? "</p>\n" : "\n");
-		for (size_t k = 0; k < it->ndetails; k++)
-			detail_line(v, it->details[k].name ? it->details[k].name : "detail", it->details[k].value);
-		if (it->details_bad)
-			detail_line(v, "details", "could not be read");
-		put_source(v, it->org);
-		if (v->html)
-			put_raw(v, "</div>\n");
+		mcr_view_fold(items, &n);
+		for (size_t i = 0; i < r->nwithheld; i++)
+			if (r->withheld[i].section == s)
+				vs->withheld += r->withheld[i].count;
 	}
-	if (!any)
-		put_raw(v, v->html ? "<p class=\"none\">No items shared.</p>\n" : "  No items shared.\n");
-	withheld_line(v, s);
-	end_section(v);
+	vs->items = items;
+	vs->nitems = n;
+	return 0;
 }
 
-static void banners(view *v)
+/* Fill v from what was read; every string stays in c's arena. */
+static int build_view(ctx *c, mcr_view *v)
 {
-	ctx *c = v->c;
-	mcr_buf line = MCR_BUF_INIT;
-	for (size_t i = 0; i < c->rec.nwarnings && !v->rc; i++) {
-		mcr_buf_reset(&line);
-		if ((v->rc = mcr_source_warning_text(&c->rec.warnings[i], &line)))
-			break;
-		put_raw(v, v->html ? "<p class=\"banner\">" : "! ");
-		put_text(v, mcr_buf_cstr(&line));
-		put_raw(v, v->html ? "</p>\n" : "\n");
+	record *r = &c->rec;
+	arena *a = &r->mem;
+	int fail = 0;
+	memset(v, 0, sizeof(*v));
+	memcpy(v->nhs, c->nhs, sizeof(v->nhs));
+	const person *hp = (c->sections & (1u << MCR_SECTION_DEMOGRAPHICS)) ? header_person(c) : NULL;
+	if (hp) {
+		source *hs = find_source(r, hp->org);
+		if (hs)
+			hs->used = 1;
+		v->person_shown = 1;
+		v->given = hp->given;
+		v->family = hp->family;
+		v->birth_date = hp->birth_date;
+		v->gender = hp->gender;
 	}
-	mcr_buf_free(&line);
-	if (objection_in_force(c) && (c->sections & ~SC_BIT)) {
-		put_raw(v, v->html ? "<p class=\"banner objection\">" : "! ");
-		put_raw(v, "This person has withdrawn consent to share their health record");
-		const objection *o = &c->rec.objections[0];
-		if (o->since && *o->since) {
-			put_raw(v, " (since ");
-			put_text(v, o->since);
-			put_raw(v, ")");
-		}
-		put_raw(v, ". No health information is shown.");
-		put_raw(v, v->html ? "</p>\n" : "\n");
-	}
-}
+	v->user = c->req->user;
+	v->role = c->req->role;
+	v->org = c->req->org;
+	v->at = c->at;
+	if (c->req->break_glass)
+		v->basis = arena_printf(a, &fail, "break-glass: %s", c->reason);
+	else if (c->req->consent)
+		v->basis = "consent given at the point of care";
+	else
+		v->basis = "implied consent, legitimate relationship";
 
-static void basis_text(view *v)
-{
-	const mcr_lookup_request *req = v->c->req;
-	if (req->break_glass) {
-		put_raw(v, "break-glass: ");
-		put_text(v, v->c->reason);
-	} else if (req->consent) {
-		put_raw(v, "consent given at the point of care");
-	} else {
-		put_raw(v, "implied consent, legitimate relationship");
-	}
-}
+	mcr_view_section *secs = arena_alloc(a, MCR_SECTION_COUNT * sizeof(*secs));
+	if (!secs)
+		return MCR_ENOMEM;
+	for (int s = 0; s < MCR_SECTION_COUNT && !fail; s++)
+		if (c->sections & (1u << s))
+			build_section(c, (mcr_section)s, &secs[v->nsections++], &fail);
+	v->sections = secs;
 
-/* The sources whose data the body shows, listed in the header: rendered after the
- * body, then spliced in front of it. */
-static void sources_line(view *v)
-{
-	int n = 0;
-	for (size_t i = 0; i < v->c->rec.nsources; i++) {
-		const source *s = &v->c->rec.sources[i];
-		if (!s->used)
-			continue;
-		if (n++)
-			put_raw(v, "; ");
-		put_text(v, s->name ? s->name : s->org);
-		put_raw(v, " (");
-		put_text(v, s->org);
-		put_raw(v, ") as of ");
-		put_text(v, s->extracted ? s->extracted : "unknown");
+	mcr_view_warning *w = arena_alloc(a, (r->nwarnings + 1) * sizeof(*w));
+	mcr_view_source *src = arena_alloc(a, (r->nsources + 1) * sizeof(*src));
+	if (!w || !src || fail)
+		return mcr_error_set(MCR_ENOMEM, "out of memory building a view");
+	if (objection_in_force(c) && (c->sections & ~SC_BIT))
+		w[v->nwarnings++] = (mcr_view_warning){ MCR_VIEW_WARN_OBJECTION, NULL,
+			                                r->objections[0].since, NULL };
+	/* The source warnings in their own words (mcr/freshness.h), one wording for
+	 * every front end; the view adds the kind for its layout. */
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		const mcr_source_warning *sw = &r->warnings[i];
+		static const mcr_view_warning_kind kinds[] = {
+			[MCR_FRESH_STALE] = MCR_VIEW_WARN_OLD, [MCR_FRESH_FAILED] = MCR_VIEW_WARN_REJECTED,
+			[MCR_FRESH_HELD] = MCR_VIEW_WARN_HELD, [MCR_FRESH_NEVER] = MCR_VIEW_WARN_NEVER,
+		};
+		mcr_buf line = MCR_BUF_INIT;
+		if (mcr_source_warning_text(sw, &line))
+			return MCR_ENOMEM;
+		const char *text = arena_printf(a, &fail, "%s", mcr_buf_cstr(&line));
+		mcr_buf_free(&line);
+		if (fail)
+			return mcr_error_set(MCR_ENOMEM, "out of memory building a view");
+		w[v->nwarnings++] = (mcr_view_warning){
+			sw->state == MCR_FRESH_OK ? MCR_VIEW_WARN_OLD : kinds[sw->state],
+			sw->name ? sw->name : sw->org, sw->extracted, text };
 	}
-	if (!n)
-		put_raw(v, "none");
+	for (size_t i = 0; i < r->nsources; i++) {
+		const source *s = &r->sources[i];
+		if (s->used)
+			src[v->nsources++] = (mcr_view_source){ s->name ? s->name : s->org, s->org, s->extracted };
+	}
+	v->warnings = w;
+	v->sources = src;
+	return 0;
 }
-
-static const char html_head[] =
-	"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-	"<meta name=\"robots\" content=\"noindex, nofollow\">\n"
-	"<title>Shared care record (view only)</title>\n<style>\n"
-	"body { font-family: sans-serif; margin: 1.5em; color: #111; }\n"
-	"h1 { font-size: 1.4em; } h2 { font-size: 1.15em; border-bottom: 1px solid #999; margin-top: 1.4em; }\n"
-	"dl.header dt { font-weight: bold; float: left; clear: left; width: 9em; }\n"
-	"dl.header dd { margin-left: 9.5em; }\n"
-	".banner { background: #fde8c8; border: 1px solid #c77700; padding: 0.4em 0.6em; }\n"
-	".objection { background: #f8d7da; border-color: #a00; }\n"
-	".note { font-style: italic; color: #444; }\n"
-	".item { margin: 0.5em 0; } .item p { margin: 0.1em 0; } .main { font-weight: bold; }\n"
-	".detail, .src { margin-left: 1.5em !important; } .src { color: #555; }\n"
-	".withheld { color: #7a0000; }\n"
-	".print-notice { display: none; }\n"
-	"@media print {\n"
-	"  .record { display: none !important; }\n"
-	"  .print-notice { display: block !important; }\n"
-	"}\n"
-	"</style>\n</head>\n<body>\n"
-	"<p class=\"print-notice\">Printing is disabled: the shared care record is view only.</p>\n"
-	"<main class=\"record\">\n";
 
 static int render(ctx *c, mcr_lookup_format format, mcr_buf *out)
 {
-	mcr_buf body = MCR_BUF_INIT, top = MCR_BUF_INIT;
-	view v = { c, &body, format == MCR_LOOKUP_HTML, 0 };
-	const person *hp = (c->sections & (1u << MCR_SECTION_DEMOGRAPHICS)) ? header_person(c) : NULL;
-	source *hs = hp ? find_source(&c->rec, hp->org) : NULL;
-	if (hs)
-		hs->used = 1;
-
-	for (int s = 0; s < MCR_SECTION_COUNT; s++) {
-		if (!(c->sections & (1u << s)))
-			continue;
-		if (s == MCR_SECTION_DEMOGRAPHICS)
-			demographics_section(&v);
-		else
-			items_section(&v, (mcr_section)s);
+	mcr_view v;
+	int rc = build_view(c, &v);
+	if (rc)
+		return rc;
+	if (format == MCR_LOOKUP_HTML) {
+		mcr_view_html how = { 0, NULL };
+		return mcr_view_render_html(&v, &how, out);
 	}
-
-	view h = { c, &top, v.html, 0 };
-	char nhs[16];
-	snprintf(nhs, sizeof(nhs), "%.3s %.3s %.4s", c->nhs, c->nhs + 3, c->nhs + 6);
-	if (h.html) {
-		put_raw(&h, html_head);
-		put_raw(&h, "<h1>Shared care record (view only)</h1>\n<dl class=\"header\">\n<dt>Name</dt><dd>");
-	} else {
-		put_raw(&h, "Shared care record (view only)\n\nName:        ");
-	}
-	if (hp)
-		name_of(&h, hp);
-	else
-		put_raw(&h, "(not shown)");
-	put_raw(&h, h.html ? "</dd>\n<dt>Born</dt><dd>" : "\nBorn:        ");
-	put_text(&h, hp && hp->birth_date ? hp->birth_date : "(not shown)");
-	put_raw(&h, h.html ? "</dd>\n<dt>NHS number</dt><dd>" : "\nNHS number:  ");
-	put_raw(&h, nhs);
-	put_raw(&h, h.html ? "</dd>\n<dt>Sources</dt><dd>" : "\nSources:     ");
-	sources_line(&h);
-	put_raw(&h, h.html ? "</dd>\n<dt>Viewed by</dt><dd>" : "\nViewed by:   ");
-	put_text(&h, c->req->user);
-	put_raw(&h, " (");
-	put_text(&h, c->req->role);
-	put_raw(&h, ", ");
-	put_text(&h, c->req->org);
-	put_raw(&h, ") at ");
-	put_text(&h, c->at);
-	put_raw(&h, h.html ? "</dd>\n<dt>Basis</dt><dd>" : "\nBasis:       ");
-	basis_text(&h);
-	put_raw(&h, h.html ? "</dd>\n</dl>\n" : "\n\n");
-	banners(&h);
-
-	int rc = v.rc ? v.rc : h.rc;
-	if (!rc)
-		rc = mcr_buf_put(out, top.ptr ? top.ptr : "", top.len);
-	if (!rc)
-		rc = mcr_buf_put(out, body.ptr ? body.ptr : "", body.len);
-	if (!rc && v.html)
-		rc = mcr_buf_puts(out, "</main>\n</body>\n</html>\n");
-	mcr_buf_free(&body);
-	mcr_buf_free(&top);
-	return rc;
+	return mcr_view_render_text(&v, out);
 }
 
 /* ---- the lookup ------------------------------------------------------------ */

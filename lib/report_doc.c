@@ -1,6 +1,7 @@
 /* Report documents: notes, tables and a chart, rendered as text, CSV or HTML. */
 #include "mcr/report.h"
 #include "mcr/error.h"
+#include "mcr/html.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -380,30 +381,6 @@ static int render_csv(const mcr_report_doc *d, mcr_buf *out)
 
 /* ---- HTML ------------------------------------------------------------------ */
 
-/* Everything from the data is escaped; control characters are dropped. */
-static int html_escape(mcr_buf *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		int rc;
-		switch (c) {
-		case '&': rc = mcr_buf_puts(out, "&amp;"); break;
-		case '<': rc = mcr_buf_puts(out, "&lt;"); break;
-		case '>': rc = mcr_buf_puts(out, "&gt;"); break;
-		case '"': rc = mcr_buf_puts(out, "&quot;"); break;
-		case '\'': rc = mcr_buf_puts(out, "&#39;"); break;
-		default:
-			if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
-				rc = 0;
-			else
-				rc = mcr_buf_putc(out, (char)c);
-		}
-		if (rc)
-			return MCR_ENOMEM;
-	}
-	return 0;
-}
-
 /* A CSS class name from a status word: letters and digits only. */
 static int status_class(mcr_buf *out, const char *s)
 {
@@ -420,39 +397,20 @@ static int status_class(mcr_buf *out, const char *s)
 	return mcr_buf_putc(out, '"');
 }
 
-static const char html_head[] =
-	"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	"style-src 'unsafe-inline'\">\n"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
-
-static const char html_style[] =
-	"</title>\n<style>\n"
-	"body{font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;margin:1.5em;color:#212b32}\n"
-	"h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}\n"
-	"table{border-collapse:collapse;margin:.5em 0;font-size:.9em}\n"
-	"th,td{border:1px solid #d8dde0;padding:.3em .6em;text-align:left;vertical-align:top;"
-	"white-space:nowrap}\n"
-	"th{background:#f0f4f5}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
-	"td.none{color:#768692;font-style:italic}\n"
-	".st-ok,.st-shown,.st-chainintact{background:#e6f4ea}\n"
-	".st-stale,.st-rejected,.st-held,.st-denied{background:#fff4d6}\n"
-	".st-failed,.st-never,.st-selfaccess{background:#fde2e1}\n"
-	"p.note{margin:.2em 0}\n"
-	"svg text{font-family:system-ui,Arial,sans-serif;font-size:12px}\n"
-	"</style>\n</head>\n<body>\n<h1>";
-
 static int render_html_table(const block *b, mcr_buf *out)
 {
 	if (b->text) {
-		if (mcr_buf_puts(out, "<h2>") || html_escape(out, b->text) ||
+		if (mcr_buf_puts(out, "<h2>") || mcr_html_escape(out, b->text) ||
 		    mcr_buf_puts(out, "</h2>\n"))
 			return MCR_ENOMEM;
 	}
-	if (mcr_buf_puts(out, "<table>\n<thead><tr>"))
+	/* A wide table scrolls inside its own box (keyboard-focusable), so nothing
+	 * pushes the page wider than the window. */
+	if (mcr_buf_puts(out, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"") ||
+	    mcr_html_escape(out, b->text ? b->text : "table") || mcr_buf_puts(out, "\">\n<table>\n<thead><tr>"))
 		return MCR_ENOMEM;
 	for (size_t i = 0; i < b->ncols; i++)
-		if (mcr_buf_puts(out, "<th scope=\"col\">") || html_escape(out, b->columns[i]) ||
+		if (mcr_buf_puts(out, "<th scope=\"col\">") || mcr_html_escape(out, b->columns[i]) ||
 		    mcr_buf_puts(out, "</th>"))
 			return MCR_ENOMEM;
 	if (mcr_buf_puts(out, "</tr></thead>\n<tbody>\n"))
@@ -468,7 +426,11 @@ static int render_html_table(const block *b, mcr_buf *out)
 				return MCR_ENOMEM;
 			if (((b->status >> i) & 1) && cell[0] && status_class(out, cell))
 				return MCR_ENOMEM;
-			if (mcr_buf_putc(out, '>') || html_escape(out, cell) || mcr_buf_puts(out, "</td>"))
+			/* Short cells (codes, times, counts) stay on one line; prose wraps. */
+			if (!((b->numeric | b->status) >> i & 1) &&
+			    mcr_buf_puts(out, text_width(cell) > 32 ? " class=\"prose\"" : ""))
+				return MCR_ENOMEM;
+			if (mcr_buf_putc(out, '>') || mcr_html_escape(out, cell) || mcr_buf_puts(out, "</td>"))
 				return MCR_ENOMEM;
 		}
 		if (mcr_buf_puts(out, "</tr>\n"))
@@ -477,7 +439,7 @@ static int render_html_table(const block *b, mcr_buf *out)
 	if (b->nrows == 0 &&
 	    mcr_buf_printf(out, "<tr><td class=\"none\" colspan=\"%zu\">none</td></tr>\n", b->ncols))
 		return MCR_ENOMEM;
-	return mcr_buf_puts(out, "</tbody>\n</table>\n");
+	return mcr_buf_puts(out, "</tbody>\n</table>\n</div>\n");
 }
 
 /* Colours of the chart's series (colour-blind-safe palette, repeated). */
@@ -516,19 +478,19 @@ static int render_html_chart(const block *b, mcr_buf *out)
 	int height = legend_y + (int)((shown + 2) / 3) * 20 + 10;
 	int width = label_w + bar_w + 90;
 
-	if (b->text && (mcr_buf_puts(out, "<h2>") || html_escape(out, b->text) ||
+	if (b->text && (mcr_buf_puts(out, "<h2>") || mcr_html_escape(out, b->text) ||
 	                mcr_buf_puts(out, "</h2>\n")))
 		return MCR_ENOMEM;
 	if (mcr_buf_printf(out, "<svg role=\"img\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 	                   "aria-label=\"", width, height, width, height) ||
-	    html_escape(out, b->text ? b->text : "chart") || mcr_buf_puts(out, "\">\n"))
+	    mcr_html_escape(out, b->text ? b->text : "chart") || mcr_buf_puts(out, "\">\n"))
 		return MCR_ENOMEM;
 	for (size_t l = 0; l < b->nlabels; l++) {
 		int y = top + (int)l * (bar_h + gap);
 		long sum = 0;
 		if (mcr_buf_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8,
 		                   y + bar_h / 2 + 4) ||
-		    html_escape(out, b->labels[l]) || mcr_buf_puts(out, "</text>\n"))
+		    mcr_html_escape(out, b->labels[l]) || mcr_buf_puts(out, "</text>\n"))
 			return MCR_ENOMEM;
 		double x = label_w;
 		for (size_t s = 0; s < b->nseries; s++) {
@@ -540,8 +502,8 @@ static int render_html_chart(const block *b, mcr_buf *out)
 			if (mcr_buf_printf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
 			                   "fill=\"%s\"><title>", x, y, w, bar_h,
 			                   chart_colours[s % ncolours]) ||
-			    html_escape(out, b->labels[l]) || mcr_buf_puts(out, ", ") ||
-			    html_escape(out, b->series[s]) || mcr_buf_printf(out, ": %ld</title></rect>\n", v))
+			    mcr_html_escape(out, b->labels[l]) || mcr_buf_puts(out, ", ") ||
+			    mcr_html_escape(out, b->series[s]) || mcr_buf_printf(out, ": %ld</title></rect>\n", v))
 				return MCR_ENOMEM;
 			x += w;
 		}
@@ -560,23 +522,23 @@ static int render_html_chart(const block *b, mcr_buf *out)
 		if (mcr_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
 		                   "<text x=\"%d\" y=\"%d\">", x, y, chart_colours[s % ncolours],
 		                   x + 18, y + 10) ||
-		    html_escape(out, b->series[s]) || mcr_buf_puts(out, "</text>\n"))
+		    mcr_html_escape(out, b->series[s]) || mcr_buf_puts(out, "</text>\n"))
 			return MCR_ENOMEM;
 		k++;
 	}
 	return mcr_buf_puts(out, "</svg>\n");
 }
 
-static int render_html(const mcr_report_doc *d, mcr_buf *out)
+/* The document's content: its title as the heading, then notes, tables and charts. */
+static int render_html_body(const mcr_report_doc *d, mcr_buf *out)
 {
-	if (mcr_buf_puts(out, html_head) || html_escape(out, d->title) ||
-	    mcr_buf_puts(out, html_style) || html_escape(out, d->title) || mcr_buf_puts(out, "</h1>\n"))
+	if (mcr_buf_puts(out, "<h1>") || mcr_html_escape(out, d->title) || mcr_buf_puts(out, "</h1>\n"))
 		return MCR_ENOMEM;
 	for (size_t i = 0; i < d->nblocks; i++) {
 		const block *b = &d->blocks[i];
 		int rc = 0;
 		if (b->kind == BLOCK_NOTE)
-			rc = mcr_buf_puts(out, "<p class=\"note\">") || html_escape(out, b->text) ||
+			rc = mcr_buf_puts(out, "<p class=\"note\">") || mcr_html_escape(out, b->text) ||
 			     mcr_buf_puts(out, "</p>\n");
 		else if (b->kind == BLOCK_TABLE && !(b->flags & MCR_REPORT_CSV_ONLY))
 			rc = render_html_table(b, out);
@@ -585,7 +547,17 @@ static int render_html(const mcr_report_doc *d, mcr_buf *out)
 		if (rc)
 			return MCR_ENOMEM;
 	}
-	return mcr_buf_puts(out, "</body>\n</html>\n");
+	return 0;
+}
+
+/* A self-contained page (inline style, nothing fetched) for a file. */
+static int render_html(const mcr_report_doc *d, mcr_buf *out)
+{
+	mcr_html_page page = { d->title, 0, "ig", 0 };
+	if (mcr_html_page_begin(out, &page) || mcr_buf_puts(out, "<div class=\"wrap\">\n<main class=\"ig\">\n") ||
+	    render_html_body(d, out) || mcr_buf_puts(out, "</main>\n</div>\n"))
+		return MCR_ENOMEM;
+	return mcr_html_page_end(out, &page);
 }
 
 int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf *out)
@@ -594,6 +566,7 @@ int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf 
 	case MCR_REPORT_TEXT: return render_text(d, out);
 	case MCR_REPORT_CSV: return render_csv(d, out);
 	case MCR_REPORT_HTML: return render_html(d, out);
+	case MCR_REPORT_HTML_BODY: return render_html_body(d, out);
 	}
 	return mcr_error_set(MCR_EUSAGE, "unknown report format %d", (int)f);
 }

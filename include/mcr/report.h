@@ -22,7 +22,9 @@
 typedef enum mcr_report_format {
 	MCR_REPORT_TEXT,
 	MCR_REPORT_CSV,
-	MCR_REPORT_HTML
+	MCR_REPORT_HTML,
+	MCR_REPORT_HTML_BODY /* the page's content only (heading, notes, tables, chart), for a
+	                      * caller's page shell: mcr-serve's IG pages; not a --format name */
 } mcr_report_format;
 
 /* Parse "text", "csv" or "html"; 0 or MCR_EUSAGE (message set). */

@@ -26,7 +26,7 @@ export MCR_CONFIG="$work/mcr.yaml" MCR_NOW=2026-11-21T10:00:00Z
 # Self-contained: no scripts, nothing fetched, no print button.
 grep -qi "<script" "$work/record.html" && bad "page holds a script"
 grep -Eqi "https?://" "$work/record.html" && bad "page names an http(s) URL"
-grep -Eqi "(src|href)=|url\(|@import" "$work/record.html" && bad "page loads something"
+grep -Eqi "src=|href=\"[^#]|url\(|@import" "$work/record.html" && bad "page loads something"
 grep -qi "print()" "$work/record.html" && bad "page has a print button"
 grep -q "Glucose &lt;fasting&gt; &amp; &quot;random&quot;" "$work/record.html" || bad "content not HTML-escaped"
 
