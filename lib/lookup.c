@@ -756,9 +756,6 @@ static int build_view(ctx *c, mcr_view *v)
 	mcr_view_source *src = arena_alloc(a, (r->nsources + 1) * sizeof(*src));
 	if (!w || !src || fail)
 		return mcr_error_set(MCR_ENOMEM, "out of memory building a view");
-	if (objection_in_force(c) && (c->sections & ~SC_BIT))
-		w[v->nwarnings++] = (mcr_view_warning){ MCR_VIEW_WARN_OBJECTION, NULL,
-			                                r->objections[0].since, NULL };
 	/* The source warnings in their own words (mcr/freshness.h), one wording for
 	 * every front end; the view adds the kind for its layout. */
 	for (size_t i = 0; i < r->nwarnings; i++) {
@@ -778,6 +775,9 @@ static int build_view(ctx *c, mcr_view *v)
 			sw->state == MCR_FRESH_OK ? MCR_VIEW_WARN_OLD : kinds[sw->state],
 			sw->name ? sw->name : sw->org, sw->extracted, text };
 	}
+	if (objection_in_force(c) && (c->sections & ~SC_BIT))
+		w[v->nwarnings++] = (mcr_view_warning){ MCR_VIEW_WARN_OBJECTION, NULL,
+			                                r->objections[0].since, NULL };
 	for (size_t i = 0; i < r->nsources; i++) {
 		const source *s = &r->sources[i];
 		if (s->used)

@@ -93,11 +93,50 @@ static void put_name(out *o, const char *given, const char *family)
 		put_raw(o, "(name not shared)");
 }
 
+/* A UTC instant "2026-11-21T02:00:00Z" starts at p. */
+static int instant_at(const char *p)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	for (size_t i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != shape[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Prose (a warning's sentence): in HTML its instants take the view's date style. */
+static void put_prose(out *o, const char *s)
+{
+	if (!o->html) {
+		put_text(o, s);
+		return;
+	}
+	mcr_buf chunk = MCR_BUF_INIT;
+	const char *start = s;
+	for (const char *p = s; !o->rc; p++) {
+		if (*p && !instant_at(p))
+			continue;
+		mcr_buf_reset(&chunk);
+		if ((o->rc = mcr_buf_put(&chunk, start, (size_t)(p - start))))
+			break;
+		put_text(o, mcr_buf_cstr(&chunk));
+		if (!*p)
+			break;
+		char iso[21];
+		memcpy(iso, p, 20);
+		iso[20] = '\0';
+		put_when(o, iso);
+		p += 19;
+		start = p + 1;
+	}
+	mcr_buf_free(&chunk);
+}
+
 /* The sentence of a warning (without the "! " or the box around it). */
 static void warning_sentence(out *o, const mcr_view_warning *w)
 {
 	if (w->text) {
-		put_text(o, w->text);
+		put_prose(o, w->text);
 		return;
 	}
 	switch (w->kind) {

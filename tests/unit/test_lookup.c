@@ -526,6 +526,22 @@ static void html_is_self_contained_and_escaped(void **state)
 	assert_non_null(strstr(v, "Printing is disabled"));
 	assert_null(strstr(v, "window.print"));
 	assert_non_null(strstr(v, "</html>\n"));
+	/* The layout a clinician reads: banner with NHS-style birth date, age and the
+	 * NHS number 3 3 4; warnings before any section; allergies first with the
+	 * severity as a badge; dates in the NHS style; each item's source and as-of. */
+	assert_non_null(strstr(v, "<h1>Siân O&#39;Brien</h1>"));
+	assert_non_null(strstr(v, "<dt>Born</dt><dd>03-Feb-1950 ("));
+	assert_non_null(strstr(v, "<dt>Gender</dt><dd>Female</dd>"));
+	assert_non_null(strstr(v, "<dt>NHS number</dt><dd>999 000 0018</dd>"));
+	const char *warn = strstr(v, "Hillside Practice data is stale: as of 19-Nov-2026 02:00; latest extract rejected");
+	assert_non_null(warn);
+	assert_true(warn < strstr(v, "<section"));
+	assert_true(strstr(v, "id=\"allergies\"") < strstr(v, "id=\"medications\""));
+	assert_true(strstr(v, "id=\"misc-reports\"") < strstr(v, "id=\"demographics\""));
+	assert_non_null(strstr(v, "Penicillin allergy</span><strong class=\"severity high\">severity: severe</strong>"));
+	assert_non_null(strstr(v, "<span class=\"date\">01-Jun-2019</span>"));
+	assert_non_null(strstr(v, "Source: Riverside Surgery (A81001), as of 21-Nov-2026 02:00"));
+	assert_non_null(strstr(v, "2 items not shared by policy"));
 	mcr_buf_free(&out);
 }
 
@@ -568,8 +584,9 @@ static void warnings_name_stale_rejected_and_held_sources(void **state)
 	}
 	/* The same warnings in HTML, escaped like any text. */
 	assert_int_equal(run((call){ .nhs = "9990000018", .format = MCR_LOOKUP_HTML }, &out), 0);
-	assert_non_null(strstr(view(&out), "<p class=\"banner\">Herts Urgent Care data is stale: as of "
-	                                   "2026-11-21T00:30:00Z, 33 h 30 min old; its twice-daily "
+	assert_non_null(strstr(view(&out), "<p class=\"warning\"><span class=\"label\">Warning:</span>"
+	                                   "Herts Urgent Care data is stale: as of "
+	                                   "21-Nov-2026 00:30, 33 h 30 min old; its twice-daily "
 	                                   "schedule allows 14 h</p>"));
 	/* Limits are configurable: 48 h for nightly data clears the GP and social care. */
 	cfg.fresh_nightly_hours = 48;
@@ -625,6 +642,22 @@ static void warnings_name_stale_rejected_and_held_sources(void **state)
 	mcr_buf_free(&out);
 }
 
+static void identical_entries_are_shown_once(void **state)
+{
+	(void)state;
+	mcr_buf out = MCR_BUF_INIT;
+	make_generation(4, "UPDATE meta SET value = '4' WHERE key = 'generation';"
+	                   " INSERT INTO item (id, nhs, org, section, date, system, code, display, status,"
+	                   " source_id, details) SELECT 100 + n, nhs, org, section, date, system, code,"
+	                   " display, status, 'dup' || n, details FROM item, (SELECT 1 AS n UNION SELECT 2)"
+	                   " WHERE id = 1;");
+	assert_int_equal(run((call){ .nhs = "9990000018" }, &out), 0);
+	const char *v = view(&out);
+	assert_int_equal(count_of(v, "Penicillin allergy"), 1);
+	assert_non_null(strstr(v, "      (recorded 3 times identically by this source; shown once)\n"));
+	mcr_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +677,7 @@ int main(void)
 		cmocka_unit_test_setup(html_is_self_contained_and_escaped, reset_policy),
 		cmocka_unit_test_setup(a_new_generation_is_read_whole, reset_policy),
 		cmocka_unit_test_setup(warnings_name_stale_rejected_and_held_sources, reset_policy),
+		cmocka_unit_test_setup(identical_entries_are_shown_once, reset_policy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
