@@ -212,6 +212,26 @@ static void source_of(out *o, const mcr_view_item *it)
 		put_raw(o, "unknown");
 }
 
+/* "SNOMED CT 91936005" and the status, each between its own markup. */
+static void code_and_status(out *o, const mcr_view_item *it, const char *code_open,
+                            const char *code_close, const char *status_open, const char *status_close)
+{
+	if (it->code) {
+		put_raw(o, code_open);
+		if (it->system) {
+			put_text(o, it->system);
+			put_raw(o, " ");
+		}
+		put_text(o, it->code);
+		put_raw(o, code_close);
+	}
+	if (it->status) {
+		put_raw(o, status_open);
+		put_text(o, it->status);
+		put_raw(o, status_close);
+	}
+}
+
 /* ---- text ------------------------------------------------------------------ */
 
 static const char complete_note[] =
@@ -233,19 +253,7 @@ static void text_item(out *o, const mcr_view_section *s, const mcr_view_item *it
 		put_text(o, it->date ? it->date : "undated");
 		put_raw(o, "  ");
 		put_text(o, it->display ? it->display : "(no description)");
-		if (it->code) {
-			put_raw(o, "  (");
-			if (it->system) {
-				put_text(o, it->system);
-				put_raw(o, " ");
-			}
-			put_text(o, it->code);
-			put_raw(o, ")");
-		}
-		if (it->status) {
-			put_raw(o, "  ");
-			put_text(o, it->status);
-		}
+		code_and_status(o, it, "  (", ")", "  ", "");
 	} else {
 		put_text(o, it->display ? it->display : "(name not shared)");
 	}
@@ -372,20 +380,7 @@ static void html_item(out *o, const mcr_view_section *s, const mcr_view_item *it
 			put_text(o, d->value);
 			put_raw(o, "</strong>");
 		}
-	if (it->code) {
-		put_raw(o, "<span class=\"code\">");
-		if (it->system) {
-			put_text(o, it->system);
-			put_raw(o, " ");
-		}
-		put_text(o, it->code);
-		put_raw(o, "</span>");
-	}
-	if (it->status) {
-		put_raw(o, "<span class=\"status\">");
-		put_text(o, it->status);
-		put_raw(o, "</span>");
-	}
+	code_and_status(o, it, "<span class=\"code\">", "</span>", "<span class=\"status\">", "</span>");
 	put_raw(o, "</p>\n");
 	int any = it->details_bad;
 	for (size_t k = 0; k < it->ndetails; k++)
