@@ -45,7 +45,15 @@ static int list_push(file_list *l, const char *path)
 	return 0;
 }
 
-static int walk(file_list *l, const char *dir, int depth)
+static int has_suffix(const char *name, const char *const *suffixes)
+{
+	for (; *suffixes; suffixes++)
+		if (ends_with(name, *suffixes))
+			return 1;
+	return 0;
+}
+
+static int walk(file_list *l, const char *dir, const char *const *suffixes, int depth)
 {
 	if (depth > 16)
 		return mcr_error_set(MCR_ELIMIT, "%s: folders nested too deep", dir);
@@ -66,8 +74,8 @@ static int walk(file_list *l, const char *dir, int depth)
 			break;
 		}
 		if (S_ISDIR(st.st_mode))
-			rc = walk(l, path.ptr, depth + 1);
-		else if (S_ISREG(st.st_mode) && (ends_with(e->d_name, ".xml") || ends_with(e->d_name, ".xml.gz")))
+			rc = walk(l, path.ptr, suffixes, depth + 1);
+		else if (S_ISREG(st.st_mode) && has_suffix(e->d_name, suffixes))
 			rc = list_push(l, path.ptr);
 		if (rc)
 			break;
@@ -84,6 +92,12 @@ static int cmp_str(const void *a, const void *b)
 
 int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n)
 {
+	static const char *const xml[] = {".xml", ".xml.gz", NULL};
+	return mcr_ex_list_files(input, xml, files, n);
+}
+
+int mcr_ex_list_files(const char *input, const char *const *suffixes, char ***files, size_t *n)
+{
 	file_list l = {0};
 	struct stat st;
 	int rc;
@@ -92,7 +106,7 @@ int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n)
 	if (stat(input, &st) != 0)
 		return mcr_error_set_errno(MCR_EIO, "cannot open input %s", input);
 	if (S_ISDIR(st.st_mode))
-		rc = walk(&l, input, 0);
+		rc = walk(&l, input, suffixes, 0);
 	else
 		rc = list_push(&l, input);
 	if (rc) {

@@ -22,6 +22,8 @@
  * is MCR_EIO naming it; an empty folder gives zero files.
  */
 int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n);
+/* The same for names ending in one of suffixes (NULL-terminated). */
+int mcr_ex_list_files(const char *input, const char *const *suffixes, char ***files, size_t *n);
 void mcr_ex_files_free(char **files, size_t n);
 
 /* 1 if s is a valid calendar date YYYY-MM-DD (exactly 10 characters). */

@@ -12,24 +12,21 @@
  * Withheld content never reaches the spill: the objection state is final
  * before pass 2 starts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "extract_common.h"
+#include "fhir_res.h"
 #include "mcr/consent.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
 #include "mcr/fhirtime.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
-#include "mcr/xml.h"
 
-#define FHIR_NS "http://hl7.org/fhir"
 #define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
 #define CONF_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-#define MAX_RESOURCE_BYTES ((size_t)8 << 20)
-#define MAX_DEPTH 64
-#define NANC 5
 
 /* Type 1 opt-out (dissent from secondary use) and its withdrawal: about
  * planning and research, not direct care, so they change nothing here; the
@@ -38,41 +35,9 @@ static const char *const secondary_use_codes[] = {"827241000000103", "8272610000
 
 /* ---- one resource as (path, value) pairs ---------------------------------- */
 
-typedef struct fpair {
-	size_t path, value; /* offsets in the arena */
-	uint32_t hash;      /* of the path: most lookups miss on it, without a strcmp */
-	int depth;          /* depth of the element relative to the resource */
-	int anc[NANC];      /* element ids of its ancestors at depths 1..NANC (itself included) */
-} fpair;
-
-typedef struct fres {
-	char type[64];
-	const char *full_url;
-	int line;
-	mcr_buf arena;
-	fpair *pairs;
-	size_t n, cap;
-} fres;
-
 static const char *A(const fres *r, size_t off)
 {
 	return r->arena.ptr + off;
-}
-
-#define PATH_HASH_INIT 2166136261u /* FNV-1a */
-
-static uint32_t hash_more(uint32_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static uint32_t path_hash(const char *s, size_t n)
-{
-	return hash_more(PATH_HASH_INIT, s, n);
 }
 
 static int pair_at(const fres *r, size_t i, const char *path, uint32_t h, int depth, int id)
@@ -161,63 +126,10 @@ typedef struct gp {
 	size_t nnotes, capnotes;
 	mcr_staged_writer *w;
 	mcr_ex_spill *spill;
-	fres res;
+	mcr_fhir_reader rd;
 	mcr_buf tmp, tmp2, key;
 	mcr_buf dv[16]; /* detail values of the item being built */
-	/* The file being parsed (SAX callbacks). */
-	mcr_xml *x;
-	const xmlChar *n_bundle, *n_entry, *n_full_url, *n_resource, *n_value, *n_text, *n_fhir;
-	int depth;     /* elements open */
-	int skip;      /* depth of the element whose subtree is skipped, -1: none */
-	int base;      /* depth of the resource element being collected, -1: none */
-	mcr_buf full_url;
-	int has_full_url;
-	char path[1024]; /* element path of the resource, "code/coding/system" */
-	size_t plen;
-	size_t plen_at[MAX_DEPTH + 1];
-	uint32_t phash;  /* path_hash of path, extended per element */
-	uint32_t phash_at[MAX_DEPTH + 1];
-	int pass1_filter; /* pass 1, clinical resource: only the elements pass 1 reads */
-	const xmlChar *n_patient;
-	const xmlChar *n_pass1[32]; /* those elements' names, NULL-terminated */
-	int anc[NANC];
-	int next_id;
 } gp;
-
-/* ---- reading resources ------------------------------------------------------ */
-
-/* Append a (path, value) pair; value is value_len bytes, or when raw_end is
- * not NULL the SAX attribute value from value to raw_end (decoded). */
-static int fres_push(fres *r, const char *path, size_t plen, uint32_t hash, const char *value,
-                     size_t value_len, const char *raw_end, int depth, const int *anc,
-                     const char *file)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		fpair *p = realloc(r->pairs, cap * sizeof *p);
-		if (!p)
-			return mcr_error_set(MCR_ENOMEM, "out of memory");
-		r->pairs = p;
-		r->cap = cap;
-	}
-	if (r->arena.len > MAX_RESOURCE_BYTES)
-		return mcr_error_set(MCR_ELIMIT, "%s:%d: %s resource larger than %zu bytes", file,
-		                     r->line, r->type, MAX_RESOURCE_BYTES);
-	fpair *p = &r->pairs[r->n];
-	p->path = r->arena.len;
-	p->hash = hash;
-	if (mcr_buf_put(&r->arena, path, plen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	p->value = r->arena.len;
-	int rc = raw_end ? mcr_xml_sax_value(&r->arena, (const xmlChar *)value, (const xmlChar *)raw_end)
-	                 : mcr_buf_put(&r->arena, value, value_len);
-	if (rc != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	p->depth = depth;
-	memcpy(p->anc, anc, sizeof p->anc);
-	r->n++;
-	return 0;
-}
 
 /* ---- patients --------------------------------------------------------------- */
 
@@ -252,7 +164,7 @@ static const char *patient_nhs(const fres *r)
 /* Pass 1: register the Patient under its id, fullUrl and NHS number. */
 static int register_patient(gp *g)
 {
-	fres *r = &g->res;
+	fres *r = &g->rd.res;
 	const char *id = fr_get(r, "id");
 	const char *raw = patient_nhs(r);
 	char nhs[11] = "";
@@ -331,7 +243,7 @@ typedef struct coding {
  * under ancestor id at depth (0: anywhere); display falls back to the text. */
 static coding concept_at(gp *g, const char *prefix, int depth, int id)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	coding c = {0};
 	mcr_buf *p = &g->tmp2;
 	mcr_buf_reset(p);
@@ -363,7 +275,7 @@ static coding concept_at(gp *g, const char *prefix, int depth, int id)
  * contained resources, or its reference display. */
 static coding main_concept(gp *g, const rtype *t)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	coding c = concept_at(g, t->concept, 0, 0);
 	if (!c.code && !c.display && strncmp(t->name, "Medication", 10) == 0) {
 		const char *ref = fr_get(r, "medicationReference/reference");
@@ -386,7 +298,7 @@ static coding main_concept(gp *g, const rtype *t)
 /* Is any code of the main concept in this list / an objection or consent code? */
 static int main_codes_match(gp *g, const rtype *t, int (*pred)(gp *, const char *))
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	mcr_buf *p = &g->tmp2;
 	mcr_buf_reset(p);
 	path_cat(p, t->concept, "/coding/code");
@@ -469,7 +381,7 @@ static const char *item_confidentiality(const fres *r)
 /* Subject key: 'i' id, 'u' fullUrl, 'n' NHS number; resolved to a patient index. */
 static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	mcr_buf_reset(desc);
 	const char *ref = fr_get(r, "subject/reference");
 	if (!ref)
@@ -514,7 +426,7 @@ static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 
 static int note_choice(gp *g, const rtype *t)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	const char *status = item_status(r);
 	if (status && strcmp(status, "entered-in-error") == 0)
 		return 0;
@@ -575,18 +487,18 @@ static int apply_notes(gp *g)
 		long idx = -1;
 		int found = 0;
 		/* Rebuild a minimal resource holding just the subject, to share resolve_subject. */
-		fres *r = &g->res;
+		fres *r = &g->rd.res;
 		r->n = 0;
 		mcr_buf_reset(&r->arena);
 		int anc[NANC] = {1, 2, 3, 0, 0};
 		if (n->key[0] == 'r')
-			rc = fres_push(r, "subject/reference", 17, path_hash("subject/reference", 17), n->key + 1, strlen(n->key + 1), NULL, 2, anc, "");
+			rc = mcr_fhir_res_push(r, "subject/reference", 17, path_hash("subject/reference", 17), n->key + 1, strlen(n->key + 1), NULL, 2, anc);
 		else {
-			rc = fres_push(r, "subject/identifier/system", 25, path_hash("subject/identifier/system", 25), NHS_SYSTEM, strlen(NHS_SYSTEM), NULL, 3,
-			               anc, "");
+			rc = mcr_fhir_res_push(r, "subject/identifier/system", 25, path_hash("subject/identifier/system", 25), NHS_SYSTEM, strlen(NHS_SYSTEM), NULL, 3,
+			               anc);
 			if (rc == 0)
-				rc = fres_push(r, "subject/identifier/value", 24, path_hash("subject/identifier/value", 24), n->key + 1, strlen(n->key + 1), NULL,
-				               3, anc, "");
+				rc = mcr_fhir_res_push(r, "subject/identifier/value", 24, path_hash("subject/identifier/value", 24), n->key + 1, strlen(n->key + 1), NULL,
+				               3, anc);
 		}
 		if (rc == 0)
 			found = resolve_subject(g, &idx, &desc);
@@ -616,7 +528,7 @@ static void add_detail(gp *g, mcr_staged_detail *d, size_t *nd, const char *name
 /* value + " " + unit for a Quantity at prefix under ancestor (depth, id). */
 static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, int id)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	mcr_buf p = MCR_BUF_INIT;
 	mcr_buf_reset(out);
 	path_cat(&p, prefix, "/value");
@@ -643,7 +555,7 @@ static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, 
 /* The details a clinician needs, by resource type. */
 static size_t item_details(gp *g, const rtype *t, mcr_staged_detail *d)
 {
-	const fres *r = &g->res;
+	const fres *r = &g->rd.res;
 	size_t nd = 0;
 	mcr_buf *b = &g->tmp;
 	const char *n = t->name;
@@ -758,7 +670,7 @@ static size_t item_details(gp *g, const rtype *t, mcr_staged_detail *d)
 /* Pass 2: one clinical resource -> spill item, per-person withheld, or a count. */
 static int stage_clinical(gp *g, const rtype *t)
 {
-	fres *r = &g->res;
+	fres *r = &g->rd.res;
 	long idx = -1;
 	mcr_buf desc = MCR_BUF_INIT;
 	int found = resolve_subject(g, &idx, &desc);
@@ -843,7 +755,7 @@ static int stage_clinical(gp *g, const rtype *t)
 /* Pass 2: a Patient's person record (once per patient). */
 static int stage_patient(gp *g)
 {
-	fres *r = &g->res;
+	fres *r = &g->rd.res;
 	const char *id = fr_get(r, "id");
 	long idx = -1;
 	if (!(id && lookup_key(g, 'i', id, &idx) == 1) &&
@@ -940,7 +852,7 @@ static int stage_patient(gp *g)
 
 static int on_resource(gp *g)
 {
-	fres *r = &g->res;
+	fres *r = &g->rd.res;
 	if (strcmp(r->type, "Patient") == 0)
 		return g->pass == 1 ? register_patient(g) : stage_patient(g);
 	const rtype *t = find_rtype(r->type);
@@ -951,38 +863,9 @@ static int on_resource(gp *g)
 	return stage_clinical(g, t);
 }
 
-/* ---- reading files (SAX2) --------------------------------------------------
- * A file is a Bundle (entry/resource/<Resource>, entry/fullUrl) or a single
- * resource. A resource is collected as (path, value) pairs from its elements'
- * value attributes; its narrative (the top-level text) and elements of other
- * namespaces are skipped. Names are compared as the parser's interned pointers.
+/* ---- reading files --------------------------------------------------------------
+ * fhir_xml.c and fhir_json.c hand over each resource as (path, value) pairs.
  */
-
-static int is_fhir(const gp *g, const xmlChar *uri)
-{
-	return uri && (uri == g->n_fhir || strcmp((const char *)uri, FHIR_NS) == 0);
-}
-
-static int res_begin(gp *g, const xmlChar *name, int depth)
-{
-	fres *r = &g->res;
-	size_t n = strlen((const char *)name);
-	if (n >= sizeof r->type)
-		n = sizeof r->type - 1;
-	memcpy(r->type, name, n);
-	r->type[n] = '\0';
-	r->line = mcr_xml_line(g->x);
-	r->n = 0;
-	mcr_buf_reset(&r->arena);
-	g->base = depth;
-	g->pass1_filter = g->pass == 1 && name != g->n_patient;
-	g->phash = PATH_HASH_INIT;
-	g->plen = 0;
-	g->path[0] = '\0';
-	memset(g->anc, 0, sizeof g->anc);
-	g->next_id = 1;
-	return 0;
-}
 
 /*
  * The top-level elements of a clinical resource that pass 1 reads: the main
@@ -995,184 +878,22 @@ static const char *const pass1_names[] = {
 	"effectiveDateTime", "effectivePeriod", "dateAsserted", "authoredOn", "dispenseRequest",
 	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", NULL,
 };
-_Static_assert(sizeof pass1_names / sizeof *pass1_names <= sizeof ((gp *)0)->n_pass1 / sizeof(xmlChar *),
-               "gp.n_pass1 too small");
 
-static int pass1_reads(const gp *g, const xmlChar *name)
+static int on_resource_cb(void *ctx, fres *r)
 {
-	for (const xmlChar *const *p = g->n_pass1; *p; p++)
-		if (*p == name)
-			return 1;
-	return 0;
-}
-
-/* The element's un-namespaced value attribute (its 5 pointers), or NULL. */
-static const xmlChar **value_attr(const gp *g, int nattrs, const xmlChar **attrs)
-{
-	for (int i = 0; i < nattrs; i++)
-		if (attrs[5 * i] == g->n_value && !attrs[5 * i + 2])
-			return attrs + 5 * i;
-	return NULL;
-}
-
-/* An element inside the resource being collected, at rel levels below it. */
-static int res_element(gp *g, const xmlChar *ln, const xmlChar *uri, int nattrs,
-                       const xmlChar **attrs, int rel)
-{
-	fres *r = &g->res;
-	const char *file = mcr_xml_path(g->x);
-	if (rel > MAX_DEPTH)
-		return mcr_error_set(MCR_ELIMIT, "%s:%d: elements nested deeper than %d in %s", file,
-		                     mcr_xml_line(g->x), MAX_DEPTH, r->type);
-	if (!is_fhir(g, uri) || (rel == 1 && (ln == g->n_text || (g->pass1_filter && !pass1_reads(g, ln))))) {
-		g->skip = g->base + rel;
-		return 0;
-	}
-	size_t n = strlen((const char *)ln);
-	size_t plen = g->plen;
-	g->plen_at[rel] = plen;
-	g->phash_at[rel] = g->phash;
-	if (plen + n + 2 >= sizeof g->path)
-		return mcr_error_set(MCR_ELIMIT, "%s:%d: element path too long in %s", file,
-		                     mcr_xml_line(g->x), r->type);
-	if (plen) {
-		g->path[plen++] = '/';
-		g->phash = hash_more(g->phash, "/", 1);
-	}
-	memcpy(g->path + plen, ln, n);
-	plen += n;
-	g->path[plen] = '\0';
-	g->plen = plen;
-	g->phash = hash_more(g->phash, (const char *)ln, n);
-	int id = g->next_id++;
-	if (rel <= NANC) {
-		g->anc[rel - 1] = id;
-		for (int k = rel; k < NANC; k++)
-			g->anc[k] = 0;
-	}
-	const xmlChar **a = value_attr(g, nattrs, attrs);
-	if (!a)
-		return 0;
-	return fres_push(r, g->path, plen, g->phash, (const char *)a[3], 0, (const char *)a[4], rel,
-	                 g->anc, file);
-}
-
-static int on_start(void *ctx, const xmlChar *ln, const xmlChar *uri, int nattrs,
-                    const xmlChar **attrs)
-{
-	gp *g = ctx;
-	int d = g->depth++;
-	if (g->skip >= 0)
-		return 0;
-	if (g->base >= 0)
-		return res_element(g, ln, uri, nattrs, attrs, d - g->base);
-	if (d == 0) {
-		if (!is_fhir(g, uri))
-			return mcr_error_set(MCR_EFORMAT, "%s:%d: root <%s> is not a FHIR resource or Bundle "
-			                     "(namespace %s)", mcr_xml_path(g->x), mcr_xml_line(g->x),
-			                     (const char *)ln, uri ? (const char *)uri : "none");
-		if (ln == g->n_bundle)
-			return 0;
-		g->res.full_url = NULL;
-		return res_begin(g, ln, d);
-	}
-	/* In a Bundle, outside its resources. */
-	if (d == 1) {
-		if (ln == g->n_entry)
-			g->has_full_url = 0;
-		else if (ln != g->n_resource)
-			g->skip = d;
-		return 0;
-	}
-	if (d == 2) {
-		if (ln == g->n_full_url) {
-			const xmlChar **a = value_attr(g, nattrs, attrs);
-			g->has_full_url = a != NULL;
-			mcr_buf_reset(&g->full_url);
-			if (a && mcr_xml_sax_value(&g->full_url, a[3], a[4]) != 0)
-				return MCR_ENOMEM;
-			if (a && mcr_buf_putc(&g->full_url, '\0') != 0)
-				return mcr_error_set(MCR_ENOMEM, "out of memory");
-		} else if (ln != g->n_resource) {
-			g->skip = d;
-		}
-		return 0;
-	}
-	if (!is_fhir(g, uri))
-		return mcr_error_set(MCR_EFORMAT, "%s:%d: <%s> in a Bundle entry is not a FHIR resource",
-		                     mcr_xml_path(g->x), mcr_xml_line(g->x), (const char *)ln);
-	g->res.full_url = g->has_full_url ? g->full_url.ptr : NULL;
-	return res_begin(g, ln, d);
-}
-
-static int on_end(void *ctx, const xmlChar *ln, const xmlChar *uri)
-{
-	gp *g = ctx;
-	(void)ln;
-	(void)uri;
-	int d = --g->depth;
-	if (g->skip >= 0) {
-		if (d == g->skip)
-			g->skip = -1;
-		return 0;
-	}
-	if (g->base < 0)
-		return 0;
-	int rel = d - g->base;
-	if (rel == 0) {
-		g->base = -1;
-		return on_resource(g);
-	}
-	if (rel <= MAX_DEPTH) {
-		g->plen = g->plen_at[rel];
-		g->phash = g->phash_at[rel];
-	}
-	g->path[g->plen] = '\0';
-	return 0;
-}
-
-static const mcr_xml_sax gp_sax = {on_start, on_end, NULL};
-
-static int read_file(gp *g, const char *path)
-{
-	mcr_xml *x = NULL;
-	int rc = mcr_xml_sax_open(&x, path, 0, &gp_sax, g);
-	if (rc)
-		return rc;
-	g->x = x;
-	g->n_bundle = mcr_xml_intern(x, "Bundle");
-	g->n_entry = mcr_xml_intern(x, "entry");
-	g->n_full_url = mcr_xml_intern(x, "fullUrl");
-	g->n_resource = mcr_xml_intern(x, "resource");
-	g->n_value = mcr_xml_intern(x, "value");
-	g->n_text = mcr_xml_intern(x, "text");
-	g->n_fhir = mcr_xml_intern(x, FHIR_NS);
-	g->n_patient = mcr_xml_intern(x, "Patient");
-	int interned = g->n_bundle && g->n_entry && g->n_full_url && g->n_resource && g->n_value &&
-	               g->n_text && g->n_fhir && g->n_patient;
-	size_t k = 0;
-	for (; interned && pass1_names[k]; k++)
-		interned = (g->n_pass1[k] = mcr_xml_intern(x, pass1_names[k])) != NULL;
-	g->n_pass1[k] = NULL;
-	if (!interned)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading %s", path);
-	g->depth = 0;
-	g->skip = -1;
-	g->base = -1;
-	g->has_full_url = 0;
-	if (rc == 0)
-		rc = mcr_xml_sax_run(x);
-	g->res.full_url = NULL;
-	g->x = NULL;
-	mcr_xml_close(x);
-	return rc;
+	(void)r;
+	return on_resource(ctx);
 }
 
 static int run_pass(gp *g, int pass)
 {
 	g->pass = pass;
+	g->rd.on_resource = on_resource_cb;
+	g->rd.ctx = g;
+	g->rd.only = pass == 1 ? pass1_names : NULL;
+	g->rd.whole = "Patient";
 	for (g->file = 0; g->file < g->nfiles; g->file++) {
-		int rc = read_file(g, g->files[g->file]);
+		int rc = mcr_fhir_read(&g->rd, g->files[g->file]);
 		if (rc)
 			return rc;
 	}
@@ -1192,9 +913,11 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	g.cfg = cfg;
 	g.org = org;
 	mcr_buf folder = MCR_BUF_INIT;
-	int rc = mcr_ex_list_xml_files(input, &g.files, &g.nfiles);
+	static const char *const formats[] = {".xml", ".xml.gz", ".json", ".json.gz", ".ndjson",
+	                                      ".ndjson.gz", NULL};
+	int rc = mcr_ex_list_files(input, formats, &g.files, &g.nfiles);
 	if (rc == 0 && g.nfiles == 0)
-		rc = mcr_error_set(MCR_EFORMAT, "%s: no .xml or .xml.gz files", input);
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no .xml, .json or .ndjson files (each optionally .gz)", input);
 	if (rc == 0)
 		rc = mcr_ex_map_new(&g.keys);
 	if (rc == 0)
@@ -1233,12 +956,10 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	free(g.pats);
 	mcr_ex_map_free(g.keys);
 	mcr_ex_files_free(g.files, g.nfiles);
-	free(g.res.pairs);
-	mcr_buf_free(&g.res.arena);
+	mcr_fhir_reader_free(&g.rd);
 	mcr_buf_free(&g.tmp);
 	mcr_buf_free(&g.tmp2);
 	mcr_buf_free(&g.key);
-	mcr_buf_free(&g.full_url);
 	for (int i = 0; i < 16; i++)
 		mcr_buf_free(&g.dv[i]);
 	mcr_buf_free(&folder);

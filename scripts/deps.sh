@@ -4,7 +4,7 @@
 # missing packages and exits 1. README.md says why each one is needed.
 set -eu
 build=(build-essential cmake pkg-config
-       libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev)
+       libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev)
 tools=(sqlite3 libxml2-utils valgrind chromium poppler-utils procps time)
 missing=()
 for p in "${build[@]}" "${tools[@]}"; do
