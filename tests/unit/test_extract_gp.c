@@ -285,6 +285,124 @@ static void test_hostile(void **state)
 	}
 }
 
+/* A JSON Bundle: property order free (resourceType late, fullUrl after its
+ * resource), arrays, a number, a primitive's extension (_birthDate), a
+ * datatype id and the narrative are read as the XML model reads them. */
+static const char json_bundle[] =
+	"{\"id\":\"b1\",\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[\n"
+	" {\"resource\":{\"id\":\"p1\",\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":\"<div>x</div>\"},\n"
+	"   \"identifier\":[{\"id\":\"ignored\",\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9990000018\"}],\n"
+	"   \"name\":[{\"use\":\"official\",\"family\":\"O'Brien\",\"given\":[\"Si\\u00e2n\",\"Mary\"]}],\"birthDate\":\"1970-01-02\",\n"
+	"   \"_birthDate\":{\"extension\":[{\"url\":\"http://example.org/t\",\"valueDateTime\":\"1970-01-02T10:00:00Z\"}]}},\n"
+	"  \"fullUrl\":\"urn:uuid:aaa\"},\n"
+	" {\"fullUrl\":\"urn:uuid:c1\",\"resource\":{\"resourceType\":\"Condition\",\"id\":\"c1\",\n"
+	"   \"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"38341003\",\"display\":\"Hypertension\"}]},\n"
+	"   \"subject\":{\"reference\":\"urn:uuid:aaa\"},\"onsetDateTime\":\"2020-01-01\"}},\n"
+	" {\"resource\":{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\",\n"
+	"   \"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"1000731000000107\",\"display\":\"Serum potassium\"}]},\n"
+	"   \"subject\":{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":\"2020-02-02\",\n"
+	"   \"valueQuantity\":{\"value\":4.1,\"unit\":\"mmol/L\"}}}\n"
+	"]}\n";
+
+static void check_json_bundle(void)
+{
+	assert_int_equal(tman->people, 1);
+	assert_int_equal(tman->items, 2);
+	assert_log_has("person 9990000018 family=O'Brien given=Siân Mary objection=- consent=-\n");
+	assert_log_has("item 9990000018 problems 38341003 Hypertension");
+	assert_log_has("item 9990000018 results 1000731000000107 Serum potassium | value=4.1 | unit=mmol/L");
+}
+
+static void test_json_bundle(void)
+{
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", twrite("in/bundle.json", json_bundle)), 0);
+	check_json_bundle();
+}
+
+/* The same as NDJSON, gzipped, one resource a line. */
+static void test_ndjson_gz(void)
+{
+	const char *lines =
+		"{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+		"\"http://snomed.info/sct\",\"code\":\"1000731000000107\",\"display\":\"Serum potassium\"}]},\"subject\":"
+		"{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":\"2020-02-02\",\"valueQuantity\":{\"value\":4.1,\"unit\":\"mmol/L\"}}\n"
+		"\n"
+		"{\"resourceType\":\"Patient\",\"id\":\"p1\",\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\","
+		"\"value\":\"9990000018\"}],\"name\":[{\"use\":\"official\",\"family\":\"O'Brien\",\"given\":[\"Siân\",\"Mary\"]}]}\n"
+		"{\"id\":\"c1\",\"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"38341003\",\"display\":"
+		"\"Hypertension\"}]},\"subject\":{\"reference\":\"Patient/p1\"},\"onsetDateTime\":\"2020-01-01\",\"resourceType\":\"Condition\"}\n";
+	char gz[256];
+	twrite("nd/placeholder.txt", "");
+	snprintf(gz, sizeof gz, "%s/nd/export.ndjson.gz", tdir);
+	gzFile g = gzopen(gz, "wb");
+	assert_non_null(g);
+	assert_int_equal(gzputs(g, lines), (int)strlen(lines));
+	assert_int_equal(gzclose(g), Z_OK);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", gz), 0);
+	check_json_bundle();
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	test_json_bundle();
+	mcr_buf cmd = MCR_BUF_INIT;
+	mcr_buf_printf(&cmd, "rm -rf '%s/staging'", tdir); /* the same extract time again */
+	assert_int_equal(system(cmd.ptr), 0);
+	mcr_buf_free(&cmd);
+	test_ndjson_gz();
+}
+
+/* A Synthea Bulk Data export: US identifiers, so every Patient is counted
+ * without a valid NHS number and nothing of theirs is staged. */
+static void test_ndjson_bulk(void **state)
+{
+	(void)state;
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/bulk-ndjson")), 0);
+	assert_int_equal(tman->people, 0);
+	assert_int_equal(tman->members, 0);
+	assert_int_equal(tman->items, 0);
+	assert_int_equal(tman->withheld[MCR_REASON_INVALID_NHS], 13);
+}
+
+/* Bad JSON: file, line and column named; nothing staged. */
+static void test_json_malformed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *text, *error;
+	} cases[] = {
+		{"j1/bad.json", "{\"resourceType\":\"Bundle\",\"entry\":[\n {\"resource\":{\"resourceType\":\"Patient\",\n \"id\": x}}]}\n",
+		 "bad.json:3:"},
+		{"j2/cut.json", "{\"resourceType\":\"Patient\",\"id\":\"a\"", "cut.json:1:"},
+		{"j3/two.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"a\"} {\"resourceType\":\"Patient\",\"id\":\"b\"}\n",
+		 "two.ndjson:1:"},
+		{"j4/array.json", "[{\"resourceType\":\"Patient\"}]", "array.json:1:"},
+		{"j5/notype.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{\"id\":\"b\"}\n", "notype.ndjson:2:"},
+		{"j6/empty.json", "", "empty.json"},
+		{"j7/utf8.json", "{\"resourceType\":\"Patient\",\"id\":\"\xff\"}", "utf8.json:1:"},
+		{"j8/deep.json", "{\"resourceType\":\"Patient\",\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]}", "deep.json:1:"},
+		{"j9/contained.json", "{\"resourceType\":\"Condition\",\"contained\":[{\"id\":\"x\"}]}", "contained.json:1:"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		mcr_buf b = MCR_BUF_INIT;
+		mcr_buf_printf(&b, "%s%s", patient_and, "</Bundle>\n");
+		twrite(cases[i].name, cases[i].text);
+		char dir[16];
+		snprintf(dir, sizeof dir, "%.2s", cases[i].name);
+		char xml[32];
+		snprintf(xml, sizeof xml, "%s/good.xml", dir);
+		twrite(xml, b.ptr); /* a good XML file beside it: mixed inputs, refused as a whole */
+		mcr_buf_free(&b);
+		char in[256];
+		snprintf(in, sizeof in, "%s/%s", tdir, dir);
+		assert_int_equal(textract(MCR_KIND_GP, "A81001", in) < 0, 1);
+		assert_error_has(cases[i].error);
+		assert_false(staged_files_left());
+	}
+}
+
 /* A missing input and an organisation of the wrong kind. */
 static void test_bad_args(void **state)
 {
@@ -308,6 +426,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_hostile, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_json, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_ndjson_bulk, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_json_malformed, tsetup, tteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
