@@ -19,6 +19,7 @@ static const struct option longopts[] = {
 	{ "as-of", required_argument, NULL, 'a' },
 	{ "gzip", no_argument, NULL, 'z' },
 	{ "flat", no_argument, NULL, 'f' },
+	{ "format", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -26,8 +27,8 @@ static const struct option longopts[] = {
 
 static const char usage[] =
 	"Usage: mcr-synth --people N --seed S --out DIR [--night K] [--as-of YYYY-MM-DD]\n"
-	"                 [--gzip] [--flat]\n"
-	"Write a deterministic sample region into DIR: GP FHIR R4 XML bundles, social care\n"
+	"                 [--gzip] [--flat] [--format xml|json|ndjson]\n"
+	"Write a deterministic sample region into DIR: GP FHIR R4 bundles, social care\n"
 	"CSV, NHS 111 CDA documents and a ready mcr.yaml (docs/SYNTH.md). Prints on stdout\n"
 	"what it wrote: per organisation the counts its extractor must stage, edge cases,\n"
 	"night changes and staff.\n"
@@ -38,7 +39,9 @@ static const char usage[] =
 	"  --night K         the region as of night K, 1 to 7 (default 1)\n"
 	"  --as-of DATE      date of night K (default 2026-11-21 plus K-1 days); counts\n"
 	"                    assume extraction at DATE T06:00:00Z\n"
-	"  --gzip            write .xml.gz (default when N > 20000)\n"
+	"  --gzip            write .gz files (default when N > 20000)\n"
+	"  --format F        the GP exports as FHIR XML bundles (xml, the default), JSON\n"
+	"                    bundles (json) or Bulk Data NDJSON (ndjson): the same content\n"
 	"  --flat            print the summary as 'path value' lines instead of YAML\n"
 	"  --help            show this help\n"
 	"  --version         show the version\n";
@@ -94,6 +97,16 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.flat = 1;
+			break;
+		case 'F':
+			if (strcmp(optarg, "xml") == 0)
+				o.format = SYNTH_XML;
+			else if (strcmp(optarg, "json") == 0)
+				o.format = SYNTH_JSON;
+			else if (strcmp(optarg, "ndjson") == 0)
+				o.format = SYNTH_NDJSON;
+			else
+				return mcr_cli_usage_error(prog, "bad --format '%s': xml, json or ndjson", optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -79,6 +79,14 @@ int synth_xml_esc(mcr_buf *b, const char *s);
 /* Append s to b as one CSV field (RFC 4180 quoting when needed). */
 int synth_csv_field(mcr_buf *b, const char *s);
 
+/*
+ * Append to out the FHIR JSON of xml (len bytes): a sequence of Bundle
+ * <entry> elements in the FHIR namespace's default form. ndjson: each
+ * resource on its own line; else each entry as a JSON Bundle entry, separated
+ * by ",\n" (*first: none written yet in this Bundle, cleared). 0 or MCR_E*.
+ */
+int synth_fhir_json(mcr_buf *out, const char *xml, size_t len, int ndjson, int *first);
+
 /* Remove a directory tree (no error when missing). 0 or MCR_EIO. */
 int synth_remove_tree(const char *path);
 
@@ -158,6 +166,9 @@ extern const size_t synth_nstreets;
 
 /* ---- the generator (synth_gen.c) --------------------------------------------- */
 
+/* The GP exports' format (the other sources have one each). */
+typedef enum synth_format { SYNTH_XML, SYNTH_JSON, SYNTH_NDJSON } synth_format;
+
 typedef struct synth_opts {
 	uint64_t seed;
 	long people;
@@ -165,6 +176,7 @@ typedef struct synth_opts {
 	int32_t as_of;      /* days: the date of night `night` */
 	int gzip;
 	int flat;
+	synth_format format;
 	const char *out;    /* DIR */
 } synth_opts;
 

@@ -121,6 +121,7 @@ typedef struct change {
 typedef struct gp_state {
 	synth_file f;
 	int open, bundle, in_bundle;
+	int first;         /* JSON: no entry written yet in this Bundle */
 	mcr_buf deferred;
 } gp_state;
 
@@ -151,7 +152,7 @@ typedef struct ctx {
 	mcr_buf ent;
 	size_t ent_off[MAX_ENTRIES + 1];
 	int nent;
-	mcr_buf tmp, doc;
+	mcr_buf tmp, doc, json;
 } ctx;
 
 static int oom(void)
@@ -753,12 +754,24 @@ static int gp_patient(const person *p, const char *pid, mcr_buf *b)
 	return rc ? oom() : 0;
 }
 
+/* Write Bundle entries (XML text) to the open file in the region's format. */
+static int gp_write_entries(ctx *x, gp_state *s, const char *xml, size_t len)
+{
+	if (x->o->format == SYNTH_XML || len == 0)
+		return synth_file_write(&s->f, xml, len);
+	mcr_buf_reset(&x->json);
+	int rc = synth_fhir_json(&x->json, xml, len, x->o->format == SYNTH_NDJSON, &s->first);
+	return rc ? rc : synth_file_write(&s->f, x->json.ptr, x->json.len);
+}
+
 static int gp_open_bundle(ctx *x, int g)
 {
 	gp_state *s = &x->gp[g];
 	char path[4200], id[37], asof[11];
 	s->bundle++;
-	snprintf(path, sizeof(path), "%s/bundle-%04d.xml%s", x->dir[g], s->bundle, x->o->gzip ? ".gz" : "");
+	static const char *const ext[] = {"xml", "json", "ndjson"};
+	snprintf(path, sizeof(path), "%s/bundle-%04d.%s%s", x->dir[g], s->bundle, ext[x->o->format],
+	         x->o->gzip ? ".gz" : "");
 	int rc = synth_file_open(&s->f, path, x->o->gzip);
 	if (rc)
 		return rc;
@@ -770,13 +783,19 @@ static int gp_open_bundle(ctx *x, int g)
 	synth_uuid(&r, id);
 	synth_date(x->o->as_of, asof);
 	mcr_buf_reset(&x->tmp);
-	if (mcr_buf_printf(&x->tmp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Bundle xmlns=\"http://hl7.org/fhir\">\n"
-	                   " <id value=\"%s\"/>\n <type value=\"collection\"/>\n <timestamp value=\"%sT01:30:00Z\"/>\n",
-	                   id, asof))
+	s->first = 1;
+	if (x->o->format == SYNTH_XML)
+		rc = mcr_buf_printf(&x->tmp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Bundle xmlns=\"http://hl7.org/fhir\">\n"
+		                    " <id value=\"%s\"/>\n <type value=\"collection\"/>\n <timestamp value=\"%sT01:30:00Z\"/>\n",
+		                    id, asof);
+	else if (x->o->format == SYNTH_JSON)
+		rc = mcr_buf_printf(&x->tmp, "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"type\":\"collection\","
+		                    "\"timestamp\":\"%sT01:30:00Z\",\"entry\":[\n", id, asof);
+	if (rc)
 		return oom();
 	rc = synth_file_write(&s->f, x->tmp.ptr, x->tmp.len);
 	if (!rc && s->deferred.len) {
-		rc = synth_file_write(&s->f, s->deferred.ptr, s->deferred.len);
+		rc = gp_write_entries(x, s, s->deferred.ptr, s->deferred.len);
 		mcr_buf_reset(&s->deferred);
 	}
 	return rc;
@@ -787,7 +806,8 @@ static int gp_close_bundle(ctx *x, int g)
 	gp_state *s = &x->gp[g];
 	if (!s->open)
 		return 0;
-	int rc = synth_file_puts(&s->f, "</Bundle>\n");
+	static const char *const tail[] = {"</Bundle>\n", "\n]}\n", ""};
+	int rc = synth_file_puts(&s->f, tail[x->o->format]);
 	int rc2 = synth_file_close(&s->f);
 	s->open = 0;
 	return rc ? rc : rc2;
@@ -904,9 +924,9 @@ static int gp_person(ctx *x, const person *p)
 	size_t pre_end = x->ent_off[pre], keep_end = x->ent_off[x->nent - defer];
 	mcr_buf_reset(&x->tmp);
 	rc = gp_patient(p, pid, &x->tmp);
-	rc = rc ? rc : synth_file_write(&s->f, e, pre_end);
-	rc = rc ? rc : synth_file_write(&s->f, x->tmp.ptr, x->tmp.len);
-	rc = rc ? rc : synth_file_write(&s->f, e + pre_end, keep_end - pre_end);
+	rc = rc ? rc : gp_write_entries(x, s, e, pre_end);
+	rc = rc ? rc : gp_write_entries(x, s, x->tmp.ptr, x->tmp.len);
+	rc = rc ? rc : gp_write_entries(x, s, e + pre_end, keep_end - pre_end);
 	if (!rc && defer && mcr_buf_put(&s->deferred, e + keep_end, x->ent.len - keep_end))
 		rc = oom();
 	return rc;
@@ -1601,6 +1621,7 @@ int synth_run(const synth_opts *o, FILE *out)
 	}
 	mcr_buf_free(&x->ent);
 	mcr_buf_free(&x->tmp);
+	mcr_buf_free(&x->json);
 	mcr_buf_free(&x->doc);
 	synth_nhs_table_free(&x->nhs);
 	free(x);
