@@ -109,6 +109,7 @@ typedef struct pending_note {
 	char code[32];
 	char date[32];
 	size_t file;
+	long res_no;
 	int line;
 	char type[32];
 } pending_note;
@@ -127,6 +128,9 @@ typedef struct gp {
 	mcr_staged_writer *w;
 	mcr_ex_spill *spill;
 	mcr_fhir_reader rd;
+	long res_no;  /* the resource's ordinal in its file (the same in both passes) */
+	fres sub;     /* a contained Patient as a resource of its own */
+	mcr_buf ckey; /* a contained Patient's key */
 	mcr_buf tmp, tmp2, key;
 	mcr_buf dv[16]; /* detail values of the item being built */
 } gp;
@@ -378,7 +382,23 @@ static const char *item_confidentiality(const fres *r)
 	return worst;
 }
 
-/* Subject key: 'i' id, 'u' fullUrl, 'n' NHS number; resolved to a patient index. */
+/* ---- contained Patients -------------------------------------------------------
+ * A resource may carry its Patient inside (`contained`, referenced as "#Pat1",
+ * as the NHS immunisation API does). Such a Patient is a Patient of the export,
+ * read like any other but identified by its NHS number only (its id is local
+ * to the resource), and keyed 'c' by file, resource ordinal and id for the
+ * references of that resource.
+ */
+
+static const char *contained_key(gp *g, const char *id)
+{
+	mcr_buf_reset(&g->ckey);
+	mcr_buf_printf(&g->ckey, "%zu#%ld#%s", g->file, g->res_no, id);
+	return mcr_buf_cstr(&g->ckey);
+}
+
+/* Subject key: 'i' id, 'u' fullUrl, 'n' NHS number, 'c' a contained Patient;
+ * resolved to a patient index. */
 static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 {
 	const fres *r = &g->rd.res;
@@ -388,6 +408,8 @@ static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 		ref = fr_get(r, "patient/reference");
 	if (ref) {
 		mcr_buf_puts(desc, ref);
+		if (ref[0] == '#')
+			return lookup_key(g, 'c', contained_key(g, ref + 1), idx);
 		if (lookup_key(g, 'u', ref, idx) == 1)
 			return 1;
 		const char *p = NULL;
@@ -472,6 +494,7 @@ static int note_choice(gp *g, const rtype *t)
 	snprintf(n->date, sizeof n->date, "%s", d ? d : "");
 	snprintf(n->type, sizeof n->type, "%s", t->name);
 	n->file = g->file;
+	n->res_no = g->res_no;
 	n->line = r->line;
 	g->nnotes++;
 	return 0;
@@ -500,6 +523,8 @@ static int apply_notes(gp *g)
 				rc = mcr_fhir_res_push(r, "subject/identifier/value", 24, path_hash("subject/identifier/value", 24), n->key + 1, strlen(n->key + 1), NULL,
 				               3, anc);
 		}
+		g->file = n->file; /* where a contained Patient's key points */
+		g->res_no = n->res_no;
 		if (rc == 0)
 			found = resolve_subject(g, &idx, &desc);
 		if (rc == 0 && found < 0)
@@ -850,9 +875,70 @@ static int stage_patient(gp *g)
 	return rc;
 }
 
+/* g->sub = the contained Patient whose `contained` element is cid, as a
+ * resource of its own: paths without "contained/Patient/", its id left out. */
+static int contained_copy(gp *g, int cid)
+{
+	static const char prefix[] = "contained/Patient/";
+	const size_t plen = sizeof prefix - 1;
+	const fres *r = &g->rd.res;
+	fres *sub = &g->sub;
+	mcr_fhir_res_begin(sub, "Patient", 7, r->line, 0);
+	sub->file = r->file;
+	for (size_t i = 0; i < r->n; i++) {
+		const fpair *q = &r->pairs[i];
+		const char *path = A(r, q->path);
+		if (q->anc[0] != cid || strncmp(path, prefix, plen) != 0 || strcmp(path + plen, "id") == 0)
+			continue;
+		int anc[NANC] = {q->anc[2], q->anc[3], q->anc[4], 0, 0};
+		size_t n = strlen(path + plen);
+		int rc = mcr_fhir_res_push(sub, path + plen, n, path_hash(path + plen, n), A(r, q->value),
+		                           strlen(A(r, q->value)), NULL, q->depth - 2, anc);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Each contained Patient with an id: pass 1 registers it, pass 2 stages it. */
+static int contained_patients(gp *g)
+{
+	int rc = 0;
+	for (long i = fr_find(&g->rd.res, "contained/Patient/id", 0, 0, 0); i >= 0 && rc == 0;
+	     i = fr_find(&g->rd.res, "contained/Patient/id", (size_t)i + 1, 0, 0)) {
+		const fres *r = &g->rd.res;
+		contained_key(g, A(r, r->pairs[i].value));
+		if ((rc = contained_copy(g, r->pairs[i].anc[0])) != 0)
+			break;
+		/* The rules read g->rd.res: let them read the copy. */
+		fres outer = g->rd.res;
+		g->rd.res = g->sub;
+		if (g->pass == 2) {
+			rc = stage_patient(g);
+		} else {
+			const char *raw = patient_nhs(&g->rd.res);
+			char nhs[11];
+			rc = register_patient(g);
+			long idx = (long)g->npats - 1; /* no id, fullUrl or valid number: a new patient */
+			if (raw && mcr_nhs_validate(raw, nhs) == 0)
+				lookup_key(g, 'n', nhs, &idx);
+			mcr_error_clear();
+			if (rc == 0)
+				rc = add_key(g, 'c', mcr_buf_cstr(&g->ckey), idx, NULL) < 0 ? MCR_ENOMEM : 0;
+		}
+		g->sub = g->rd.res;
+		g->rd.res = outer;
+	}
+	return rc;
+}
+
 static int on_resource(gp *g)
 {
 	fres *r = &g->rd.res;
+	g->res_no++;
+	int rc = contained_patients(g);
+	if (rc)
+		return rc;
 	if (strcmp(r->type, "Patient") == 0)
 		return g->pass == 1 ? register_patient(g) : stage_patient(g);
 	const rtype *t = find_rtype(r->type);
@@ -876,7 +962,7 @@ static const char *const pass1_names[] = {
 	"code", "medicationCodeableConcept", "vaccineCode", "type", "status", "verificationStatus",
 	"clinicalStatus", "subject", "patient", "onsetDateTime", "onsetPeriod", "recordedDate",
 	"effectiveDateTime", "effectivePeriod", "dateAsserted", "authoredOn", "dispenseRequest",
-	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", NULL,
+	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", "contained", NULL,
 };
 
 static int on_resource_cb(void *ctx, fres *r)
@@ -893,6 +979,7 @@ static int run_pass(gp *g, int pass)
 	g->rd.only = pass == 1 ? pass1_names : NULL;
 	g->rd.whole = "Patient";
 	for (g->file = 0; g->file < g->nfiles; g->file++) {
+		g->res_no = 0;
 		int rc = mcr_fhir_read(&g->rd, g->files[g->file]);
 		if (rc)
 			return rc;
@@ -957,6 +1044,8 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	mcr_ex_map_free(g.keys);
 	mcr_ex_files_free(g.files, g.nfiles);
 	mcr_fhir_reader_free(&g.rd);
+	mcr_fhir_res_free(&g.sub);
+	mcr_buf_free(&g.ckey);
 	mcr_buf_free(&g.tmp);
 	mcr_buf_free(&g.tmp2);
 	mcr_buf_free(&g.key);

@@ -403,6 +403,56 @@ static void test_json_malformed(void **state)
 	}
 }
 
+/* The NHS immunisation API examples: an Immunization whose Patient is
+ * contained ("#Pat1"); both examples carry the same NHS number. */
+static void test_contained_json(void **state)
+{
+	(void)state;
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/immunisation-json")), 0);
+	assert_int_equal(tman->people, 1);
+	assert_int_equal(tman->members, 1);
+	assert_int_equal(tman->items, 2);
+	assert_int_equal(tman->section_items[MCR_SECTION_IMMUNISATIONS], 2);
+	assert_log_has("member 9990548609\n");
+	assert_log_has("person 9990548609 family=Taylor given=Sarah objection=- consent=-\n");
+	assert_log_has("item 9990548609 immunisations 39566211000001103 Supemtek Quadrivalent vaccine");
+	assert_log_has("item 9990548609 immunisations 39114911000001105 COVID-19 Vaccine Vaxzevria");
+}
+
+/* Contained Patients in XML: "#Pat1" is local to its resource (two resources
+ * with a contained Pat1 are two people); one without a valid NHS number is
+ * counted and its resource counts nowhere. */
+static void contained_imm(mcr_buf *b, const char *nhs, const char *code)
+{
+	mcr_buf_printf(b, "<entry><resource><Immunization><id value=\"i%s\"/><contained><Patient><id value=\"Pat1\"/>"
+	               "<identifier><system value=\"https://fhir.nhs.uk/Id/nhs-number\"/><value value=\"%s\"/></identifier>"
+	               "<name><family value=\"F%s\"/></name></Patient></contained><status value=\"completed\"/>"
+	               "<vaccineCode><coding><system value=\"http://snomed.info/sct\"/><code value=\"%s\"/>"
+	               "<display value=\"Vaccine %s\"/></coding></vaccineCode><patient><reference value=\"#Pat1\"/></patient>"
+	               "<occurrenceDateTime value=\"2021-02-14\"/></Immunization></resource></entry>\n", code, nhs, nhs, code, code);
+}
+
+static void test_contained_xml(void **state)
+{
+	(void)state;
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_buf_puts(&b, "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/>\n");
+	contained_imm(&b, "9990000018", "111");
+	contained_imm(&b, "9990000026", "222");
+	contained_imm(&b, "9990000019", "333"); /* bad check digit */
+	mcr_buf_puts(&b, "</Bundle>\n");
+	const char *p = twrite("in/contained.xml", b.ptr);
+	mcr_buf_free(&b);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), 0);
+	assert_int_equal(tman->people, 2);
+	assert_int_equal(tman->items, 2);
+	assert_int_equal(tman->withheld[MCR_REASON_INVALID_NHS], 1);
+	assert_log_has("person 9990000018 family=F9990000018 given=- objection=- consent=-\n");
+	assert_log_has("item 9990000018 immunisations 111 Vaccine 111");
+	assert_log_has("item 9990000026 immunisations 222 Vaccine 222");
+	assert_log_lacks("Vaccine 333");
+}
+
 /* A missing input and an organisation of the wrong kind. */
 static void test_bad_args(void **state)
 {
@@ -429,6 +479,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_ndjson_bulk, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_json_malformed, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_contained_json, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_contained_xml, tsetup, tteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
