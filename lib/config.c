@@ -22,6 +22,10 @@
 #define DEFAULT_ARCHIVE_DAYS 30
 #define DEFAULT_OOH_RECENT_DAYS 90
 #define DEFAULT_HOLD_DROP_PERCENT 10
+#define DEFAULT_WEB_PORT 8080
+#define DEFAULT_WEB_THREADS 4
+#define DEFAULT_SESSION_IDLE 900
+#define DEFAULT_SESSION_MAX 28800
 static const char *const default_objection_codes[] = {"416409005"};
 static const char *const default_consent_codes[] = {"417528008"};
 
@@ -542,12 +546,135 @@ static int parse_load(const parse_ctx *c, yaml_node_t *n)
 	return 0;
 }
 
+/* host:port with a port from 0 to 65535; the host is an IPv4 or IPv6 literal
+ * or a name ([::1]:8080 for IPv6). */
+static int parse_listen(const parse_ctx *c, yaml_node_t *n, mcr_web *w)
+{
+	const char *v = NULL;
+	int rc = text(c, n, "listen", &v);
+	if (rc)
+		return rc;
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v || !colon[1])
+		return err_mark(c, n->start_mark, "bad listen '%s': expected host:port", v);
+	long port = 0;
+	for (const char *p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return err_mark(c, n->start_mark, "bad listen port in '%s': expected 0 to 65535", v);
+		port = port * 10 + (*p - '0');
+	}
+	if (port > 65535)
+		return err_mark(c, n->start_mark, "bad listen port in '%s': expected 0 to 65535", v);
+	const char *h = v;
+	size_t hl = (size_t)(colon - v);
+	if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	free(w->listen_host);
+	if (!(w->listen_host = strndup(h, hl)))
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+	w->listen_port = (int)port;
+	return 0;
+}
+
+static int parse_launchers(const parse_ctx *c, yaml_node_t *n)
+{
+	mcr_web *w = &c->cfg->web;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return err_mark(c, n->start_mark, "launchers must be a list, not %s", node_kind(n));
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count && !(w->launchers = calloc(count, sizeof(*w->launchers))))
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *ln = node_at(c, n->data.sequence.items.start[i]);
+		field f[] = {{"id", 1, NULL, {0}}, {"public_key", 1, NULL, {0}},
+		             {"organisations", 1, NULL, {0}}};
+		mcr_launcher *l = &w->launchers[i];
+		w->nlaunchers = i + 1;
+		int rc = walk_mapping(c, ln, "a launcher", f, 3);
+		if (rc || (rc = text_dup(c, f[0].value, "id", &l->id)))
+			return rc;
+		for (const char *p = l->id; *p; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				return err_mark(c, f[0].value->start_mark,
+				                "bad launcher id '%s': no spaces or control characters", l->id);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(w->launchers[j].id, l->id) == 0)
+				return err_mark(c, f[0].value->start_mark,
+				                "duplicate launcher '%s' (first at line %zu)", l->id,
+				                node_at(c, n->data.sequence.items.start[j])->start_mark.line + 1);
+		if ((rc = resolve(c, f[1].value, "public_key", &l->public_key)) ||
+		    (rc = code_list(c, &f[2], NULL, 0, &l->orgs)))
+			return rc;
+		for (size_t k = 0; k < l->orgs.count; k++)
+			if (!valid_ods(l->orgs.codes[k]))
+				return err_mark(c, f[2].value->start_mark,
+				                "bad ODS code '%s' for launcher '%s'", l->orgs.codes[k], l->id);
+	}
+	return 0;
+}
+
+static int parse_web(const parse_ctx *c, yaml_node_t *n)
+{
+	mcr_web *w = &c->cfg->web;
+	field f[] = {
+		{"listen", 0, NULL, {0}}, {"threads", 0, NULL, {0}}, {"state", 0, NULL, {0}},
+		{"session_idle", 0, NULL, {0}}, {"session_max", 0, NULL, {0}},
+		{"frame_ancestors", 0, NULL, {0}}, {"ig_roles", 0, NULL, {0}},
+		{"launchers", 0, NULL, {0}},
+	};
+	int rc = walk_mapping(c, n, "web", f, sizeof(f) / sizeof(f[0]));
+	if (rc)
+		return rc;
+	w->present = 1;
+	if ((f[0].value && (rc = parse_listen(c, f[0].value, w))) ||
+	    (f[1].value && (rc = positive(c, f[1].value, "threads", 1, &w->threads))) ||
+	    (f[3].value && (rc = positive(c, f[3].value, "session_idle", 1, &w->session_idle))) ||
+	    (f[4].value && (rc = positive(c, f[4].value, "session_max", 1, &w->session_max))) ||
+	    (rc = code_list(c, &f[5], NULL, 0, &w->frame_ancestors)) ||
+	    (rc = code_list(c, &f[6], NULL, 0, &w->ig_roles)) ||
+	    (f[7].value && (rc = parse_launchers(c, f[7].value))))
+		return rc;
+	if (f[2].value) {
+		free(w->state_dir);
+		w->state_dir = NULL;
+		if ((rc = resolve(c, f[2].value, "state", &w->state_dir)))
+			return rc;
+	}
+	if (w->threads > 256)
+		return err_mark(c, f[1].value->start_mark, "threads must be at most 256, not %d", w->threads);
+	if (w->session_idle > w->session_max)
+		return err_mark(c, (f[3].value ? f[3].value : n)->start_mark,
+		                "session_idle (%d) must not exceed session_max (%d)", w->session_idle,
+		                w->session_max);
+	/* A source in a CSP header: no spaces, semicolons, commas or quotes. */
+	for (size_t i = 0; i < w->frame_ancestors.count; i++)
+		if (strpbrk(w->frame_ancestors.codes[i], " \t;,'\"\r\n"))
+			return err_mark(c, f[5].value->start_mark, "bad frame ancestor '%s'",
+			                w->frame_ancestors.codes[i]);
+	return 0;
+}
+
+/* Defaults of the web section, also when it is absent. */
+static int web_defaults(const parse_ctx *c)
+{
+	mcr_web *w = &c->cfg->web;
+	w->listen_port = DEFAULT_WEB_PORT;
+	w->threads = DEFAULT_WEB_THREADS;
+	w->session_idle = DEFAULT_SESSION_IDLE;
+	w->session_max = DEFAULT_SESSION_MAX;
+	if (!(w->listen_host = strdup("127.0.0.1")))
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+	return join_path(c, "web", &w->state_dir);
+}
+
 static int parse_root(const parse_ctx *c, yaml_node_t *root)
 {
 	field f[] = {
 		{"region", 1, NULL, {0}}, {"paths", 1, NULL, {0}}, {"retention", 0, NULL, {0}},
 		{"organisations", 1, NULL, {0}}, {"policy", 1, NULL, {0}},
-		{"freshness", 0, NULL, {0}}, {"load", 0, NULL, {0}},
+		{"freshness", 0, NULL, {0}}, {"load", 0, NULL, {0}}, {"web", 0, NULL, {0}},
 	};
 	int rc = walk_mapping(c, root, "the configuration", f, sizeof(f) / sizeof(f[0]));
 	if (rc)
@@ -563,7 +690,9 @@ static int parse_root(const parse_ctx *c, yaml_node_t *root)
 	    (rc = parse_orgs(c, f[3].value)) ||
 	    (rc = parse_policy(c, f[4].value)) ||
 	    (f[5].value && (rc = parse_freshness(c, f[5].value))) ||
-	    (f[6].value && (rc = parse_load(c, f[6].value))))
+	    (f[6].value && (rc = parse_load(c, f[6].value))) ||
+	    (rc = web_defaults(c)) ||
+	    (f[7].value && (rc = parse_web(c, f[7].value))))
 		return rc;
 	return 0;
 }
@@ -717,6 +846,16 @@ void mcr_config_free(mcr_config *cfg)
 	for (size_t i = 0; i < cfg->nstaff; i++)
 		free(cfg->staff[i].user);
 	free(cfg->staff);
+	free(cfg->web.listen_host);
+	free(cfg->web.state_dir);
+	codes_free(&cfg->web.frame_ancestors);
+	codes_free(&cfg->web.ig_roles);
+	for (size_t i = 0; i < cfg->web.nlaunchers; i++) {
+		free(cfg->web.launchers[i].id);
+		free(cfg->web.launchers[i].public_key);
+		codes_free(&cfg->web.launchers[i].orgs);
+	}
+	free(cfg->web.launchers);
 	free(cfg);
 }
 
@@ -739,6 +878,14 @@ const mcr_role *mcr_config_role(const mcr_config *cfg, const char *name)
 	for (size_t i = 0; name && i < cfg->nroles; i++)
 		if (strcmp(cfg->roles[i].name, name) == 0)
 			return &cfg->roles[i];
+	return NULL;
+}
+
+const mcr_launcher *mcr_config_launcher(const mcr_config *cfg, const char *id)
+{
+	for (size_t i = 0; id && i < cfg->web.nlaunchers; i++)
+		if (strcmp(cfg->web.launchers[i].id, id) == 0)
+			return &cfg->web.launchers[i];
 	return NULL;
 }
 

@@ -42,6 +42,18 @@
  *     staff:
  *       - user: jbloggs
  *         nhs: "9990000018"
+ *   web:                                   # mcr-serve only (docs/WEB.md); optional
+ *     listen: 127.0.0.1:8080               # host:port; port 0 picks a free one
+ *     threads: 4                           # libmicrohttpd thread pool
+ *     state: web                           # the server's own state (the jti replay store)
+ *     session_idle: 900                    # seconds without a request before a session ends
+ *     session_max: 28800                   # seconds from launch before a session ends
+ *     frame_ancestors: [https://lcs.example.org]   # host systems that may frame the pages
+ *     ig_roles: [ig]                       # roles a launch with purpose ig may carry
+ *     launchers:
+ *       - id: lcs                          # the token's iss
+ *         public_key: keys/lcs.pub.pem     # its ES256 (P-256) public key, PEM
+ *         organisations: [X99LCS]          # ODS codes it may launch for
  *
  * Unknown keys, missing required keys, duplicate keys and bad values (unknown kind
  * or section, bad date, bad ODS code, invalid NHS number) are errors whose message
@@ -88,6 +100,28 @@ typedef struct mcr_codes {
 	size_t count;
 } mcr_codes;
 
+/* A host system that may launch mcr-serve (config web.launchers). */
+typedef struct mcr_launcher {
+	char *id;             /* the launch token's iss */
+	char *public_key;     /* absolute path of its ES256 public key (PEM) */
+	mcr_codes orgs;       /* ODS codes it may launch for */
+} mcr_launcher;
+
+/* mcr-serve's settings (config web); defaults when the section is absent. */
+typedef struct mcr_web {
+	int present;          /* the section was in the file */
+	char *listen_host;    /* default "127.0.0.1" */
+	int listen_port;      /* default 8080; 0: any free port */
+	int threads;          /* default 4 */
+	char *state_dir;      /* absolute; default <config folder>/web */
+	int session_idle;     /* seconds, default 900 */
+	int session_max;      /* seconds, default 28800 */
+	mcr_codes frame_ancestors; /* CSP frame-ancestors sources; none: 'none' */
+	mcr_codes ig_roles;   /* roles allowed for purpose ig; default none */
+	mcr_launcher *launchers;
+	size_t nlaunchers;
+} mcr_web;
+
 typedef struct mcr_config {
 	char *path;           /* the file read */
 	char *region;
@@ -115,6 +149,8 @@ typedef struct mcr_config {
 	size_t nroles;
 	mcr_staff *staff;
 	size_t nstaff;
+
+	mcr_web web;
 } mcr_config;
 
 /*
@@ -138,6 +174,9 @@ const mcr_role *mcr_config_role(const mcr_config *cfg, const char *name);
 
 /* The staff entry for this user, or NULL. */
 const mcr_staff *mcr_config_staff(const mcr_config *cfg, const char *user);
+
+/* The launcher of this id, or NULL. */
+const mcr_launcher *mcr_config_launcher(const mcr_config *cfg, const char *id);
 
 /* 1 if code is in the list, else 0 (binary search). */
 int mcr_config_code_in(const mcr_codes *list, const char *code);

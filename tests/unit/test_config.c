@@ -147,6 +147,42 @@ static void test_defaults(void **state)
 	assert_int_equal(c->ooh_recent_days, 90);
 	assert_int_equal(c->nstaff, 0);
 	assert_int_equal(mcr_config_role(c, "clinician")->sections, 1u << MCR_SECTION_ALLERGIES);
+	assert_false(c->web.present);
+	assert_string_equal(c->web.listen_host, "127.0.0.1");
+	assert_int_equal(c->web.listen_port, 8080);
+	assert_int_equal(c->web.threads, 4);
+	path_eq(c->web.state_dir, "web");
+	assert_int_equal(c->web.session_idle, 900);
+	assert_int_equal(c->web.session_max, 28800);
+	assert_int_equal(c->web.nlaunchers, 0);
+	assert_int_equal(c->web.frame_ancestors.count, 0);
+	mcr_config_free(c);
+}
+
+/* The web section of mcr-serve. */
+static void test_web(void **state)
+{
+	(void)state;
+	mcr_config *c = NULL;
+	assert_int_equal(mcr_config_load(&c, data("web.yaml")), 0);
+	assert_true(c->web.present);
+	assert_string_equal(c->web.listen_host, "::1");
+	assert_int_equal(c->web.listen_port, 0);
+	assert_int_equal(c->web.threads, 2);
+	path_eq(c->web.state_dir, "run/web");
+	assert_int_equal(c->web.session_idle, 60);
+	assert_int_equal(c->web.session_max, 600);
+	assert_int_equal(c->web.frame_ancestors.count, 2);
+	assert_true(mcr_config_code_in(&c->web.ig_roles, "ig"));
+	assert_int_equal(c->web.nlaunchers, 2);
+	const mcr_launcher *l = mcr_config_launcher(c, "lcs");
+	assert_non_null(l);
+	path_eq(l->public_key, "keys/lcs.pub.pem");
+	assert_true(mcr_config_code_in(&l->orgs, "X99LCS"));
+	assert_false(mcr_config_code_in(&l->orgs, "B82002"));
+	path_eq(mcr_config_launcher(c, "gp-system")->public_key, "/etc/mcr/gp.pub.pem");
+	assert_null(mcr_config_launcher(c, "nobody"));
+	assert_null(mcr_config_launcher(c, NULL));
 	mcr_config_free(c);
 }
 
@@ -225,6 +261,10 @@ static const struct {
 	{"bad-freshness-hours.yaml", ":11:12: freshness.nightly (hours) must be a positive integer, not '26h'"},
 	{"bad-freshness-key.yaml", ":11:3: unknown key 'weekly' in freshness"},
 	{"bad-hold-percent.yaml", ":11:22: hold_drop_percent must be a whole number from 0 to 100, not '150'"},
+	{"bad-web-port.yaml", ":14:11: bad listen port in '127.0.0.1:70000': expected 0 to 65535"},
+	{"bad-web-duplicate-launcher.yaml", ":18:11: duplicate launcher 'lcs' (first at line 15)"},
+	{"bad-web-timeouts.yaml", ":14:17: session_idle (900) must not exceed session_max (600)"},
+	{"bad-web-unknown-key.yaml", ":18:7: unknown key 'secret' in a launcher"},
 };
 
 static void test_bad(void **state)
@@ -255,6 +295,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_web),
 		cmocka_unit_test(test_relative_config_path),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_missing_file),
