@@ -352,14 +352,16 @@ int mcr_launch_verify(const mcr_config *cfg, const mcr_launch_keys *keys, mcr_jt
 		why = MCR_LAUNCH_MALFORMED;
 		goto out;
 	}
-	/* Read the header without a key: libjwt then checks no signature, and
-	 * nothing of this object is trusted beyond choosing how to verify. */
+	/* Read the header without a key: libjwt then checks no signature (and
+	 * reports alg none), and nothing of this object is trusted beyond choosing
+	 * how to verify. The header's alg is compared case-sensitively: libjwt's
+	 * own name lookup ignores case. */
 	if (jwt_decode(&unv, token, NULL, 0) != 0 || !unv) {
 		why = MCR_LAUNCH_MALFORMED;
 		goto out;
 	}
 	const char *alg = jwt_get_header(unv, "alg");
-	if (!alg || strcmp(alg, "ES256") != 0 || jwt_get_alg(unv) != JWT_ALG_ES256) {
+	if (!alg || strcmp(alg, "ES256") != 0) {
 		why = MCR_LAUNCH_ALG;
 		goto out;
 	}

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mcr/cli.h"
+#include "cli.h"
 #include "mcr/error.h"
 #include "mcr/launch.h"
 
