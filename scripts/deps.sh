@@ -4,8 +4,9 @@
 # missing packages and exits 1. README.md says why each one is needed.
 set -eu
 build=(build-essential cmake pkg-config
-       libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev)
-tools=(sqlite3 libxml2-utils valgrind chromium poppler-utils procps time)
+       libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev
+       libjwt-dev libmicrohttpd-dev)
+tools=(sqlite3 libxml2-utils valgrind chromium poppler-utils procps time python3 openssl)
 missing=()
 for p in "${build[@]}" "${tools[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -174,12 +174,12 @@ int main(int argc, char **argv)
 
 	memset(&st, 0, sizeof(st));
 	st.log_fd = -1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(PROG, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
 		case 'V': mcr_cli_version(PROG); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(PROG, "unknown option");
+		default: return MCR_EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	int opt, status = MCR_EXIT_OK, ig = 0;
 
 	memset(&c, 0, sizeof(c));
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = mcr_cli_getopt(PROG, argc, argv, options)) != -1) {
 		switch (opt) {
 		case 'k': keyfile = optarg; break;
 		case 'i': status = copy("iss", optarg, c.iss, sizeof(c.iss)); break;
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		case 'U': url = optarg; break;
 		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
 		case 'V': mcr_cli_version(PROG); return MCR_EXIT_OK;
-		default: return mcr_cli_usage_error(PROG, "unknown option");
+		default: return MCR_EXIT_USAGE;
 		}
 		if (status)
 			return status;
