@@ -3,10 +3,12 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "mcr/error.h"
+#include "mcr/fs.h"
 
 void mcr_cli_version(const char *prog)
 {
@@ -79,4 +81,29 @@ void mcr_error_print(const char *prog)
 {
 	const char *msg = mcr_error_message();
 	fprintf(stderr, "%s: %s\n", prog, msg[0] ? msg : "failed (no message)");
+}
+
+/* Remove the tracked temporary files, then die of the signal as if unhandled. */
+static void remove_temps_and_die(int sig)
+{
+	mcr_fs_temp_unlink_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void mcr_cli_remove_temps_on_signal(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = remove_temps_and_die;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction old;
+		/* A signal the caller's parent chose to ignore stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
 }

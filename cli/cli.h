@@ -37,6 +37,11 @@ struct option;
  */
 int mcr_cli_getopt(const char *prog, int argc, char *const argv[], const struct option *options);
 
+/* Make SIGTERM, SIGINT, SIGHUP and SIGQUIT remove the temporary files the
+ * library tracks (mcr_fs_temp_track: staged payloads being written) before the
+ * program dies of the signal. For programs that write personal data. */
+void mcr_cli_remove_temps_on_signal(void);
+
 /* Print "<prog>: <message>" (one line, the thread's mcr_error_message()) to
  * stderr. */
 void mcr_error_print(const char *prog);

@@ -112,6 +112,7 @@ int extract_main(const extract_program *p, int argc, char **argv)
 	status = mcr_cli_load_config(p->name, config, &cfg);
 	if (status)
 		goto out;
+	mcr_cli_remove_temps_on_signal();
 	status = extract_run(p->name, cfg, p->kind, org, input, out_dir);
 out:
 	mcr_config_free(cfg);

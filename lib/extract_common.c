@@ -338,12 +338,10 @@ int mcr_ex_spill_open(mcr_ex_spill **out, const char *dir)
 		mcr_ex_spill_close(s);
 		return rc;
 	}
+	/* Names, addresses and phone numbers: mode 0600, and unlinked at once, so a
+	 * killed run leaves nothing behind (the path stays for messages). */
 	s->path = mcr_buf_detach(&p);
-	s->f = fopen(s->path, "w+bx");
-	if (!s->f) {
-		rc = mcr_error_set_errno(MCR_EIO, "cannot create %s", s->path);
-		free(s->path);
-		s->path = NULL;
+	if ((rc = mcr_fs_temp_anonymous(s->path, &s->f))) {
 		mcr_ex_spill_close(s);
 		return rc;
 	}
@@ -357,16 +355,9 @@ void mcr_ex_spill_close(mcr_ex_spill *s)
 		return;
 	if (s->f)
 		fclose(s->f);
-	if (s->path) {
-		unlink(s->path);
-		free(s->path);
-	}
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		if (s->bucket_paths[i]) {
-			unlink(s->bucket_paths[i]);
-			free(s->bucket_paths[i]);
-		}
-	}
+	free(s->path);
+	for (size_t i = 0; i < s->nbuckets; i++)
+		free(s->bucket_paths[i]);
 	free(s->bucket_paths);
 	mcr_buf_free(&s->rec);
 	free(s->dir);
@@ -703,9 +694,7 @@ static int split_emit(mcr_ex_spill *s, size_t k, mcr_staged_writer *w)
 		if ((rc = temp_path(&p, s->dir, "bucket")) != 0)
 			break;
 		s->bucket_paths[i] = mcr_buf_detach(&p);
-		out[i] = fopen(s->bucket_paths[i], "w+bx");
-		if (!out[i])
-			rc = mcr_error_set_errno(MCR_EIO, "cannot create %s", s->bucket_paths[i]);
+		rc = mcr_fs_temp_anonymous(s->bucket_paths[i], &out[i]);
 	}
 	rewind(s->f);
 	while (rc == 0) {
@@ -731,7 +720,6 @@ static int split_emit(mcr_ex_spill *s, size_t k, mcr_staged_writer *w)
 	/* The spill is no longer needed: free its disk space before the buckets are read. */
 	fclose(s->f);
 	s->f = NULL;
-	unlink(s->path);
 	for (size_t i = 0; i < k; i++) {
 		if (!out[i])
 			continue;
@@ -742,7 +730,6 @@ static int split_emit(mcr_ex_spill *s, size_t k, mcr_staged_writer *w)
 		rc = emit_file(out[i], s->bucket_paths[i], sizes[i], w);
 		fclose(out[i]);
 		out[i] = NULL;
-		unlink(s->bucket_paths[i]);
 	}
 	mcr_buf_free(&p);
 	mcr_buf_free(&rec);

@@ -2,8 +2,11 @@
 #include "mcr/fs.h"
 #include "mcr/error.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,133 @@ out:
 		unlink(tmp.ptr);
 	mcr_buf_free(&tmp);
 	mcr_buf_free(&dir);
+	return rc;
+}
+
+/* ---- temporary files ------------------------------------------------------ */
+
+#define TEMP_SLOTS 8
+
+/* Read by a signal handler: a slot is set only once its string is complete and
+ * cleared before the string is freed. */
+static char *volatile temp_slots[TEMP_SLOTS];
+
+int mcr_fs_temp_anonymous(const char *path, FILE **out)
+{
+	*out = NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mcr_error_set_errno(MCR_EIO, "cannot create %s", path);
+	unlink(path);
+	*out = fdopen(fd, "w+b");
+	if (!*out) {
+		int rc = mcr_error_set_errno(MCR_EIO, "cannot open %s", path);
+		close(fd);
+		return rc;
+	}
+	return 0;
+}
+
+int mcr_fs_temp_track(const char *path)
+{
+	for (size_t i = 0; i < TEMP_SLOTS; i++) {
+		if (temp_slots[i])
+			continue;
+		char *copy = strdup(path);
+		if (!copy)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		temp_slots[i] = copy;
+		return 0;
+	}
+	return mcr_error_set(MCR_ELIMIT, "more than %d temporary files open (%s)", TEMP_SLOTS, path);
+}
+
+void mcr_fs_temp_untrack(const char *path)
+{
+	for (size_t i = 0; path && i < TEMP_SLOTS; i++) {
+		char *p = temp_slots[i];
+		if (p && strcmp(p, path) == 0) {
+			temp_slots[i] = NULL;
+			free(p);
+			return;
+		}
+	}
+}
+
+void mcr_fs_temp_unlink_all(void)
+{
+	for (size_t i = 0; i < TEMP_SLOTS; i++) {
+		char *p = temp_slots[i];
+		if (p)
+			unlink(p);
+	}
+}
+
+/* Digits at s up to end: the pid they spell, or 0. */
+static long pid_between(const char *s, const char *end)
+{
+	long v = 0;
+	if (s >= end || end - s > 9)
+		return 0;
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s))
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* The writer's pid in a temporary file name of ours, or 0 if name is not one. */
+static long temp_name_pid(const char *name)
+{
+	size_t len = strlen(name);
+	const char *dot;
+	if (name[0] == '.' && (strncmp(name, ".spill-", 7) == 0 || strncmp(name, ".bucket-", 8) == 0)) {
+		const char *p = strchr(name, '-') + 1, *dash = strchr(p, '-');
+		const char *end = name + len, *q = dash ? dash + 1 : end;
+		while (q < end && isdigit((unsigned char)*q))
+			q++;
+		return dash && q == end && q > dash + 1 ? pid_between(p, dash) : 0;
+	}
+	static const char gz_tmp[] = ".xml.gz.tmp";
+	size_t n = sizeof(gz_tmp) - 1;
+	if (name[0] == '.' && len > n && strcmp(name + len - n, gz_tmp) == 0) {
+		const char *end = name + len - n;
+		for (dot = end - 1; dot > name && *dot != '.'; dot--)
+			;
+		return dot > name ? pid_between(dot + 1, end) : 0;
+	}
+	dot = strrchr(name, '.');
+	if (dot && dot - name > 4 && strncmp(dot - 4, ".tmp", 4) == 0)
+		return pid_between(dot + 1, name + len);
+	return 0;
+}
+
+int mcr_fs_remove_stale_temps(const char *dir, long *removed)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : mcr_error_set_errno(MCR_EIO, "cannot read directory %s", dir);
+	mcr_buf path = MCR_BUF_INIT;
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d)) != NULL) {
+		long pid = temp_name_pid(e->d_name);
+		/* EPERM: a live process of another user; only ESRCH means gone. */
+		if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if ((rc = mcr_fs_join(&path, dir, e->d_name)))
+			break;
+		if (unlink(path.ptr) == 0) {
+			if (removed)
+				(*removed)++;
+		} else if (errno != ENOENT) {
+			rc = mcr_error_set_errno(MCR_EIO, "cannot remove the leftover temporary file %s",
+			                         path.ptr);
+		}
+	}
+	closedir(d);
+	mcr_buf_free(&path);
 	return rc;
 }
 

@@ -327,8 +327,8 @@ int mcr_gz_writer_open(mcr_gz_writer **out, const char *path, int level)
 		return mcr_error_set(MCR_ERROR, "%s: cannot initialise deflate (level %d)", path, level);
 	}
 	w->zs_ready = 1;
-	/* Health data: not readable by other users. */
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	/* Health data: readable by its owner only (the staged payload keeps the mode). */
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		int rc = mcr_error_set_errno(MCR_EIO, "%s: cannot create", path);
 		writer_free(w);

@@ -197,6 +197,7 @@ static void writer_free(mcr_staged_writer *w)
 {
 	mcr_buf_free(&w->xml);
 	free(w->dir);
+	mcr_fs_temp_untrack(w->tmp_path); /* published or removed by now */
 	free(w->tmp_path);
 	free(w->payload_path);
 	free(w->manifest_path);
@@ -254,12 +255,15 @@ int mcr_staged_writer_open(mcr_staged_writer **out, const char *staging_dir,
 	    (rc = dup_printf(&w->tmp_path, "%s/.%s.%ld.xml.gz.tmp", w->dir, w->stamp,
 	                     (long)getpid())))
 		goto fail;
-	if ((rc = mcr_fs_mkdirs(w->dir)))
+	/* A run killed outright left its temporary files here: remove them. */
+	if ((rc = mcr_fs_mkdirs(w->dir)) || (rc = mcr_fs_remove_stale_temps(w->dir, NULL)))
 		goto fail;
 	if (mcr_fs_exists(w->payload_path) || mcr_fs_exists(w->manifest_path)) {
 		rc = mcr_error_set(MCR_EIO, "already staged: %s", w->payload_path);
 		goto fail;
 	}
+	if ((rc = mcr_fs_temp_track(w->tmp_path)))
+		goto fail;
 	if ((rc = mcr_gz_writer_open(&w->gz, w->tmp_path, 6)))
 		goto fail;
 	char iso[32];

@@ -6,6 +6,7 @@
 #define MCR_FS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "mcr/buf.h"
@@ -39,6 +40,44 @@ int mcr_fs_join(mcr_buf *out, const char *dir, const char *name);
  */
 int mcr_fs_lock(const char *path, int wait, int *fd);
 void mcr_fs_unlock(int fd);
+
+/*
+ * Temporary files that hold personal data (spills, staged payloads being
+ * written) are created mode 0600 and must not outlive their run:
+ * - mcr_fs_temp_anonymous: a scratch file unlinked as soon as it is created, so
+ *   nothing is left whatever ends the process;
+ * - a named temporary file (renamed into place at the end) is tracked while it
+ *   lives, so a signal handler can remove it (mcr_fs_temp_unlink_all), and
+ *   mcr_fs_remove_stale_temps removes what a run killed outright (SIGKILL, power
+ *   cut) left, the next time a writer opens that folder.
+ * The tracking table is for one thread (the programs that write temporary files
+ * are single-threaded).
+ */
+
+/* Create path (O_EXCL, mode 0600), unlink it at once and open it "w+b" in *out:
+ * a scratch file no other process can open and nothing can leave behind. 0 or
+ * MCR_EIO. */
+int mcr_fs_temp_anonymous(const char *path, FILE **out);
+
+/* Track path (copied) as a temporary file of this process; at most 8 at once.
+ * 0, MCR_ENOMEM or MCR_ELIMIT. */
+int mcr_fs_temp_track(const char *path);
+
+/* Stop tracking path (it was renamed into place or removed). */
+void mcr_fs_temp_untrack(const char *path);
+
+/* Unlink every tracked file. Async-signal-safe: for a handler of SIGTERM etc. */
+void mcr_fs_temp_unlink_all(void);
+
+/*
+ * Remove leftovers of killed runs from dir: files with the temporary names this
+ * project's writers use, which carry the writer's pid (".spill-<pid>-<n>",
+ * ".bucket-<pid>-<n>", ".<stamp>.<pid>.xml.gz.tmp", "<name>.tmp.<pid>"), whose
+ * pid is no longer a running process. A live writer's files are never touched.
+ * Adds the files removed to *removed (may be NULL). A missing dir is no error.
+ * 0 or MCR_EIO (the message names the file).
+ */
+int mcr_fs_remove_stale_temps(const char *dir, long *removed);
 
 /* The current time; $MCR_NOW (YYYY-MM-DDTHH:MM:SSZ) overrides it so tests can
  * replay several nights. */
