@@ -10,12 +10,7 @@ BIN=$(cd "$1" && pwd)
 PEOPLE=${2:-3000}
 KILLS=${3:-6}
 work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 fail=0
 err() { echo "$*"; fail=1; }
 
@@ -76,12 +71,10 @@ rm -rf "$work/timing"
 [ "$span" -gt 0 ] || span=100
 for i in $(seq 1 "$KILLS"); do
   delay_ms=$(( (RANDOM % span) * 9 / 10 + 1 ))
-  "$BIN/mcr-load" --config "$cfg" >/dev/null 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  sleep "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
-  if kill -9 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null
+  # (timeout kills it at that moment unless it has finished: 137 means killed)
+  timeout --foreground -s KILL "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')" \
+    "$BIN/mcr-load" --config "$cfg" >/dev/null 2>&1
+  if [ $? -eq 137 ]; then
     now=$(readlink "$store/current")
     if [ "$now" = "$gen0" ]; then
       check_unchanged "kill after ${delay_ms} ms"
@@ -93,7 +86,6 @@ for i in $(seq 1 "$KILLS"); do
       dump >"$work/before"
     fi
   else
-    wait "$pid" 2>/dev/null
     gen0=$(readlink "$store/current")
     dump >"$work/before"
   fi

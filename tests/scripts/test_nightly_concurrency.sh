@@ -3,8 +3,8 @@
 # holds the run lock the other exits 75 at once, doing nothing; with --wait it
 # runs after the first has ended; both publish, serially. An ad hoc mcr-load
 # holding the loader's own lock makes the night exit 75 with its staged files kept
-# for the next run. The first run's load is slowed by a wrapper (found through
-# $MCR_BIN) so the overlap is certain.
+# for the next run. The first run's load is held at a gate (a wrapper found
+# through $MCR_BIN waits on a FIFO) so the overlap is certain: no sleeping.
 # Usage: test_nightly_concurrency.sh BIN_DIR
 set -u
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
@@ -12,6 +12,7 @@ work=$(mktemp -d /tmp/mcr-nightly-concurrency.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/sync.sh"
 for p in mcr-synth mcr-extract-gp mcr-extract-lcs mcr-extract-ooh mcr-load mcr-report mcr-nightly; do
   [ -x "$BIN/$p" ] || { echo "FAIL: $BIN/$p is missing"; exit 1; }
 done
@@ -20,28 +21,26 @@ region=$work/region
 log=$region/log/mcr.log
 now=2026-11-21T06:00:00Z
 
-# The real programs, with mcr-load taking 3 s longer.
-mkdir "$work/slowbin"
-for p in "$BIN"/mcr-*; do ln -s "$p" "$work/slowbin/"; done
-rm "$work/slowbin/mcr-load"
-printf '#!/bin/sh\nsleep 3\nexec "%s/mcr-load" "$@"\n' "$BIN" >"$work/slowbin/mcr-load"
-chmod +x "$work/slowbin/mcr-load"
+# The real programs, with mcr-load waiting at a gate before it starts.
+gate_make load
+mkdir "$work/gatedbin"
+for p in "$BIN"/mcr-*; do ln -s "$p" "$work/gatedbin/"; done
+rm "$work/gatedbin/mcr-load"
+printf '#!/bin/sh\necho $$ >"%s/load/started"\nread -r _ <"%s/load/go"\nexec "%s/mcr-load" "$@"\n' \
+  "$work" "$work" "$BIN" >"$work/gatedbin/mcr-load"
+chmod +x "$work/gatedbin/mcr-load"
 
-MCR_NOW=$now MCR_BIN=$work/slowbin "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report \
+MCR_NOW=$now MCR_BIN=$work/gatedbin "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report \
   >"$work/first.out" 2>&1 &
 first=$!
-for _ in $(seq 1 500); do
-  grep -q "run=[0-9TZ]*-$first step=load start" "$log" 2>/dev/null && break
-  sleep 0.02
-done
-grep -q "run=[0-9TZ]*-$first step=load start" "$log" || fail "the first run never reached its load"
+gate_wait_started load   # the first run holds the run lock and is in its load step
 
-# The second, at once: 75, quickly, no step run.
-start=$(date +%s)
-MCR_NOW=$now "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report >"$work/second.out" 2>"$work/second.err"
+# The second: 75 at once, no step run. (Had it waited for the lock it would wait
+# for ever, the first being held at the gate: the timeout ends that as a failure.)
+MCR_NOW=$now timeout 300 "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report \
+  >"$work/second.out" 2>"$work/second.err"
 status=$?
-[ "$status" -eq 75 ] || fail "the second run exited $status, expected 75"
-[ $(($(date +%s) - start)) -le 2 ] || fail "the second run waited"
+[ "$status" -eq 75 ] || fail "the second run exited $status, expected 75 (124: it waited)"
 grep -q 'another run holds the lock' "$work/second.err" || fail "the second run did not say why"
 [ -z "$(grep ' step=' "$log" | grep -v -- "-$first step=")" ] || fail "the second run ran a step"
 
@@ -49,6 +48,9 @@ grep -q 'another run holds the lock' "$work/second.err" || fail "the second run 
 MCR_NOW=2026-11-21T06:00:05Z "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report --wait \
   >"$work/third.out" 2>&1 &
 third=$!
+wait_line "$log" "run=[0-9TZ]*-$third waiting: another run holds the lock" ||
+  fail "the third run did not say it was waiting"
+gate_open load
 wait "$first"; s1=$?
 wait "$third"; s3=$?
 [ "$s1" -eq 0 ] || { fail "the first run exited $s1"; cat "$work/first.out"; }
@@ -62,17 +64,18 @@ gens=$(sqlite3 -batch -noheader "$region/store/history.sqlite" "SELECT count(*) 
 [ "$gens" -eq 2 ] || fail "$gens loads published, expected 2"
 [ "$(readlink "$region/store/current")" = gen-000002.sqlite ] || fail "generation 2 is not the current one"
 
-# An ad hoc mcr-load holding the loader's lock: the night exits 75, keeps its files.
+# An ad hoc mcr-load holding the loader's lock (this shell holds it, on fd 5,
+# which the night does not inherit): the night exits 75, keeps its files.
 lock=$region/run/mcr.lock
-flock "$lock" sleep 3 &
-holder=$!
-sleep 0.3
-MCR_NOW=2026-11-22T06:00:00Z "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report >"$work/fourth.out" 2>&1
+exec 5>>"$lock"
+flock 5
+MCR_NOW=2026-11-22T06:00:00Z "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report \
+  >"$work/fourth.out" 2>&1 5>&-
 status=$?
 [ "$status" -eq 75 ] || { fail "a night with the loader's lock held exited $status, expected 75"; cat "$work/fourth.out"; }
 [ "$(ls "$region"/staging/*/*/20261122T060000Z.yaml 2>/dev/null | wc -l)" -eq 5 ] ||
   fail "the night's staged files were not kept when the loader could not run"
-wait "$holder"
+exec 5>&-
 MCR_NOW=2026-11-22T06:05:00Z "$BIN/mcr-nightly" --config "$region/mcr.yaml" --no-report >"$work/fifth.out" 2>&1 ||
   { fail "the next night did not complete"; cat "$work/fifth.out"; }
 [ -z "$(ls "$region"/staging/*/*/ | grep -E '\.(yaml|xml\.gz)$')" ] || fail "staged files left after the next night"

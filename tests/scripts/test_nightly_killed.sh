@@ -3,8 +3,9 @@
 # holds exactly what a clean night gives: nothing lost, nothing doubled.
 #   1. the loader dies by SIGKILL after inserting (MCR_LOAD_CRASH_AT=inserted, the
 #      loader's crash hook): the night reports failed (exit 1), nothing published;
-#   2. mcr-nightly itself is killed -9 while its mcr-load runs (the loader is
-#      stopped first so the kill lands inside the load, then killed too);
+#   2. mcr-nightly itself is killed -9 in its load step (the loader, a wrapper
+#      found through $MCR_BIN that gives its pid through a FIFO and stops itself,
+#      is killed too);
 # after each, a new run exits 0 and the store's row counts equal those of a clean
 # night on the same sources; no staged file is left behind or lost.
 # Usage: test_nightly_killed.sh BIN_DIR
@@ -14,6 +15,7 @@ work=$(mktemp -d /tmp/mcr-nightly-killed.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/sync.sh"
 for p in mcr-synth mcr-extract-gp mcr-extract-lcs mcr-extract-ooh mcr-load mcr-report mcr-nightly; do
   [ -x "$BIN/$p" ] || { echo "FAIL: $BIN/$p is missing"; exit 1; }
 done
@@ -65,22 +67,24 @@ got=$(counts "$work/crash")
 
 # 2. mcr-nightly killed -9 during its mcr-load.
 region "$work/kill"
-MCR_NOW=$now "$BIN/mcr-nightly" --config "$work/kill/mcr.yaml" --no-report >/dev/null 2>&1 &
+gate_make load
+mkdir "$work/bin"
+for p in "$BIN"/mcr-*; do ln -s "$p" "$work/bin/"; done
+rm "$work/bin/mcr-load"
+printf '#!/bin/sh\necho $$ >"%s/load/started"\nkill -STOP $$\nexec "%s/mcr-load" "$@"\n' "$work" "$BIN" >"$work/bin/mcr-load"
+chmod +x "$work/bin/mcr-load"
+MCR_NOW=$now MCR_BIN=$work/bin "$BIN/mcr-nightly" --config "$work/kill/mcr.yaml" --no-report >/dev/null 2>&1 &
 runner=$!
-loader=""
-for _ in $(seq 1 3000); do
-  loader=$(pgrep -P "$runner" -x mcr-load) && break
-  kill -0 "$runner" 2>/dev/null || break
-  sleep 0.01
-done
-if [ -z "$loader" ]; then
-  fail "kill: never saw mcr-load running under mcr-nightly"
+gate_wait_started load   # the load step's pid (stopping itself)
+loader=$gate_pid
+if ! kill -0 "$loader" 2>/dev/null; then
+  fail "kill: the load step is gone"
 else
-  kill -STOP "$loader"
   kill -9 "$runner"
   kill -9 "$loader"
   wait "$runner" 2>/dev/null
-  for _ in $(seq 1 100); do kill -0 "$loader" 2>/dev/null || break; sleep 0.05; done
+  # The loader is gone when its lock is free (it may stay a zombie of init).
+  timeout 300 flock "$work/kill/run/mcr.lock" true || fail "kill: the killed loader's lock stays held"
   grep -Eq 'run=[^ ]+ end: ' "$work/kill/log/mcr.log" && fail "kill: the killed run logged an end"
   grep -q 'step=load start' "$work/kill/log/mcr.log" || fail "kill: the killed run never started its load"
   night "$work/kill" 0 "$later"

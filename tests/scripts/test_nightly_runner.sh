@@ -14,6 +14,7 @@ work=$(mktemp -d /tmp/mcr-nightly-runner.XXXXXX)
 export MCR_BIN=$SRC/tests/data/nightly/fakebin FAKE_REGION=$work
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/sync.sh"
 
 mkdir -p "$work/sources/gp" "$work/sources/lcs" "$work/sources/ooh"
 cat >"$work/mcr.yaml" <<'EOF'
@@ -137,17 +138,22 @@ tail -n +"$((before + 1))" "$log" | grep -q 'step=extract org=A81001' && fail "o
 grep -q COVERAGE "$work/out" && fail "ooh run: --no-report printed the report"
 
 # Two runs at once: the second exits 75 at once; with --wait it runs after.
-MCR_NOW=2026-12-25T02:00:00Z FAKE_LOAD_SLEEP=2 "$BIN/mcr-nightly" --config "$work/mcr.yaml" --no-report >/dev/null 2>&1 &
+# (The first run's load waits at a gate, so the overlap is certain.)
+gate_make load
+MCR_NOW=2026-12-25T02:00:00Z FAKE_LOAD_GATE=$work/load "$BIN/mcr-nightly" --config "$work/mcr.yaml" \
+  --no-report >/dev/null 2>&1 &
 first=$!
-for _ in $(seq 1 250); do
-  grep -q "run=[0-9TZ]*-$first step=load start" "$log" && break
-  sleep 0.02
-done
+gate_wait_started load
 night 75 2026-12-25T02:00:00Z --no-report
 grep -q 'another run holds the lock' "$work/err" || fail "second run: no lock message on stderr"
-night 0 2026-12-25T02:00:01Z --no-report --wait
+[ "$(wc -l <"$work/err")" -eq 1 ] || fail "second run: more than one line on stderr"
+MCR_NOW=2026-12-25T02:00:01Z "$BIN/mcr-nightly" --config "$work/mcr.yaml" --no-report --wait \
+  >"$work/third.out" 2>&1 &
+third=$!
+wait_line "$log" "run=[0-9TZ]*-$third waiting: another run holds the lock" || fail "--wait run did not wait"
+gate_open load
 wait "$first" || fail "first of two runs failed"
-grep -q 'waiting: another run holds the lock' "$log" || fail "--wait run did not wait"
+wait "$third" || fail "the --wait run failed: $(cat "$work/third.out")"
 
 # Usage errors.
 night 2 2026-12-26T02:00:00Z --only-kind xyz
