@@ -81,19 +81,16 @@ int main(int argc, char **argv)
 		case 'c':
 			config_path = optarg;
 			break;
-		case 'k':
-			if (strcmp(optarg, "gp") == 0)
-				opt.only_kind = MCR_KIND_GP;
-			else if (strcmp(optarg, "lcs") == 0)
-				opt.only_kind = MCR_KIND_LCS;
-			else if (strcmp(optarg, "ooh") == 0)
-				opt.only_kind = MCR_KIND_OOH;
-			else {
+		case 'k': {
+			mcr_org_kind kind;
+			if (mcr_org_kind_parse(optarg, &kind) != 0) {
 				status = mcr_cli_usage_error(prog, "--only-kind: unknown kind '%s' "
 				                             "(gp, lcs or ooh)", optarg);
 				goto out;
 			}
+			opt.only_kind = (int)kind;
 			break;
+		}
 		case 'o':
 			orgs[norgs++] = optarg;
 			break;

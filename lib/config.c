@@ -243,17 +243,6 @@ static int code_list(const parse_ctx *c, const field *f, const char *const *defa
 	return rc;
 }
 
-static int valid_ods(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 10)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-			return 0;
-	return 1;
-}
-
 static int valid_date(const char *s)
 {
 	time_t t;
@@ -273,20 +262,14 @@ static int parse_org(const parse_ctx *c, yaml_node_t *n, mcr_org *o)
 	const char *v = NULL;
 	if ((rc = text(c, f[0].value, "ods", &v)))
 		return rc;
-	if (!valid_ods(v))
+	if (!mcr_org_ods_valid(v))
 		return err_mark(c, f[0].value->start_mark,
 		                "bad ODS code '%s': expected 3 to 10 capital letters or digits", v);
 	if ((rc = text_dup(c, f[0].value, "ods", &o->ods)) ||
 	    (rc = text_dup(c, f[1].value, "name", &o->name)) ||
 	    (rc = text(c, f[2].value, "kind", &v)))
 		return rc;
-	if (strcmp(v, "gp") == 0)
-		o->kind = MCR_KIND_GP;
-	else if (strcmp(v, "lcs") == 0)
-		o->kind = MCR_KIND_LCS;
-	else if (strcmp(v, "ooh") == 0)
-		o->kind = MCR_KIND_OOH;
-	else
+	if (mcr_org_kind_parse(v, &o->kind) != 0)
 		return err_mark(c, f[2].value->start_mark,
 		                "bad kind '%s' for %s: expected gp, lcs or ooh", v, o->ods);
 	o->schedule = MCR_SCHEDULE_NIGHTLY;
@@ -912,6 +895,30 @@ const char *mcr_org_kind_name(mcr_org_kind k)
 	case MCR_KIND_OOH: return "ooh";
 	}
 	return "unknown";
+}
+
+int mcr_org_kind_parse(const char *name, mcr_org_kind *out)
+{
+	static const mcr_org_kind kinds[] = { MCR_KIND_GP, MCR_KIND_LCS, MCR_KIND_OOH };
+	for (size_t i = 0; name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(name, mcr_org_kind_name(kinds[i])) == 0) {
+			if (out)
+				*out = kinds[i];
+			return 0;
+		}
+	}
+	return MCR_EFORMAT;
+}
+
+int mcr_org_ods_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 3 || n > 10)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
 }
 
 const char *mcr_schedule_name(mcr_schedule s)

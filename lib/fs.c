@@ -349,6 +349,21 @@ static int digits(const char **p, int n, int *out)
 	return 0;
 }
 
+int mcr_time_parse_stamp(const char *name, time_t *out)
+{
+	for (int i = 0; i < MCR_TIME_STAMP_LEN; i++) {
+		char c = name[i];
+		int want_digit = i != 8 && i != 15;
+		if (c == '\0' || (want_digit && (c < '0' || c > '9')) || (i == 8 && c != 'T') ||
+		    (i == 15 && c != 'Z'))
+			return MCR_EFORMAT;
+	}
+	char iso[32];
+	snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", name, name + 4, name + 6,
+	         name + 9, name + 11, name + 13);
+	return mcr_time_parse(iso, out) ? MCR_EFORMAT : 0;
+}
+
 int mcr_time_parse(const char *s, time_t *out)
 {
 	struct tm tm = {0};

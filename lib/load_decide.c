@@ -29,17 +29,6 @@ static char *stamp_of(const char *path)
 	return s;
 }
 
-/* "YYYYMMDDTHHMMSSZ" -> time. 0 or -1. */
-static int parse_stamp(const char *s, time_t *out)
-{
-	char iso[32];
-	if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
-		return -1;
-	snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 4, s + 6, s + 9,
-	         s + 11, s + 13);
-	return mcr_time_parse(iso, out) == 0 ? 0 : -1;
-}
-
 int mcr_load_read_prev_sources(load_run *r)
 {
 	sqlite3_stmt *st = NULL;
@@ -183,14 +172,9 @@ int mcr_load_check_markers(load_run *r, org_run *o)
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; !rc && i < n; i++) {
-		char *stamp = stamp_of(names[i]);
 		time_t t;
-		if (!stamp) {
-			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
-			break;
-		}
-		int newer = parse_stamp(stamp, &t) == 0 && (!o->held_set || t > o->held);
-		free(stamp);
+		int newer = mcr_time_parse_stamp(names[i], &t) == 0 &&
+		            names[i][MCR_TIME_STAMP_LEN] == '.' && (!o->held_set || t > o->held);
 		if (!newer)
 			continue;
 		if ((rc = mcr_fs_join(&path, dir.ptr, names[i])))

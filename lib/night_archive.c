@@ -13,23 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STAMP_LEN 16 /* YYYYMMDDTHHMMSSZ */
-
-int mcr_night_parse_stamp(const char *name, time_t *out)
-{
-	for (int i = 0; i < STAMP_LEN; i++) {
-		char c = name[i];
-		int want_digit = i != 8 && i != 15;
-		if (c == '\0' || (want_digit && (c < '0' || c > '9')) || (i == 8 && c != 'T') ||
-		    (i == 15 && c != 'Z'))
-			return MCR_EFORMAT;
-	}
-	char iso[32];
-	snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", name, name + 4, name + 6,
-	         name + 9, name + 11, name + 13);
-	return mcr_time_parse(iso, out) ? MCR_EFORMAT : 0;
-}
-
 int mcr_night_mark_failed(const char *staging_dir, const char *org, const char *dataset,
                           time_t when, const char *why)
 {
@@ -141,9 +124,9 @@ static int ends_with(const char *s, const char *suffix)
 static int archive_pass(const char *name)
 {
 	time_t t;
-	if (mcr_night_parse_stamp(name, &t) != 0 || name[STAMP_LEN] != '.')
+	if (mcr_time_parse_stamp(name, &t) != 0 || name[MCR_TIME_STAMP_LEN] != '.')
 		return 0;
-	const char *rest = name + STAMP_LEN;
+	const char *rest = name + MCR_TIME_STAMP_LEN;
 	if (strcmp(rest, ".yaml") == 0)
 		return 1;
 	if (strcmp(rest, ".xml.gz") == 0 || strcmp(rest, ".failed") == 0)
@@ -157,7 +140,7 @@ int mcr_night_archive(const char *staging_dir, const char *archive_dir, const ch
 	const char *base = strrchr(loaded_manifest, '/');
 	base = base ? base + 1 : loaded_manifest;
 	time_t loaded;
-	if (mcr_night_parse_stamp(base, &loaded) != 0 || !ends_with(base, ".yaml"))
+	if (mcr_time_parse_stamp(base, &loaded) != 0 || !ends_with(base, ".yaml"))
 		return mcr_error_set(MCR_EFORMAT, "loaded manifest %s is not named <stamp>.yaml",
 		                     loaded_manifest);
 
@@ -181,7 +164,7 @@ int mcr_night_archive(const char *staging_dir, const char *archive_dir, const ch
 		struct dirent *e;
 		while (!rc && (e = readdir(d)) != NULL) {
 			time_t t;
-			if (archive_pass(e->d_name) != pass || mcr_night_parse_stamp(e->d_name, &t) ||
+			if (archive_pass(e->d_name) != pass || mcr_time_parse_stamp(e->d_name, &t) ||
 			    t > loaded)
 				continue;
 			if ((rc = mcr_fs_join(&from, from_dir.ptr, e->d_name)) ||
@@ -218,7 +201,7 @@ static int prune_dir(const char *dir, time_t cutoff, long *removed)
 	long n = 0;
 	while (!rc && (e = readdir(d)) != NULL) {
 		time_t t;
-		if (e->d_name[0] == '.' || mcr_night_parse_stamp(e->d_name, &t) != 0 || t >= cutoff)
+		if (e->d_name[0] == '.' || mcr_time_parse_stamp(e->d_name, &t) != 0 || t >= cutoff)
 			continue;
 		if ((rc = mcr_fs_join(&path, dir, e->d_name)))
 			break;

@@ -4,6 +4,7 @@
  */
 #include "mcr/staged.h"
 #include "mcr/buf.h"
+#include "mcr/config.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 
@@ -104,17 +105,6 @@ static int count(const mctx *c, yaml_node_t *n, const char *name, long *out)
 	return rc;
 }
 
-static int valid_ods(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 10)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
-
 static int parse_manifest(const mctx *c, yaml_node_t *root, mcr_staged_manifest *m)
 {
 	static const char *const top[] = {
@@ -144,13 +134,13 @@ static int parse_manifest(const mctx *c, yaml_node_t *root, mcr_staged_manifest 
 	m->schema_version = (int)x;
 	if ((rc = str(c, v[1], "organisation", &s)))
 		return rc;
-	if (!valid_ods(s))
+	if (!mcr_org_ods_valid(s))
 		return merr(c, v[1], "bad organisation '%s'", s);
 	if (!(m->org = strdup(s)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->path);
 	if ((rc = str(c, v[2], "dataset", &s)))
 		return rc;
-	if (strcmp(s, "gp") != 0 && strcmp(s, "lcs") != 0 && strcmp(s, "ooh") != 0)
+	if (mcr_org_kind_parse(s, NULL) != 0)
 		return merr(c, v[2], "bad dataset '%s'", s);
 	if (!(m->dataset = strdup(s)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->path);

@@ -5,6 +5,7 @@
  */
 #include "mcr/staged.h"
 #include "mcr/buf.h"
+#include "mcr/config.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/gz.h"
@@ -169,22 +170,6 @@ static int usable(mcr_staged_writer *w)
 
 /* ---- header checks --------------------------------------------------------- */
 
-static int valid_ods(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n < 3 || n > 10)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
-
-static int valid_dataset(const char *s)
-{
-	return s && (strcmp(s, "gp") == 0 || strcmp(s, "lcs") == 0 || strcmp(s, "ooh") == 0);
-}
-
 static int valid_date_or_empty(const char *s)
 {
 	time_t t;
@@ -228,10 +213,10 @@ int mcr_staged_writer_open(mcr_staged_writer **out, const char *staging_dir,
                            const mcr_staged_header *h)
 {
 	*out = NULL;
-	if (!valid_ods(h->org))
+	if (!mcr_org_ods_valid(h->org))
 		return mcr_error_set(MCR_ERROR, "staged file: bad ODS code '%s'",
 		                     h->org ? h->org : "(null)");
-	if (!valid_dataset(h->dataset))
+	if (mcr_org_kind_parse(h->dataset, NULL) != 0)
 		return mcr_error_set(MCR_ERROR, "staged file: bad dataset '%s'",
 		                     h->dataset ? h->dataset : "(null)");
 	if (!valid_date_or_empty(h->shares_from))

@@ -182,6 +182,15 @@ const mcr_launcher *mcr_config_launcher(const mcr_config *cfg, const char *id);
 int mcr_config_code_in(const mcr_codes *list, const char *code);
 
 const char *mcr_org_kind_name(mcr_org_kind k);   /* "gp", "lcs", "ooh" */
+
+/* Parse a kind (or dataset) name, "gp", "lcs" or "ooh": the one home of that
+ * rule. 0 and *out (out may be NULL: a check only), or MCR_EFORMAT with no
+ * message set (the caller names where). */
+int mcr_org_kind_parse(const char *name, mcr_org_kind *out);
+
+/* 1 if s is an ODS code as this project accepts it (3 to 10 capital letters or
+ * digits), else 0 (also for NULL): the one home of that rule. */
+int mcr_org_ods_valid(const char *s);
 const char *mcr_schedule_name(mcr_schedule s);   /* "nightly", "twice-daily" */
 
 /* The dataset an organisation of this kind stages: "gp", "lcs" or "ooh". */

@@ -89,6 +89,13 @@ void mcr_time_iso(time_t t, char out[32]);
 /* Format t as a file-name stamp "YYYYMMDDTHHMMSSZ" (out >= 17 bytes). */
 void mcr_time_stamp(time_t t, char out[32]);
 
+#define MCR_TIME_STAMP_LEN 16 /* strlen("YYYYMMDDTHHMMSSZ") */
+
+/* Parse a file-name stamp "YYYYMMDDTHHMMSSZ" at the start of name (what follows
+ * it is the caller's to check): the one home of that rule. 0 or MCR_EFORMAT (no
+ * message set). */
+int mcr_time_parse_stamp(const char *name, time_t *out);
+
 /* Parse "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" or with an offset "+HH:MM", or with
  * fractional seconds, into UTC seconds. 0 or MCR_EFORMAT (no message set: the
  * caller names the file and line). */

@@ -98,10 +98,6 @@ int mcr_night_archive(const char *staging_dir, const char *archive_dir, const ch
  */
 int mcr_night_prune_archive(const char *archive_dir, time_t now, int days, long *removed);
 
-/* Parse a file-name stamp "YYYYMMDDTHHMMSSZ" at the start of name. 0 or MCR_EFORMAT
- * (no message set). */
-int mcr_night_parse_stamp(const char *name, time_t *out);
-
 /* Number of generation files (gen-*.sqlite) in store_dir; 0 when it is missing. */
 long mcr_night_count_generations(const char *store_dir);
 
