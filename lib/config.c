@@ -591,7 +591,7 @@ static int parse_launchers(const parse_ctx *c, yaml_node_t *n)
 		    (rc = code_list(c, &f[2], NULL, 0, &l->orgs)))
 			return rc;
 		for (size_t k = 0; k < l->orgs.count; k++)
-			if (!valid_ods(l->orgs.codes[k]))
+			if (!mcr_org_ods_valid(l->orgs.codes[k]))
 				return err_mark(c, f[2].value->start_mark,
 				                "bad ODS code '%s' for launcher '%s'", l->orgs.codes[k], l->id);
 	}
