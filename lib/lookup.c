@@ -788,17 +788,14 @@ static int build_view(ctx *c, mcr_view *v)
 	return 0;
 }
 
-static int render(ctx *c, mcr_lookup_format format, mcr_buf *out)
+/* how: NULL for text, else HTML delivered so. */
+static int render(ctx *c, const mcr_view_html *how, mcr_buf *out)
 {
 	mcr_view v;
 	int rc = build_view(c, &v);
 	if (rc)
 		return rc;
-	if (format == MCR_LOOKUP_HTML) {
-		mcr_view_html how = { 0, NULL };
-		return mcr_view_render_html(&v, &how, out);
-	}
-	return mcr_view_render_text(&v, out);
+	return how ? mcr_view_render_html(&v, how, out) : mcr_view_render_text(&v, out);
 }
 
 /* ---- the lookup ------------------------------------------------------------ */
@@ -972,19 +969,30 @@ int mcr_lookup_refusal(const mcr_lookup *lk)
 	}
 }
 
-int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out)
+static int render_shown(mcr_lookup *lk, const mcr_view_html *how, mcr_buf *out)
 {
 	if (!lk->audited || lk->denied_rc)
 		return mcr_error_set(MCR_ERROR, "a view is rendered only once shown and audited");
-	if (format != MCR_LOOKUP_TEXT && format != MCR_LOOKUP_HTML)
-		return mcr_error_set(MCR_EUSAGE, "unknown format");
 	size_t before = out->len;
-	int rc = render(lk, format, out);
+	int rc = render(lk, how, out);
 	if (rc && out->ptr) {
 		out->len = before;
 		out->ptr[before] = '\0';
 	}
 	return rc;
+}
+
+int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out)
+{
+	static const mcr_view_html file = { 0, NULL };
+	if (format != MCR_LOOKUP_TEXT && format != MCR_LOOKUP_HTML)
+		return mcr_error_set(MCR_EUSAGE, "unknown format");
+	return render_shown(lk, format == MCR_LOOKUP_HTML ? &file : NULL, out);
+}
+
+int mcr_lookup_render_html(mcr_lookup *lk, const mcr_view_html *how, mcr_buf *out)
+{
+	return render_shown(lk, how, out);
 }
 
 const mcr_source_warning *mcr_lookup_warnings(const mcr_lookup *lk, size_t *n)

@@ -529,10 +529,12 @@ static int render_html_chart(const block *b, mcr_buf *out)
 	return mcr_buf_puts(out, "</svg>\n");
 }
 
-/* The document's content: its title as the heading, then notes, tables and charts. */
-static int render_html_body(const mcr_report_doc *d, mcr_buf *out)
+/* The document's content: its title (the page's heading, or under the caller's
+ * heading in a served page), then notes, tables and charts. */
+static int render_html_body(const mcr_report_doc *d, int whole_page, mcr_buf *out)
 {
-	if (mcr_buf_puts(out, "<h1>") || mcr_html_escape(out, d->title) || mcr_buf_puts(out, "</h1>\n"))
+	if (mcr_buf_puts(out, whole_page ? "<h1>" : "<p class=\"doc-title\">") ||
+	    mcr_html_escape(out, d->title) || mcr_buf_puts(out, whole_page ? "</h1>\n" : "</p>\n"))
 		return MCR_ENOMEM;
 	for (size_t i = 0; i < d->nblocks; i++) {
 		const block *b = &d->blocks[i];
@@ -555,7 +557,7 @@ static int render_html(const mcr_report_doc *d, mcr_buf *out)
 {
 	mcr_html_page page = { d->title, 0, "ig", 0 };
 	if (mcr_html_page_begin(out, &page) || mcr_buf_puts(out, "<div class=\"wrap\">\n<main class=\"ig\">\n") ||
-	    render_html_body(d, out) || mcr_buf_puts(out, "</main>\n</div>\n"))
+	    render_html_body(d, 1, out) || mcr_buf_puts(out, "</main>\n</div>\n"))
 		return MCR_ENOMEM;
 	return mcr_html_page_end(out, &page);
 }
@@ -566,7 +568,7 @@ int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf 
 	case MCR_REPORT_TEXT: return render_text(d, out);
 	case MCR_REPORT_CSV: return render_csv(d, out);
 	case MCR_REPORT_HTML: return render_html(d, out);
-	case MCR_REPORT_HTML_BODY: return render_html_body(d, out);
+	case MCR_REPORT_HTML_BODY: return render_html_body(d, 0, out);
 	}
 	return mcr_error_set(MCR_EUSAGE, "unknown report format %d", (int)f);
 }

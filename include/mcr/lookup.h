@@ -31,6 +31,7 @@
 #include "mcr/buf.h"
 #include "mcr/config.h"
 #include "mcr/freshness.h"
+#include "mcr/view.h"
 
 typedef enum mcr_lookup_format { MCR_LOOKUP_TEXT, MCR_LOOKUP_HTML } mcr_lookup_format;
 
@@ -90,6 +91,11 @@ int mcr_lookup_refusal(const mcr_lookup *lk);
 /* Render the view into out (appended; nothing appended on failure). Only for a
  * lookup that was audited and shown; else MCR_ERROR. */
 int mcr_lookup_render(mcr_lookup *lk, mcr_lookup_format format, mcr_buf *out);
+
+/* As mcr_lookup_render in HTML, delivered as how says (mcr/view.h: a served
+ * page links the service's stylesheet and may carry the service's top-bar
+ * markup, e.g. an end-session form). */
+int mcr_lookup_render_html(mcr_lookup *lk, const mcr_view_html *how, mcr_buf *out);
 
 /*
  * The sources every view names in a warning at its top (stale by age, newest file

@@ -9,6 +9,7 @@
 
 #include "mcr/fs.h"
 #include "mcr/html.h"
+#include "mcr/page.h"
 #include "mcr/view.h"
 
 static time_t at(const char *iso)
@@ -88,6 +89,76 @@ static void identical_entries_fold(void **state)
 	assert_string_equal(it[3].date, "2019-01-01");
 }
 
+/* No script, nothing loaded but the service's own stylesheet, every form with
+ * the session's CSRF token (escaped), posting to the service itself. */
+static void served_page_rules(const char *h, int forms)
+{
+	assert_null(strstr(h, "<script"));
+	assert_null(strstr(h, "http:"));
+	assert_null(strstr(h, "https:"));
+	assert_null(strstr(h, "style="));
+	assert_non_null(strstr(h, "<link rel=\"stylesheet\" href=\"/static/mcr.css\">"));
+	assert_null(strstr(h, "<style>"));
+	int n = 0;
+	for (const char *f = strstr(h, "<form"); f; f = strstr(f + 1, "<form")) {
+		const char *end = strstr(f, "</form>");
+		assert_non_null(end);
+		const char *post = strstr(f, "method=\"post\"");
+		if (post && post < strchr(f, '>')) {
+			const char *t = strstr(f, "name=\"csrf\" value=\"t&lt;1&gt;\"");
+			assert_true(t && t < end);
+		}
+		n++;
+	}
+	assert_int_equal(n, forms);
+}
+
+static void service_pages(void **state)
+{
+	(void)state;
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_page_session s = { "asmith", "clinician", "A81001", "t<1>", 1 };
+	assert_int_equal(mcr_page_consent(&b, &s, "9990000018", 1), 0);
+	const char *h = mcr_buf_cstr(&b);
+	served_page_rules(h, 3); /* consent, break glass, end session */
+	assert_non_null(strstr(h, "<form method=\"post\" action=\"/consent\">"));
+	assert_non_null(strstr(h, "name=\"choice\" value=\"given\""));
+	assert_non_null(strstr(h, "name=\"choice\" value=\"refused\""));
+	assert_non_null(strstr(h, "<form method=\"post\" action=\"/break-glass\">"));
+	assert_non_null(strstr(h, "<label class=\"block\" for=\"reason\">"));
+	assert_non_null(strstr(h, "NHS number <strong>999 000 0018</strong>"));
+	assert_non_null(strstr(h, "Signed in as asmith (clinician, A81001)"));
+
+	mcr_buf_reset(&b);
+	mcr_page_session none = { NULL, NULL, NULL, NULL, 1 };
+	assert_int_equal(mcr_page_message(&b, &none, "Launch refused", "The token <has> expired."), 0);
+	h = mcr_buf_cstr(&b);
+	served_page_rules(h, 0);
+	assert_non_null(strstr(h, "<h1>Launch refused</h1>\n<p>The token &lt;has&gt; expired.</p>"));
+	assert_null(strstr(h, "Signed in"));
+
+	mcr_buf_reset(&b);
+	mcr_page_session ig = { "dpo", "ig-officer", "A81001", "t<1>", 1 };
+	mcr_page_ig p = { MCR_PAGE_IG_BREAK_GLASS, "<p class=\"doc-title\">Break-glass</p>", NULL, NULL,
+	                  "2026-11-01", "2026-11-30", "A81 001&x" };
+	assert_int_equal(mcr_page_ig_render(&b, &ig, &p), 0);
+	h = mcr_buf_cstr(&b);
+	served_page_rules(h, 2); /* the GET filter, end session */
+	assert_non_null(strstr(h, "<a href=\"/ig/break-glass\" aria-current=\"page\">"));
+	assert_non_null(strstr(h, "href=\"/ig/break-glass?format=csv&amp;org=A81%20001%26x&amp;from=2026-11-01&amp;to=2026-11-30\""));
+	assert_non_null(strstr(h, "<p class=\"doc-title\">Break-glass</p>"));
+
+	mcr_buf_reset(&b);
+	mcr_page_ig idx = { MCR_PAGE_IG_INDEX, NULL, "999 000 0018", NULL, NULL, NULL, NULL };
+	assert_int_equal(mcr_page_ig_render(&b, &ig, &idx), 0);
+	h = mcr_buf_cstr(&b);
+	served_page_rules(h, 2); /* access, end session */
+	assert_non_null(strstr(h, "<form class=\"period\" method=\"post\" action=\"/ig/access\">"));
+	assert_non_null(strstr(h, "href=\"/ig/coverage?format=csv\""));
+	assert_non_null(strstr(h, "name=\"nhs\" value=\"999 000 0018\""));
+	mcr_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +166,7 @@ int main(void)
 		cmocka_unit_test(nhs_dates),
 		cmocka_unit_test(ages_and_numbers),
 		cmocka_unit_test(identical_entries_fold),
+		cmocka_unit_test(service_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
