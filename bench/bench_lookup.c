@@ -340,8 +340,9 @@ static int run_size(const char *base, long n, int lookups, int keep)
 	mcr_buf_free(&view);
 	int appends = lookups < 2000 ? lookups : 2000;
 	for (int i = 0; i < appends; i++) {
-		mcr_audit_entry e = { 0, "", "bench", names[0], "clinician", nhs[0], "allergies", "implied",
-		                      NULL, "shown", NULL, 1 };
+		mcr_audit_entry e = { .user = "bench", .org = names[0], .role = "clinician", .nhs = nhs[0],
+		                      .sections = "allergies", .basis = "implied", .outcome = "shown",
+		                      .generation = 1 };
 		double s = now_us();
 		if (mcr_audit_append(audit, &e)) {
 			fprintf(stderr, "bench_lookup: %s\n", mcr_error_message());

@@ -1288,15 +1288,15 @@ int mcr_report_verify_audit(const mcr_config *cfg, mcr_report_format f, mcr_buf 
 {
 	static const char *const cols[] = { "audit_log", "entries", "result" };
 	mcr_report_doc *d = NULL;
-	long entries = 0;
+	mcr_audit_verify_result res;
 	char n[32];
 	int rc;
 	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
 		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
 		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
-	if ((rc = mcr_audit_verify(cfg->audit_path, &entries)))
+	if ((rc = mcr_audit_verify(cfg->audit_path, NULL, &res)))
 		return rc;
-	const char *row[] = { cfg->audit_path, ltoa_buf(n, entries), "chain intact" };
+	const char *row[] = { cfg->audit_path, ltoa_buf(n, res.entries), "chain intact" };
 	if (!(rc = mcr_report_doc_new(&d, "Audit log verification")) &&
 	    !(rc = mcr_report_doc_table(d, NULL, 3, cols, 0x2u, 0x4u, MCR_REPORT_IN_CSV)) &&
 	    !(rc = mcr_report_doc_row(d, row)))

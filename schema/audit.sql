@@ -1,7 +1,8 @@
 -- Audit log: <paths.audit>, append-only, separate from the store, never rebuilt.
--- hash = hex SHA-256 of (prev_hash || '\n' || the canonical line of the entry),
--- the canonical line being the fields below from seq to generation joined by
--- '\x1f'; the first entry's prev_hash is 64 zeros. docs/AUDIT.md has the details.
+-- hash = hex SHA-256 of a canonical encoding of prev_hash and the fields below from
+-- seq to generation, each with its SQLite type (NULL, INTEGER, TEXT, BLOB) and
+-- length (scheme 2; scheme 1, for entries before audit_meta.chain_v2_from, joined
+-- the fields as text). The first entry's prev_hash is 64 zeros. docs/AUDIT.md.
 CREATE TABLE IF NOT EXISTS audit (
   seq        INTEGER PRIMARY KEY,  -- 1, 2, 3 ... without gaps
   at         TEXT NOT NULL,        -- ISO 8601 UTC
@@ -31,8 +32,18 @@ CREATE TABLE IF NOT EXISTS audit_head (
   last_seq  INTEGER NOT NULL,
   last_hash TEXT NOT NULL
 );
+-- The chain scheme: key chain_v2_from = the first entry hashed under scheme 2
+-- (1 for a log created with it; the next entry for an older log when first opened).
+CREATE TABLE IF NOT EXISTS audit_meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 -- Append-only: the log's own connection never updates or deletes entries.
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_meta_no_update BEFORE UPDATE ON audit_meta
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_meta_no_delete BEFORE DELETE ON audit_meta
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

@@ -55,6 +55,15 @@ look 0 "${u[@]}" --nhs "999 000 0026" --break-glass "unconscious in ED"
 grep -q "Latex allergy" "$work/out" || bad "break-glass: record not shown"
 expect_last "basis, reason, outcome" "break-glass|unconscious in ED|shown"
 
+# The replay hook never dates an audit entry: the time is the system clock's.
+before=$(date -u +%s)
+MCR_NOW=2001-01-01T00:00:00Z look 0 "${u[@]}" --nhs 9990000026 --break-glass curious
+at=$(last at)
+after=$(date -u +%s)
+secs=$(date -u -d "$at" +%s 2>/dev/null || echo 0)
+[ "$secs" -ge "$before" ] && [ "$secs" -le "$after" ] ||
+  bad "MCR_NOW=2001 lookup: audit time '$at' is not the system clock's"
+
 look 3 --user jbloggs --org A81001 --role clinician --nhs 9990000085 --break-glass "just checking"
 no_record_data "self-access"
 expect_last "user, basis, outcome" "jbloggs|break-glass|self-access"

@@ -6,6 +6,8 @@
 # the break-glass grouping against the store, loads, coverage freshness at set times,
 # and verify-audit through the program on tampered copies of the log (an edited field,
 # a deleted entry, two entries swapped, truncation): exit 1 naming the first bad entry.
+# Lookups run at replayed times (MCR_NOW) for their views; their audit entries carry
+# the system clock's time, checked here to lie within the test's run.
 # Usage: test_report_sequence.sh BIN_DIR
 set -u
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
@@ -52,6 +54,15 @@ report() { # report EXPECTED_EXIT ARGS...: stdout in $work/out, stderr in $work/
 lf() { # CSV lines end CRLF (RFC 4180): compare them as lines
   tr -d '\r' <"$work/out" >"$work/out.lf" && mv "$work/out.lf" "$work/out"
 }
+untime() { # the time column (2) of the CSV in $work/out: checked within the run, then "T"
+  local end t secs; end=$(date -u +%s)
+  for t in $(awk -F, 'NR > 1 { print $2 }' "$work/out"); do
+    secs=$(date -u -d "$t" +%s) || { fail "audit time '$t' unreadable"; continue; }
+    [ "$secs" -ge "$start" ] && [ "$secs" -le "$end" ] ||
+      fail "audit time $t is not the system clock's (test ran $(date -u -d "@$start" +%FT%TZ) to now)"
+  done
+  sed -i '2,$ s/^\([0-9]*\),[^,]*,/\1,T,/' "$work/out"
+}
 expect_out() { # expect_out WHAT: $work/out must equal stdin exactly
   if ! diff -u /dev/stdin "$work/out" >"$work/diff"; then
     fail "$1: rows differ"; sed 's/^/  /' "$work/diff"
@@ -74,6 +85,7 @@ nobody=9990000018
 [ -z "$(db "SELECT 1 FROM member WHERE nhs = '$nobody' UNION SELECT 1 FROM person WHERE nhs = '$nobody'")" ] ||
   { echo "FAIL: $nobody is in the sample region"; exit 1; }
 
+start=$(date -u +%s)
 lookup 0 2026-11-21T08:00:00Z --user dr.patel --org A81001 --role clinician --nhs "$P"
 lookup 3 2026-11-21T08:05:00Z --user nurse.okafor --org A81002 --role clinician --nhs "$P"
 lookup 0 2026-11-21T08:06:00Z --user nurse.okafor --org A81002 --role clinician --nhs "$P" \
@@ -96,22 +108,24 @@ report 0 --format csv access --nhs "$P"
 [ "$(head -n 1 "$work/out" | od -An -c | tr -d ' \n' | tail -c 4)" = '\r\n' ] ||
   fail "access CSV: lines do not end CRLF"
 lf
+untime
 expect_out "access --nhs $P" <<EOF2
 entry,time,user,org,role,nhs,sections,basis,reason,outcome,detail,generation
-1,2026-11-21T08:00:00Z,dr.patel,A81001,clinician,$P,"$ALL",implied,,shown,,1
-2,2026-11-21T08:05:00Z,nurse.okafor,A81002,clinician,$P,"$ALL",implied,,denied,no legitimate relationship: not on the list of A81002,1
-3,2026-11-21T08:06:00Z,nurse.okafor,A81002,clinician,$P,"$ALL",break-glass,"Patient collapsed in clinic, ""urgent""",shown,,1
-6,2026-11-21T08:20:00Z,dr.patel,A81001,clinician,$P,"allergies,medications",implied,,shown,,1
-7,2026-11-22T09:00:00Z,sw.hughes,LA919,social-worker,$P,"demographics,allergies,medications,social-care",implied,,shown,,2
+1,T,dr.patel,A81001,clinician,$P,"$ALL",implied,,shown,,1
+2,T,nurse.okafor,A81002,clinician,$P,"$ALL",implied,,denied,no legitimate relationship: not on the list of A81002,1
+3,T,nurse.okafor,A81002,clinician,$P,"$ALL",break-glass,"Patient collapsed in clinic, ""urgent""",shown,,1
+6,T,dr.patel,A81001,clinician,$P,"allergies,medications",implied,,shown,,1
+7,T,sw.hughes,LA919,social-worker,$P,"demographics,allergies,medications,social-care",implied,,shown,,2
 EOF2
-report 0 --format csv access --nhs "$P" --from 2026-11-21T08:05:00Z --to 2026-11-21
+# The replayed days hold none of them: MCR_NOW never dates an audit entry.
+report 0 --format csv access --nhs "$P" --from 2026-11-21 --to 2026-11-22
 lf
-expect_out "access --nhs $P --from 08:05 --to 2026-11-21" <<EOF2
+expect_out "access --nhs $P over the replayed days" <<EOF2
 entry,time,user,org,role,nhs,sections,basis,reason,outcome,detail,generation
-2,2026-11-21T08:05:00Z,nurse.okafor,A81002,clinician,$P,"$ALL",implied,,denied,no legitimate relationship: not on the list of A81002,1
-3,2026-11-21T08:06:00Z,nurse.okafor,A81002,clinician,$P,"$ALL",break-glass,"Patient collapsed in clinic, ""urgent""",shown,,1
-6,2026-11-21T08:20:00Z,dr.patel,A81001,clinician,$P,"allergies,medications",implied,,shown,,1
 EOF2
+report 0 --format csv access --nhs "$P" --from "$(date -u -d "@$start" +%FT%TZ)" --to "$(date -u +%F)"
+lf
+[ "$(grep -c "^[0-9]*,20" "$work/out")" = 5 ] || fail "access --nhs $P from the test's start: expected 5 rows"
 
 # ---- access --user: denied, self-access and no-record too -------------------------------------
 report 0 access --user dr.patel sw.hughes --from 2026-11-21
@@ -120,14 +134,15 @@ grep -qx '6 entries: shown 3, self-access 2, no-record 1.' "$work/out" ||
   fail "access --user: wrong tally: $(tail -n 1 "$work/out")"
 report 0 --format csv access --user dr.patel --user sw.hughes
 lf
+untime
 expect_out "access --user dr.patel sw.hughes" <<EOF2
 entry,time,user,org,role,nhs,sections,basis,reason,outcome,detail,generation
-1,2026-11-21T08:00:00Z,dr.patel,A81001,clinician,$P,"$ALL",implied,,shown,,1
-4,2026-11-21T08:10:00Z,dr.patel,A81001,clinician,$own,"$ALL",implied,,self-access,looking up one's own record is not allowed,1
-5,2026-11-21T08:15:00Z,dr.patel,A81001,clinician,$nobody,"$ALL",implied,,no-record,no record of $nobody in the store,1
-6,2026-11-21T08:20:00Z,dr.patel,A81001,clinician,$P,"allergies,medications",implied,,shown,,1
-7,2026-11-22T09:00:00Z,sw.hughes,LA919,social-worker,$P,"demographics,allergies,medications,social-care",implied,,shown,,2
-8,2026-11-22T09:30:00Z,dr.patel,A81001,clinician,$own,"$ALL",break-glass,Checking my own results,self-access,looking up one's own record is not allowed,2
+1,T,dr.patel,A81001,clinician,$P,"$ALL",implied,,shown,,1
+4,T,dr.patel,A81001,clinician,$own,"$ALL",implied,,self-access,looking up one's own record is not allowed,1
+5,T,dr.patel,A81001,clinician,$nobody,"$ALL",implied,,no-record,no record of $nobody in the store,1
+6,T,dr.patel,A81001,clinician,$P,"allergies,medications",implied,,shown,,1
+7,T,sw.hughes,LA919,social-worker,$P,"demographics,allergies,medications,social-care",implied,,shown,,2
+8,T,dr.patel,A81001,clinician,$own,"$ALL",break-glass,Checking my own results,self-access,looking up one's own record is not allowed,2
 EOF2
 
 # ---- break-glass: grouped by every organisation holding P's data in generation 1 --------------
@@ -139,12 +154,12 @@ report 0 --format csv break-glass
 lf
 got=$(awk -F, '$1 == "break-glass" { print $2 }' "$work/out" | sort | tr '\n' ' ')
 [ "$got" = "$holders" ] || fail "break-glass groups: got '$got', expected '$holders'"
-[ "$(grep -c '^break-glass,.*,3,2026-11-21T08:06:00Z,nurse.okafor,A81002,' "$work/out")" = "$(echo "$holders" | wc -w)" ] ||
+[ "$(grep -c '^break-glass,.*,3,20[0-9T:-]*Z,nurse.okafor,A81002,' "$work/out")" = "$(echo "$holders" | wc -w)" ] ||
   fail "break-glass: entry 3 is not in every holder's group"
 grep -q "^break-glass,A81001,Riverside Surgery,\"Dr Helen Marsh, caldicott.a81001@example.nhs.uk\",3," "$work/out" ||
   fail "break-glass: A81001's group lacks its Caldicott contact"
 [ "$(grep -c '^self-access,' "$work/out")" = 2 ] || fail "break-glass: expected 2 self-access rows"
-grep -q "^self-access,,,,8,2026-11-22T09:30:00Z,dr.patel,A81001,clinician,$own,\"$ALL\",break-glass,Checking my own results,self-access," "$work/out" ||
+grep -q "^self-access,,,,8,20[0-9T:-]*Z,dr.patel,A81001,clinician,$own,\"$ALL\",break-glass,Checking my own results,self-access," "$work/out" ||
   fail "break-glass: the self-access attempt with break-glass is not listed"
 report 0 break-glass --org A81002
 grep -q '^0 break-glass entries; 0 self-access attempts.$' "$work/out" ||

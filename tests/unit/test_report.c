@@ -1,7 +1,8 @@
 /*
  * Unit tests: mcr-report's reports over fixtures built here: a store folder with
  * two generations (gen-000001 kept, gen-000002 current), a load history and an
- * audit log written through mcr_audit_append at set times ($MCR_NOW).
+ * audit log written through mcr_audit_append, its times then set and its chain
+ * recomputed (the appender always uses the system clock).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "mcr/fs.h"
 #include "mcr/report.h"
 #include "mcr/schema.h"
+#include "test_audit_fixture.h"
 
 static char tmpdir[256];
 static char store_dir[300], audit_path[340], audit_dir[300];
@@ -161,12 +163,17 @@ static void make_audit(const char *path)
 		e.outcome = f->outcome;
 		e.detail = f->detail;
 		e.generation = f->generation;
-		setenv("MCR_NOW", f->at, 1);
 		assert_int_equal(mcr_audit_append(a, &e), 0);
 		assert_int_equal(e.seq, (long)i + 1);
 	}
-	unsetenv("MCR_NOW");
 	mcr_audit_close(a);
+	mcr_buf sql = MCR_BUF_INIT;
+	for (size_t i = 0; i < NENTRIES; i++)
+		assert_int_equal(mcr_buf_printf(&sql, "UPDATE audit SET at = '%s' WHERE seq = %zu;", entries[i].at,
+		                                i + 1), 0);
+	fixture_audit_sql(path, sql.ptr);
+	fixture_audit_rechain(path);
+	mcr_buf_free(&sql);
 }
 
 static void set_org(mcr_org *o, const char *ods, const char *name, mcr_org_kind kind,
