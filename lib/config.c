@@ -26,6 +26,7 @@
 #define DEFAULT_WEB_THREADS 4
 #define DEFAULT_SESSION_IDLE 900
 #define DEFAULT_SESSION_MAX 28800
+#define DEFAULT_HOLD_MIN_FALL 5
 static const char *const default_objection_codes[] = {"416409005"};
 static const char *const default_consent_codes[] = {"417528008"};
 
@@ -507,10 +508,14 @@ static int parse_freshness(const parse_ctx *c, yaml_node_t *n)
 
 static int parse_load(const parse_ctx *c, yaml_node_t *n)
 {
-	field f[] = {{"hold_drop_percent", 0, NULL, {0}}};
-	int rc = walk_mapping(c, n, "load", f, 1);
-	if (rc || !f[0].value)
+	field f[] = {{"hold_drop_percent", 0, NULL, {0}}, {"hold_min_fall", 0, NULL, {0}}};
+	int rc = walk_mapping(c, n, "load", f, 2);
+	if (rc)
 		return rc;
+	if (f[1].value && (rc = positive(c, f[1].value, "hold_min_fall", 1, &c->cfg->hold_min_fall)))
+		return rc;
+	if (!f[0].value)
+		return 0;
 	const char *v = NULL;
 	if ((rc = text(c, f[0].value, "hold_drop_percent", &v)))
 		return rc;
@@ -667,6 +672,7 @@ static int parse_root(const parse_ctx *c, yaml_node_t *root)
 	c->cfg->fresh_nightly_hours = MCR_FRESH_NIGHTLY_HOURS;
 	c->cfg->fresh_twice_daily_hours = MCR_FRESH_TWICE_DAILY_HOURS;
 	c->cfg->hold_drop_percent = DEFAULT_HOLD_DROP_PERCENT;
+	c->cfg->hold_min_fall = DEFAULT_HOLD_MIN_FALL;
 	if ((rc = text_dup(c, f[0].value, "region", &c->cfg->region)) ||
 	    (rc = parse_paths(c, f[1].value)) ||
 	    (f[2].value && (rc = parse_retention(c, f[2].value))) ||

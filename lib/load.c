@@ -58,6 +58,7 @@ static void free_run(load_run *r)
 			free(o->manifest);
 			free(o->rejected_file);
 			free(o->rejected_reason);
+			free(o->guard_reason);
 		}
 		free(r->orgs);
 	}
@@ -97,6 +98,26 @@ static int prepare_dirs(const mcr_config *cfg)
 	return rc;
 }
 
+/* The run's history message when the night-on-night guard acted: which
+ * organisations' files were held and which accepted. */
+static void guard_message(const load_run *r, char *msg, size_t n)
+{
+	size_t len = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int first = 1;
+		for (size_t i = 0; i < r->cfg->norgs && len < n; i++) {
+			const org_run *o = &r->orgs[i];
+			if (!(pass ? o->guard_accepted : o->guard_held))
+				continue;
+			len += (size_t)snprintf(msg + len, n - len, "%s%s%s (%s)",
+			                        first ? (len ? "; " : "") : ", ",
+			                        first ? (pass ? "accepted: " : "held: ") : "",
+			                        o->org->ods, o->guard_reason);
+			first = 0;
+		}
+	}
+}
+
 int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_summary *sum)
 {
 	load_run r;
@@ -110,12 +131,22 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	r.ctx = opt ? opt->ctx : NULL;
 	r.progress = opt && opt->progress && r.on_event;
 	r.crash_at = getenv("MCR_LOAD_CRASH_AT");
+	r.accept = opt ? opt->accept : NULL;
+	r.naccept = opt && opt->accept ? opt->naccept : 0;
 	r.now = mcr_time_now();
 	mcr_time_iso(r.now, r.now_iso);
 	int lockfd = -1, published = 0;
 	const char *lock_path = cfg->lock_path;
 	mcr_buf deflock = MCR_BUF_INIT;
-	int rc = prepare_dirs(cfg);
+	int rc = 0;
+	for (size_t i = 0; i < r.naccept && !rc; i++)
+		if (!r.accept[i] || !mcr_config_org(cfg, r.accept[i]))
+			rc = mcr_error_set(MCR_EUSAGE, "--accept %s: no such organisation in %s",
+			                   r.accept[i] ? r.accept[i] : "(null)",
+			                   cfg->path ? cfg->path : "the configuration");
+	if (rc)
+		goto done;
+	rc = prepare_dirs(cfg);
 	if (!rc && !lock_path) {
 		rc = mcr_fs_join(&deflock, cfg->store_dir, "mcr.lock");
 		lock_path = deflock.ptr;
@@ -180,6 +211,8 @@ out:
 			sum->unchanged++;
 		else if (strcmp(o->status, "stale") == 0)
 			sum->stale++;
+		else if (strcmp(o->status, "held") == 0)
+			sum->held++;
 		else
 			sum->never++;
 		sum->people += o->people;
@@ -191,8 +224,11 @@ out:
 		char msg[1100];
 		snprintf(msg, sizeof(msg), "%s", rc ? mcr_error_message() : "");
 		int saved = mcr_error_code();
-		const char *outcome = rc ? "failed" : sum->rejected ? "rejected" : "ok";
-		int hrc = mcr_load_history_end(&r, outcome, rc ? msg : NULL);
+		const char *outcome = rc ? "failed" : sum->rejected ? "rejected"
+		                      : sum->held_files ? "held" : "ok";
+		if (!rc && (sum->held_files || sum->accepted))
+			guard_message(&r, msg, sizeof(msg));
+		int hrc = mcr_load_history_end(&r, outcome, msg[0] ? msg : NULL);
 		if (rc)
 			mcr_error_set(saved ? saved : rc, "%s", msg);
 		else if (hrc)
@@ -213,7 +249,7 @@ done:
 int mcr_load_exit_status(int rc, const mcr_load_summary *sum)
 {
 	if (rc == 0)
-		return sum && sum->rejected ? MCR_EXIT_REJECTED : MCR_EXIT_OK;
+		return sum && (sum->rejected || sum->held_files) ? MCR_EXIT_REJECTED : MCR_EXIT_OK;
 	return mcr_error_exit_status(rc);
 }
 
@@ -228,9 +264,15 @@ int mcr_load_summary_line(int rc, const mcr_load_summary *s, mcr_buf *out)
 		return mcr_buf_printf(out, "mcr-load: failed after %.1f s: no new generation "
 		                           "(%ld file(s) examined, %ld rejected)",
 		                      s->seconds, s->files, s->rejected);
-	return mcr_buf_printf(out, "mcr-load: generation %ld published: %d organisation(s) "
-	                           "(%d loaded, %d unchanged, %d stale, %d never), %ld people, "
-	                           "%ld items, %ld withheld, %ld file(s) rejected, %.1f s",
-	                      s->generation, s->orgs, s->loaded, s->unchanged, s->stale, s->never,
-	                      s->people, s->items, s->withheld, s->rejected, s->seconds);
+	int rc2 = mcr_buf_printf(out, "mcr-load: generation %ld published: %d organisation(s) "
+	                              "(%d loaded, %d unchanged, %d stale, %d never), %ld people, "
+	                              "%ld items, %ld withheld, %ld file(s) rejected",
+	                         s->generation, s->orgs, s->loaded, s->unchanged, s->stale, s->never,
+	                         s->people, s->items, s->withheld, s->rejected);
+	/* Only when the guard acted, so the usual line stays as scripts know it. */
+	if (!rc2 && s->held_files)
+		rc2 = mcr_buf_printf(out, ", %ld held (accept with mcr-load --accept ODS)", s->held_files);
+	if (!rc2 && s->accepted)
+		rc2 = mcr_buf_printf(out, ", %ld accepted", s->accepted);
+	return rc2 ? rc2 : mcr_buf_printf(out, ", %.1f s", s->seconds);
 }

@@ -249,6 +249,67 @@ static char *payload_path(const char *manifest_path, const mcr_staged_manifest *
 	return mcr_buf_detach(&b);
 }
 
+/* Whether a count falls from before to after to none, or by more than pct
+ * percent and by at least min (smaller falls are a small source's churn). */
+static int falls(long before, long after, int pct, int min)
+{
+	if (before <= 0 || after >= before)
+		return 0;
+	return after <= 0 || ((long long)(before - after) * 100 > (long long)before * pct &&
+	                      before - after >= min);
+}
+
+static int accepted(const load_run *r, const char *ods)
+{
+	for (size_t i = 0; i < r->naccept; i++)
+		if (strcmp(r->accept[i], ods) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The night-on-night guard (DESIGN.md "Store", docs/LOAD.md): o's newest file
+ * would replace data it holds with none, or with more than the configured share
+ * fewer, people or items. A failed export must never silently empty a source, so
+ * the file is held: left in staging, the data carried over and flagged, until the
+ * operator accepts it (mcr-load --accept ODS) or a newer file passes. A first
+ * load has nothing to fall from.
+ */
+static int guard(load_run *r, org_run *o, const char *iso)
+{
+	const mcr_staged_manifest *m = o->m;
+	int pct = r->cfg->hold_drop_percent, min = r->cfg->hold_min_fall;
+	if (!o->prev_data || (!falls(o->prev_people, m->people, pct, min) &&
+	                      !falls(o->prev_items, m->items, pct, min)))
+		return 0;
+	char why[300];
+	int none = (o->prev_people > 0 && m->people <= 0) || (o->prev_items > 0 && m->items <= 0);
+	if (none)
+		snprintf(why, sizeof(why), "people %ld -> %ld, items %ld -> %ld: none left of the "
+		         "data held", o->prev_people, m->people, o->prev_items, m->items);
+	else
+		snprintf(why, sizeof(why), "people %ld -> %ld, items %ld -> %ld: more than %d%% fewer "
+		         "than the data held", o->prev_people, m->people, o->prev_items, m->items, pct);
+	free(o->guard_reason);
+	if (!(o->guard_reason = strdup(why)))
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	mcr_load_event ev = { .org = o->org->ods, .path = o->manifest_path, .text = why };
+	if (accepted(r, o->org->ods)) {
+		/* Recorded in the history once the file is in (mcr_load_org). */
+		o->guard_accepted = 1;
+		ev.kind = MCR_LOAD_EVENT_ACCEPTED;
+		mcr_load_report(r, &ev);
+		return 0;
+	}
+	o->guard_held = 1;
+	o->action = ACT_CARRY;
+	o->status = "held";
+	r->sum->held_files++;
+	ev.kind = MCR_LOAD_EVENT_HELD;
+	mcr_load_report(r, &ev);
+	return mcr_load_note_file(r, o, o->manifest_path, iso, "held", why, m->items);
+}
+
 int mcr_load_decide_org(load_run *r, org_run *o)
 {
 	int rc = mcr_staged_find_latest(r->cfg->staging_dir, o->org->ods, o->dataset,
@@ -297,7 +358,7 @@ int mcr_load_decide_org(load_run *r, org_run *o)
 		return rc;
 	}
 	o->action = ACT_LOAD;
-	return 0;
+	return guard(r, o, iso);
 }
 
 int mcr_load_org(load_run *r, org_run *o)
@@ -313,8 +374,15 @@ int mcr_load_org(load_run *r, org_run *o)
 	if (rc == 0) {
 		o->status = "current";
 		rc = set_loaded_fields(r, o);
-		if (!rc)
+		if (!rc && o->guard_accepted) {
+			char line[400];
+			snprintf(line, sizeof(line), "accepted by the operator (mcr-load --accept %s): %s",
+			         o->org->ods, o->guard_reason);
+			r->sum->accepted++;
+			rc = mcr_load_note_file(r, o, o->manifest_path, iso, "accepted", line, o->items);
+		} else if (!rc) {
 			rc = mcr_load_note_file(r, o, o->manifest_path, iso, "loaded", NULL, o->items);
+		}
 		return rc;
 	}
 	if (!why)

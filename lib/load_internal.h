@@ -103,6 +103,10 @@ typedef struct org_run {
 	char *rejected_file, *rejected_reason;
 	time_t held;                  /* extract time of the data held (held_set) */
 	int held_set;
+	/* night-on-night guard: the newest file's fall against the data held (one
+	 * line) when it was held (guard_held) or loaded on acceptance (guard_accepted) */
+	int guard_held, guard_accepted;
+	char *guard_reason;
 	int64_t len, crc;
 	int has_payload;
 	int64_t first, last;          /* item ids [first, last] */
@@ -120,7 +124,7 @@ typedef struct reject_entry {
 typedef struct file_entry {
 	const char *org, *dataset;
 	char *manifest, *extracted, *reason;
-	const char *outcome;          /* loaded | rejected */
+	const char *outcome;          /* loaded | rejected | held | accepted (static) */
 	long items;
 } file_entry;
 
@@ -152,6 +156,8 @@ typedef struct load_run {
 	double parse_cpu;             /* CPU seconds of the parse threads */
 	const char *crash_at;
 	int parsed_once;
+	const char *const *accept;    /* ODS codes the operator accepted (--accept) */
+	size_t naccept;
 } load_run;
 
 /* ---- load_common.c --------------------------------------------------------- */

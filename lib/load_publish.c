@@ -181,7 +181,7 @@ static int write_sources(load_run *r)
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
-	sqlite3_stmt *src = NULL, *sec = NULL, *wh = NULL, *ls = NULL;
+	sqlite3_stmt *src = NULL, *sec = NULL, *wh = NULL, *ls = NULL, *hd = NULL;
 	if ((rc = mcr_db_prepare(r->db, "INSERT INTO source(org, dataset, kind, name, status, extracted, "
 	                                "loaded, shares_from, manifest, rejected_file, rejected_reason, "
 	                                "people, members, items, objections) VALUES (?1, ?2, ?3, ?4, ?5, "
@@ -191,7 +191,9 @@ static int write_sources(load_run *r)
 	    (rc = mcr_db_prepare(r->db, "INSERT INTO withheld(org, reason, count) VALUES (?1, ?2, ?3)",
 	                         &wh)) ||
 	    (rc = mcr_db_prepare(r->db, "INSERT INTO load_source(org, payload_length, payload_crc32, "
-	                                "item_first, item_last) VALUES (?1, ?2, ?3, ?4, ?5)", &ls)))
+	                                "item_first, item_last) VALUES (?1, ?2, ?3, ?4, ?5)", &ls)) ||
+	    (rc = mcr_db_prepare(r->db, "INSERT INTO source_held(org, manifest, extracted, people, "
+	                                "items, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &hd)))
 		goto out;
 	for (size_t i = 0; !rc && i < r->cfg->norgs; i++) {
 		org_run *o = &r->orgs[i];
@@ -240,8 +242,20 @@ static int write_sources(load_run *r)
 			sqlite3_bind_int64(ls, 5, o->last);
 			rc = mcr_db_step_done(r->db, ls, r->new_path);
 		}
+		if (!rc && o->guard_held) {
+			char iso[32];
+			mcr_time_iso(o->m->extracted, iso);
+			mcr_db_bind_text(hd, 1, g->ods);
+			mcr_db_bind_text(hd, 2, o->manifest_path);
+			mcr_db_bind_text(hd, 3, iso);
+			sqlite3_bind_int64(hd, 4, o->m->people);
+			sqlite3_bind_int64(hd, 5, o->m->items);
+			mcr_db_bind_text(hd, 6, o->guard_reason);
+			rc = mcr_db_step_done(r->db, hd, r->new_path);
+		}
 	}
 out:
+	sqlite3_finalize(hd);
 	sqlite3_finalize(src);
 	sqlite3_finalize(sec);
 	sqlite3_finalize(wh);

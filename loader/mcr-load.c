@@ -13,6 +13,7 @@ static const char *const prog = "mcr-load";
 
 static const struct option options[] = {
 	{ "config", required_argument, NULL, 'c' },
+	{ "accept", required_argument, NULL, 'a' },
 	{ "progress", no_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -21,11 +22,14 @@ static const struct option options[] = {
 };
 
 static const char usage[] =
-	"Usage: mcr-load [--config FILE] [--progress|--quiet]\n"
+	"Usage: mcr-load [--config FILE] [--accept ODS]... [--progress|--quiet]\n"
 	"Load the newest complete staged file of every configured organisation into a new\n"
 	"store generation, check it and publish it atomically.\n"
 	"\n"
 	"  --config FILE  configuration (default $MCR_CONFIG, else ./mcr.yaml)\n"
+	"  --accept ODS   load this organisation's newest staged file even though it has\n"
+	"                 far fewer people or items than the data held (the night-on-night\n"
+	"                 guard held it); recorded in the load history. May be repeated\n"
 	"  --progress     show progress on stderr even when it is not a terminal\n"
 	"  --quiet        no progress, even on a terminal\n"
 	"  --help         show this help and exit\n"
@@ -33,8 +37,9 @@ static const char usage[] =
 	"\n"
 	"A one-line summary is printed on stdout at the end.\n"
 	"Exit status: 0 published; 3 published, but staged file(s) rejected (quarantined,\n"
-	"their organisations kept stale); 1 failed, no new generation; 2 usage or\n"
-	"configuration error; 75 another run holds the lock.\n";
+	"their organisations kept stale) or held (left in staging, their organisations\n"
+	"kept until accepted); 1 failed, no new generation; 2 usage or configuration\n"
+	"error; 75 another run holds the lock.\n";
 
 /* Renders the library's events on stderr: the items line rewritten in place
  * ("\r"), other lines each on their own. */
@@ -71,6 +76,17 @@ static void on_event(const mcr_load_event *ev, void *ctx)
 	case MCR_LOAD_EVENT_WARNING:
 		fprintf(stderr, "mcr-load: %s\n", ev->text);
 		break;
+	case MCR_LOAD_EVENT_HELD:
+		fprintf(stderr, "%smcr-load: %s: held %s: %s; its data is kept; if the fall is real: "
+		        "mcr-load --accept %s\n", out->printed ? "\n" : "", ev->org, ev->path, ev->text,
+		        ev->org);
+		out->printed = 0;
+		break;
+	case MCR_LOAD_EVENT_ACCEPTED:
+		fprintf(stderr, "%smcr-load: %s: accepted %s: %s\n", out->printed ? "\n" : "", ev->org,
+		        ev->path, ev->text);
+		out->printed = 0;
+		break;
 	}
 }
 
@@ -78,37 +94,50 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	int progress = isatty(STDERR_FILENO);
-	int c;
+	/* --accept codes point into argv: at most one per argument. */
+	const char **accept = calloc((size_t)argc, sizeof(*accept));
+	size_t naccept = 0;
+	mcr_config *cfg = NULL;
+	mcr_buf line = MCR_BUF_INIT;
+	int status = MCR_EXIT_OK, c;
+	if (!accept) {
+		status = mcr_cli_usage_error(prog, "out of memory");
+		goto out;
+	}
 	while ((c = mcr_cli_getopt(prog, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
+		case 'a': accept[naccept++] = optarg; break;
 		case 'p': progress = 1; break;
 		case 'q': progress = 0; break;
-		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
-		case 'V': mcr_cli_version(prog); return MCR_EXIT_OK;
-		default: return MCR_EXIT_USAGE;
+		case 'h': fputs(usage, stdout); goto out;
+		case 'V': mcr_cli_version(prog); goto out;
+		default: status = MCR_EXIT_USAGE; goto out;
 		}
 	}
-	if (optind < argc)
-		return mcr_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	if (optind < argc) {
+		status = mcr_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
 
-	mcr_config *cfg = NULL;
-	int status = mcr_cli_load_config(prog, config_path, &cfg);
-	if (status)
-		return status;
+	if ((status = mcr_cli_load_config(prog, config_path, &cfg)))
+		goto out;
 	render shown = { 0 };
-	mcr_load_options opt = { .progress = progress, .on_event = on_event, .ctx = &shown };
+	mcr_load_options opt = { .progress = progress, .on_event = on_event, .ctx = &shown,
+	                         .accept = accept, .naccept = naccept };
 	mcr_load_summary sum;
-	mcr_buf line = MCR_BUF_INIT;
 	int rc = mcr_load_run(cfg, &opt, &sum);
 	if (rc && shown.printed)
 		fputc('\n', stderr);
 	if (rc)
 		mcr_error_print(prog);
 	status = mcr_load_exit_status(rc, &sum);
-	if (mcr_load_summary_line(rc, &sum, &line) == 0)
+	/* A bad --accept is a usage error: nothing was done, no summary. */
+	if (rc != MCR_EUSAGE && mcr_load_summary_line(rc, &sum, &line) == 0)
 		printf("%s\n", line.ptr);
+out:
 	mcr_buf_free(&line);
 	mcr_config_free(cfg);
+	free(accept);
 	return status;
 }

@@ -20,6 +20,7 @@
  *     twice-daily: 14
  *   load:
  *     hold_drop_percent: 10      # hold a file with > 10% fewer people or items (or none)
+ *     hold_min_fall: 5           # ... but not for a fall of fewer than 5 (unless to none)
  *   organisations:
  *     - ods: A81001
  *       name: Riverside Surgery
@@ -134,10 +135,12 @@ typedef struct mcr_config {
 	 * (freshness.nightly, freshness.twice-daily); 0: the default, 26 and 14
 	 * (mcr_freshness_max_age). */
 	int fresh_nightly_hours, fresh_twice_daily_hours;
-	/* Night-on-night guard (load.hold_drop_percent): a new staged file with more
-	 * than this share fewer people or items than the data held, or none, is held
-	 * (default 10; 0..100). */
-	int hold_drop_percent;
+	/* Night-on-night guard: a new staged file with none, or more than
+	 * hold_drop_percent (load.hold_drop_percent, default 10; 0..100) fewer, people
+	 * or items than the data held is held; a fall of fewer than hold_min_fall
+	 * (load.hold_min_fall, default 5) is a small organisation's ordinary churn and
+	 * is held only when it is to none. */
+	int hold_drop_percent, hold_min_fall;
 
 	mcr_org *orgs;
 	size_t norgs;

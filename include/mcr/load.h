@@ -47,13 +47,19 @@ typedef enum mcr_load_event_kind {
 	MCR_LOAD_EVENT_CPU,      /* after the insert: parse_cpu, insert_cpu (CPU seconds) */
 	MCR_LOAD_EVENT_WARNING,  /* a failure after the generation was published (quarantine,
 	                          * pruning old generations): text; the run still succeeds */
+	MCR_LOAD_EVENT_HELD,     /* whatever progress: a staged file held by the night-on-night
+	                          * guard: org, path, text (the fall); it stays in staging and the
+	                          * organisation keeps its data until accepted */
+	MCR_LOAD_EVENT_ACCEPTED, /* whatever progress: a file the guard would hold, loaded
+	                          * because the operator accepted it: org, path, text (the fall) */
 } mcr_load_event_kind;
 
 typedef struct mcr_load_event {
 	mcr_load_event_kind kind;
-	const char *org;         /* ITEMS, REJECTED */
-	const char *path;        /* REJECTED: the manifest or marker */
-	const char *text;        /* PHASE: what; REJECTED: why; WARNING: the message */
+	const char *org;         /* ITEMS, REJECTED, HELD, ACCEPTED */
+	const char *path;        /* REJECTED: the manifest or marker; HELD, ACCEPTED: the manifest */
+	const char *text;        /* PHASE: what; REJECTED: why; WARNING: the message; HELD,
+	                          * ACCEPTED: the fall ("people 120 -> 0, items 5400 -> 0: ...") */
 	long done, total;        /* ITEMS */
 	double rate;             /* ITEMS: items a second */
 	double eta;              /* ITEMS: seconds left, < 0 when not known */
@@ -68,6 +74,11 @@ typedef struct mcr_load_options {
 	int progress;            /* 1: ITEMS, PHASE, REJECTED and CPU events too */
 	mcr_load_event_fn on_event; /* NULL: nothing reported; called on the calling thread */
 	void *ctx;               /* passed to on_event */
+	/* ODS codes (configured organisations) whose newest staged file is loaded even
+	 * though the night-on-night guard would hold it: the operator's acceptance
+	 * (mcr-load --accept), recorded in the load history. */
+	const char *const *accept;
+	size_t naccept;
 } mcr_load_options;
 
 typedef struct mcr_load_summary {
@@ -82,18 +93,30 @@ typedef struct mcr_load_summary {
 	long people, items;    /* in the new generation */
 	long withheld;         /* suppressions counted in the new generation */
 	double seconds;
+	int held;              /* carried over: newest file held by the night-on-night guard */
+	long held_files;       /* files examined that were held (left in staging) */
+	long accepted;         /* files examined that were loaded on the operator's acceptance */
 } mcr_load_summary;
 
 /*
  * Run one load with configuration cfg. On 0 a generation was published and *sum
- * describes it (sum->rejected > 0: some files rejected, exit status 3). Errors:
- * MCR_ELOCKED (another run holds the lock; nothing done), or any other negative
- * code with the message naming what failed (nothing published; the store is as
- * it was). *sum is filled as far as the run got in every case.
+ * describes it (sum->rejected or sum->held_files > 0: exit status 3). Errors:
+ * MCR_EUSAGE (an --accept code that is not a configured organisation; nothing
+ * done), MCR_ELOCKED (another run holds the lock; nothing done), or any other
+ * negative code with the message naming what failed (nothing published; the
+ * store is as it was). *sum is filled as far as the run got in every case.
+ *
+ * Night-on-night guard (docs/LOAD.md): an organisation holding data whose newest
+ * staged file has none, or more than cfg->hold_drop_percent fewer, people or
+ * items (its manifest's counts against the data held) is held: not loaded, left
+ * in staging, its data carried over with status held (source_held has the
+ * figures), recorded in the history as 'held'; unless opt->accept names it, when
+ * the file is loaded and recorded as 'accepted'. A first load is never held.
  */
 int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_summary *sum);
 
-/* The exit status for mcr_load_run's result: 0, 3 (rejected files), 1, 75, ... */
+/* The exit status for mcr_load_run's result: 0, 3 (rejected or held files), 1, 2,
+ * 75, ... */
 int mcr_load_exit_status(int rc, const mcr_load_summary *sum);
 
 /* The one-line summary printed at the end of a run (no newline), into out

@@ -738,9 +738,13 @@ static void test_objections_reconciled(void **state)
 	stage_a81002("2026-11-20T02:00:00Z");
 	run_ok(&sum, MCR_EXIT_OK);
 	/* The same objecting person twice: two objections staged, one person in the
-	 * store. Consent flags must never be lost silently: the load fails. */
+	 * store. Consent flags must never be lost silently: the load fails. (Another
+	 * person keeps an item, so the night-on-night guard has no fall to hold.) */
 	mcr_staged_writer *w = open_writer("A81002", "gp", "2026-11-21T02:00:00Z", "");
 	member(w, P4);
+	person(w, P5, "Smith", NULL, NULL);
+	item(w, MCR_SECTION_ENCOUNTERS, "e2", "2022-02-01", "3333", "Surgery visit", NULL, NULL);
+	end(w);
 	person(w, P4, NULL, "2024-01-01", NULL);
 	end(w);
 	person(w, P4, NULL, "2024-01-01", NULL);
@@ -817,16 +821,202 @@ static void test_crash_points(void **state)
 	sqlite3_close(h);
 }
 
+/* ---- the night-on-night guard ------------------------------------------- */
+
+/* A81002 exporting people persons with 2 items each (people 0: header only). */
+static void stage_people(const char *when, int people)
+{
+	mcr_staged_writer *w = open_writer("A81002", "gp", when, "");
+	for (int i = 0; i < people; i++) {
+		const char *n = nhs(100 + 10 * i); /* nhs() steps past invalid numbers */
+		member(w, n);
+		person(w, n, "Many", NULL, NULL);
+		item(w, MCR_SECTION_ENCOUNTERS, "e1", "2022-01-01", "3333", "Surgery visit", NULL, NULL);
+		item(w, MCR_SECTION_PROBLEMS, "p1", "2021-01-01", "4444", "Asthma", NULL, NULL);
+		end(w);
+	}
+	commit(w);
+}
+
+typedef struct guard_events {
+	int held, accepted;
+	char text[512];
+} guard_events;
+
+static void on_guard_event(const mcr_load_event *ev, void *ctx)
+{
+	guard_events *g = ctx;
+	if (ev->kind != MCR_LOAD_EVENT_HELD && ev->kind != MCR_LOAD_EVENT_ACCEPTED)
+		return;
+	*(ev->kind == MCR_LOAD_EVENT_HELD ? &g->held : &g->accepted) += 1;
+	assert_string_equal(ev->org, "A81002");
+	snprintf(g->text, sizeof(g->text), "%s", ev->text);
+}
+
+static int run_guard(mcr_load_summary *sum, guard_events *g, const char *accept)
+{
+	const char *list[1] = { accept };
+	memset(g, 0, sizeof(*g));
+	mcr_load_options opt = { .on_event = on_guard_event, .ctx = g, .accept = list,
+	                         .naccept = accept ? 1 : 0 };
+	return mcr_load_run(cfg, &opt, sum);
+}
+
+/* Night after night, a failed export (header only) and a near-empty one are
+ * held: the practice keeps its data, flagged held with the figures, exit 3,
+ * the file left in staging; --accept loads it, recorded in the history. */
+static void test_guard_holds_until_accepted(void **state)
+{
+	(void)state;
+	mcr_load_summary sum;
+	guard_events g;
+	/* A first load is never held, even an empty one. */
+	stage_people("2026-11-19T02:00:00Z", 0);
+	setenv("MCR_NOW", "2026-11-19T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
+	assert_int_equal(g.held, 0);
+	stage_people("2026-11-20T02:00:00Z", 20);
+	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
+
+	/* Night 2: the export failed, leaving a header-only file. */
+	stage_people("2026-11-21T02:00:00Z", 0);
+	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
+	assert_int_equal(sum.held_files, 1);
+	assert_int_equal(sum.held, 1);
+	assert_int_equal(sum.rejected, 0);
+	assert_int_equal(g.held, 1);
+	assert_string_equal(g.text, "people 20 -> 0, items 40 -> 0: none left of the data held");
+	sqlite3 *db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || extracted || ' ' || people || ' ' || items FROM source "
+	            "WHERE org = 'A81002'", "held 2026-11-20T02:00:00Z 20 40");
+	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81002'"), 40);
+	assert_int_equal(q_long(db, "SELECT count(*) FROM member WHERE org = 'A81002'"), 20);
+	text_eq(db, "SELECT extracted || ' ' || people || ' ' || items FROM source_held "
+	            "WHERE org = 'A81002'", "2026-11-21T02:00:00Z 0 0");
+	sqlite3_close(db);
+	assert_true(mcr_fs_exists(path_in("staging/A81002/gp/20261121T020000Z.yaml")));
+	assert_false(mcr_fs_exists(path_in("quarantine/A81002/gp/20261121T020000Z.yaml")));
+
+	/* Night 3: a near-empty export (one person of twenty): held again. */
+	stage_people("2026-11-22T02:00:00Z", 1);
+	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
+	assert_string_equal(g.text, "people 20 -> 1, items 40 -> 2: more than 10% fewer than the "
+	                            "data held");
+	db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || extracted || ' ' || items FROM source "
+	            "WHERE org = 'A81002'", "held 2026-11-20T02:00:00Z 40");
+	text_eq(db, "SELECT manifest FROM source_held WHERE org = 'A81002'",
+	        path_in("staging/A81002/gp/20261122T020000Z.yaml"));
+	sqlite3_close(db);
+
+	/* The operator accepts: the held file is loaded and the history says so. */
+	setenv("MCR_NOW", "2026-11-22T09:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, "A81002"), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
+	assert_int_equal(g.accepted, 1);
+	assert_int_equal(sum.accepted, 1);
+	db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || extracted || ' ' || people || ' ' || items FROM source "
+	            "WHERE org = 'A81002'", "current 2026-11-22T02:00:00Z 1 2");
+	assert_int_equal(q_long(db, "SELECT count(*) FROM source_held"), 0);
+	sqlite3_close(db);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(path_in("store/history.sqlite"), &h, SQLITE_OPEN_READONLY,
+	                                 NULL), SQLITE_OK);
+	assert_int_equal(q_long(h, "SELECT count(*) FROM load WHERE outcome = 'held'"), 2);
+	text_eq(h, "SELECT message FROM load WHERE started = '2026-11-21T03:00:00Z'",
+	        "held: A81002 (people 20 -> 0, items 40 -> 0: none left of the data held)");
+	text_eq(h, "SELECT group_concat(outcome || ' ' || reason, '; ') FROM load_file "
+	           "WHERE org = 'A81002' AND outcome <> 'loaded'",
+	        "held people 20 -> 0, items 40 -> 0: none left of the data held; "
+	        "held people 20 -> 1, items 40 -> 2: more than 10% fewer than the data held; "
+	        "accepted accepted by the operator (mcr-load --accept A81002): people 20 -> 1, "
+	        "items 40 -> 2: more than 10% fewer than the data held");
+	text_eq(h, "SELECT outcome || ' ' || message FROM load WHERE started = '2026-11-22T09:00:00Z'",
+	        "ok accepted: A81002 (people 20 -> 1, items 40 -> 2: more than 10% fewer than the "
+	        "data held)");
+	sqlite3_close(h);
+
+	/* An --accept for no configured organisation is a usage error: nothing done. */
+	assert_int_equal(run_guard(&sum, &g, "Z99999"), MCR_EUSAGE);
+	assert_int_equal(mcr_load_exit_status(MCR_EUSAGE, &sum), MCR_EXIT_USAGE);
+	assert_non_null(strstr(mcr_error_message(), "--accept Z99999: no such organisation"));
+}
+
+/* The share is configurable; a small fall (under hold_min_fall) is churn. */
+static void test_guard_threshold(void **state)
+{
+	(void)state;
+	mcr_load_summary sum;
+	guard_events g;
+	stage_people("2026-11-20T02:00:00Z", 20);
+	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	/* 20 -> 12 people (40% fewer) passes a 50% limit... */
+	cfg->hold_drop_percent = 50;
+	stage_people("2026-11-21T02:00:00Z", 12);
+	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
+	/* ... and 12 -> 5 (58% fewer) does not. */
+	stage_people("2026-11-22T02:00:00Z", 5);
+	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 1);
+	assert_string_equal(g.text, "people 12 -> 5, items 24 -> 10: more than 50% fewer than the "
+	                            "data held");
+	/* 12 -> 10 people (17% fewer, 2 people) is within the default limit's churn... */
+	cfg->hold_drop_percent = 10;
+	stage_people("2026-11-23T02:00:00Z", 10);
+	setenv("MCR_NOW", "2026-11-23T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 0);
+	sqlite3 *db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || people FROM source WHERE org = 'A81002'", "current 10");
+	sqlite3_close(db);
+	/* ... unless hold_min_fall says otherwise. */
+	cfg->hold_min_fall = 1;
+	stage_people("2026-11-24T02:00:00Z", 8);
+	setenv("MCR_NOW", "2026-11-24T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 1);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
+}
+
 static void test_summary_line(void **state)
 {
 	(void)state;
-	mcr_load_summary s = { 7, 4, 2, 1, 1, 0, 3, 1, 10, 100, 5, 1.25 };
+	mcr_load_summary s = { .generation = 7, .orgs = 4, .loaded = 2, .unchanged = 1, .stale = 1,
+	                       .files = 3, .rejected = 1, .people = 10, .items = 100, .withheld = 5,
+	                       .seconds = 1.25 };
 	mcr_buf b = MCR_BUF_INIT;
 	assert_int_equal(mcr_load_summary_line(0, &s, &b), 0);
 	assert_string_equal(b.ptr, "mcr-load: generation 7 published: 4 organisation(s) (2 loaded, "
 	                           "1 unchanged, 1 stale, 0 never), 10 people, 100 items, 5 withheld, "
 	                           "1 file(s) rejected, 1.2 s");
 	assert_int_equal(mcr_load_exit_status(0, &s), MCR_EXIT_REJECTED);
+	/* A held file alone is degraded too, and the line says how to accept it. */
+	s.rejected = 0;
+	s.held = 1;
+	s.held_files = 1;
+	mcr_buf_reset(&b);
+	assert_int_equal(mcr_load_summary_line(0, &s, &b), 0);
+	assert_string_equal(b.ptr, "mcr-load: generation 7 published: 4 organisation(s) (2 loaded, "
+	                           "1 unchanged, 1 stale, 0 never), 10 people, 100 items, 5 withheld, "
+	                           "0 file(s) rejected, 1 held (accept with mcr-load --accept ODS), "
+	                           "1.2 s");
+	assert_int_equal(mcr_load_exit_status(0, &s), MCR_EXIT_REJECTED);
+	s.held = 0;
+	s.held_files = 0;
+	assert_int_equal(mcr_load_exit_status(0, &s), MCR_EXIT_OK);
 	mcr_buf_free(&b);
 }
 
@@ -838,6 +1028,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_file_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_holds_until_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_section_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
