@@ -486,9 +486,12 @@ static void check_sources(struct night *n, sqlite3 *db)
 		          o->ods, mcr_freshness_name(f), status ? status : "not in the store",
 		          extracted ? extracted : "never", mcr_schedule_name(o->schedule));
 		add_word(&n->res->stale_orgs, " ", o->ods);
-		problem(n, "%s %s: data as of %s (schedule %s)%s%s", o->ods, mcr_freshness_name(f),
+		problem(n, "%s %s: data as of %s (schedule %s)%s%s%s%s", o->ods, mcr_freshness_name(f),
 		        extracted ? extracted : "never", mcr_schedule_name(o->schedule),
-		        rejected ? "; latest file rejected: " : "", rejected ? rejected : "");
+		        rejected ? "; latest file rejected: " : "", rejected ? rejected : "",
+		        f == MCR_FRESH_HELD ? "; latest file held (far fewer people or items): if the "
+		                              "fall is real, mcr-load --accept " : "",
+		        f == MCR_FRESH_HELD ? o->ods : "");
 		degrade(n);
 	}
 	sqlite3_finalize(st);

@@ -1221,6 +1221,40 @@ out:
 
 /* ---- loads ---------------------------------------------------------------------- */
 
+/* The night-on-night guard's work in the runs shown: files held (far fewer people
+ * or items than the data held) and files loaded on the operator's acceptance. A
+ * table only when there is one. */
+static int loads_guard_table(mcr_report_doc *d, sqlite3 *db, const char *path, long limit)
+{
+	static const char *const cols[] = { "run_id", "org", "dataset", "outcome", "manifest",
+	                                    "reason" };
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(db, path, "SELECT f.run_id, f.org, f.dataset, f.outcome, f.manifest, "
+	                 "f.reason FROM load_file f JOIN (SELECT run_id, started FROM load "
+	                 "ORDER BY started DESC, run_id DESC LIMIT ?1) r ON f.run_id = r.run_id "
+	                 "WHERE f.outcome IN ('held', 'accepted') "
+	                 "ORDER BY r.started DESC, f.run_id DESC, f.org, f.dataset, f.manifest", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		rc = mcr_report_doc_table(d, "Held and accepted files (night-on-night guard; accept a "
+		                          "held file with mcr-load --accept ODS)", 6, cols, 0, 1u << 3, 0);
+		const char *row[6];
+		while (!rc && s == SQLITE_ROW) {
+			for (int i = 0; i < 6; i++)
+				row[i] = col_text(st, i);
+			rc = mcr_report_doc_row(d, row);
+			s = sqlite3_step(st);
+		}
+	}
+	if (!rc && s != SQLITE_DONE)
+		rc = step_error(db, path);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr_buf *out)
 {
 	mcr_buf path = MCR_BUF_INIT;
@@ -1272,6 +1306,10 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	if ((rc = mcr_report_doc_table(d, "Rejected files", 5, fcols, 0, 0, 0)))
 		goto out;
 	if ((rc = rows_to_table(d, db, st, 5, path.ptr)))
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = loads_guard_table(d, db, path.ptr, limit)))
 		goto out;
 	rc = mcr_report_doc_render(d, f, out);
 out:

@@ -65,8 +65,15 @@ static void on_event(const mcr_load_event *ev, void *ctx)
 		fprintf(stderr, "mcr-load: %s (%.1f s)\n", ev->text, ev->elapsed);
 		break;
 	case MCR_LOAD_EVENT_REJECTED:
-		fprintf(stderr, "%smcr-load: %s: rejected %s: %s\n", out->printed ? "\n" : "", ev->org,
-		        ev->path, ev->text);
+	case MCR_LOAD_EVENT_HELD:
+	case MCR_LOAD_EVENT_ACCEPTED:
+		fprintf(stderr, "%smcr-load: %s: %s %s: %s%s%s\n", out->printed ? "\n" : "", ev->org,
+		        ev->kind == MCR_LOAD_EVENT_REJECTED ? "rejected"
+		        : ev->kind == MCR_LOAD_EVENT_HELD   ? "held" : "accepted",
+		        ev->path, ev->text,
+		        ev->kind == MCR_LOAD_EVENT_HELD ? "; its data is kept; if the fall is real: "
+		                                          "mcr-load --accept " : "",
+		        ev->kind == MCR_LOAD_EVENT_HELD ? ev->org : "");
 		out->printed = 0;
 		break;
 	case MCR_LOAD_EVENT_CPU:
@@ -75,17 +82,6 @@ static void on_event(const mcr_load_event *ev, void *ctx)
 		break;
 	case MCR_LOAD_EVENT_WARNING:
 		fprintf(stderr, "mcr-load: %s\n", ev->text);
-		break;
-	case MCR_LOAD_EVENT_HELD:
-		fprintf(stderr, "%smcr-load: %s: held %s: %s; its data is kept; if the fall is real: "
-		        "mcr-load --accept %s\n", out->printed ? "\n" : "", ev->org, ev->path, ev->text,
-		        ev->org);
-		out->printed = 0;
-		break;
-	case MCR_LOAD_EVENT_ACCEPTED:
-		fprintf(stderr, "%smcr-load: %s: accepted %s: %s\n", out->printed ? "\n" : "", ev->org,
-		        ev->path, ev->text);
-		out->printed = 0;
 		break;
 	}
 }

@@ -51,6 +51,7 @@ static void test_full(void **state)
 	assert_int_equal(c->fresh_nightly_hours, 30);
 	assert_int_equal(c->fresh_twice_daily_hours, 8);
 	assert_int_equal(c->hold_drop_percent, 25);
+	assert_int_equal(c->hold_min_fall, 3);
 
 	assert_int_equal(c->norgs, 3);
 	const mcr_org *o = mcr_config_org(c, "A81001");
@@ -137,6 +138,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->fresh_nightly_hours, 26);
 	assert_int_equal(c->fresh_twice_daily_hours, 14);
 	assert_int_equal(c->hold_drop_percent, 10);
+	assert_int_equal(c->hold_min_fall, 5);
 	assert_int_equal(c->norgs, 0);
 	assert_int_equal(c->consent_required, 0);
 	assert_true(mcr_config_code_in(&c->objection_codes, "416409005"));

@@ -862,6 +862,18 @@ static int run_guard(mcr_load_summary *sum, guard_events *g, const char *accept)
 	return mcr_load_run(cfg, &opt, sum);
 }
 
+/* Night "2026-11-DD": A81002 stages people at 02:00 and the load runs at 03:00. */
+static void guard_night(const char *day, int people, mcr_load_summary *sum, guard_events *g)
+{
+	char when[32];
+	snprintf(when, sizeof(when), "2026-11-%sT02:00:00Z", day);
+	stage_people(when, people);
+	snprintf(when, sizeof(when), "2026-11-%sT03:00:00Z", day);
+	setenv("MCR_NOW", when, 1);
+	if (run_guard(sum, g, NULL))
+		fail_msg("load on %s failed: %s", when, mcr_error_message());
+}
+
 /* Night after night, a failed export (header only) and a near-empty one are
  * held: the practice keeps its data, flagged held with the figures, exit 3,
  * the file left in staging; --accept loads it, recorded in the history. */
@@ -871,20 +883,14 @@ static void test_guard_holds_until_accepted(void **state)
 	mcr_load_summary sum;
 	guard_events g;
 	/* A first load is never held, even an empty one. */
-	stage_people("2026-11-19T02:00:00Z", 0);
-	setenv("MCR_NOW", "2026-11-19T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("19", 0, &sum, &g);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
 	assert_int_equal(g.held, 0);
-	stage_people("2026-11-20T02:00:00Z", 20);
-	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("20", 20, &sum, &g);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
 
 	/* Night 2: the export failed, leaving a header-only file. */
-	stage_people("2026-11-21T02:00:00Z", 0);
-	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("21", 0, &sum, &g);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
 	assert_int_equal(sum.held_files, 1);
 	assert_int_equal(sum.held, 1);
@@ -903,9 +909,7 @@ static void test_guard_holds_until_accepted(void **state)
 	assert_false(mcr_fs_exists(path_in("quarantine/A81002/gp/20261121T020000Z.yaml")));
 
 	/* Night 3: a near-empty export (one person of twenty): held again. */
-	stage_people("2026-11-22T02:00:00Z", 1);
-	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("22", 1, &sum, &g);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
 	assert_string_equal(g.text, "people 20 -> 1, items 40 -> 2: more than 10% fewer than the "
 	                            "data held");
@@ -956,37 +960,27 @@ static void test_guard_threshold(void **state)
 	(void)state;
 	mcr_load_summary sum;
 	guard_events g;
-	stage_people("2026-11-20T02:00:00Z", 20);
-	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("20", 20, &sum, &g);
 	/* 20 -> 12 people (40% fewer) passes a 50% limit... */
 	cfg->hold_drop_percent = 50;
-	stage_people("2026-11-21T02:00:00Z", 12);
-	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("21", 12, &sum, &g);
 	assert_int_equal(g.held, 0);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
 	/* ... and 12 -> 5 (58% fewer) does not. */
-	stage_people("2026-11-22T02:00:00Z", 5);
-	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("22", 5, &sum, &g);
 	assert_int_equal(g.held, 1);
 	assert_string_equal(g.text, "people 12 -> 5, items 24 -> 10: more than 50% fewer than the "
 	                            "data held");
 	/* 12 -> 10 people (17% fewer, 2 people) is within the default limit's churn... */
 	cfg->hold_drop_percent = 10;
-	stage_people("2026-11-23T02:00:00Z", 10);
-	setenv("MCR_NOW", "2026-11-23T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("23", 10, &sum, &g);
 	assert_int_equal(g.held, 0);
 	sqlite3 *db = open_current(NULL);
 	text_eq(db, "SELECT status || ' ' || people FROM source WHERE org = 'A81002'", "current 10");
 	sqlite3_close(db);
 	/* ... unless hold_min_fall says otherwise. */
 	cfg->hold_min_fall = 1;
-	stage_people("2026-11-24T02:00:00Z", 8);
-	setenv("MCR_NOW", "2026-11-24T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night("24", 8, &sum, &g);
 	assert_int_equal(g.held, 1);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
 }

@@ -706,6 +706,44 @@ static void loads_history(void **state)
 	mcr_buf_free(&out);
 }
 
+/* The guard's hold, then the operator's acceptance, in the loads report. */
+static void loads_show_hold_and_acceptance(void **state)
+{
+	(void)state;
+	char dir[400], path[500];
+	snprintf(dir, sizeof(dir), "%s/guard-store", tmpdir);
+	assert_int_equal(mcr_fs_mkdirs(dir), 0);
+	snprintf(path, sizeof(path), "%s/history.sqlite", dir);
+	make_db(path, mcr_schema_history_sql,
+	        "INSERT INTO load VALUES"
+	        " ('20261121T030000Z-1-1','2026-11-21T03:00:00Z','2026-11-21T03:00:02Z','held',2,1,0,"
+	        "  20,40,'held: A81002 (people 20 -> 0, items 40 -> 0: none left of the data held)'),"
+	        " ('20261121T090000Z-2-2','2026-11-21T09:00:00Z','2026-11-21T09:00:02Z','ok',3,1,0,"
+	        "  0,0,'accepted: A81002 (people 20 -> 0, items 40 -> 0: none left of the data held)');"
+	        "INSERT INTO load_file VALUES"
+	        " ('20261121T030000Z-1-1','A81002','gp','staging/A81002/gp/20261121T020000Z.yaml',"
+	        "  '2026-11-21T02:00:00Z','held','people 20 -> 0, items 40 -> 0: none left of the data "
+	        "held',0),"
+	        " ('20261121T090000Z-2-2','A81002','gp','staging/A81002/gp/20261121T020000Z.yaml',"
+	        "  '2026-11-21T02:00:00Z','accepted','accepted by the operator (mcr-load --accept "
+	        "A81002): people 20 -> 0, items 40 -> 0: none left of the data held',0);");
+	mcr_config c = cfg;
+	c.store_dir = dir;
+	mcr_buf out = MCR_BUF_INIT;
+	assert_int_equal(mcr_report_loads(&c, 0, MCR_REPORT_TEXT, &out), 0);
+	const char *t = mcr_buf_cstr(&out);
+	assert_non_null(strstr(t, "\nHeld and accepted files (night-on-night guard; accept a held "
+	                          "file with mcr-load --accept ODS)\n"));
+	assert_non_null(strstr(t, "20261121T090000Z-2-2  A81002  gp       accepted  "
+	                          "staging/A81002/gp/20261121T020000Z.yaml  accepted by the operator "
+	                          "(mcr-load --accept A81002): people 20 -> 0"));
+	assert_non_null(strstr(t, "20261121T030000Z-1-1  A81002  gp       held      "
+	                          "staging/A81002/gp/20261121T020000Z.yaml  people 20 -> 0, items 40 -> "
+	                          "0: none left of the data held\n"));
+	assert_true(strstr(t, "accepted  staging") < strstr(t, "held      staging"));
+	mcr_buf_free(&out);
+}
+
 /* ---- verify-audit ----------------------------------------------------------------- */
 
 /* A copy of the fixture audit log changed by sql (triggers dropped first: the
@@ -776,6 +814,7 @@ int main(void)
 		cmocka_unit_test(break_glass_grouped),
 		cmocka_unit_test(break_glass_one_org_csv),
 		cmocka_unit_test(loads_history),
+		cmocka_unit_test(loads_show_hold_and_acceptance),
 		cmocka_unit_test(verify_audit_intact_and_tampered),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
