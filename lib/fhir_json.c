@@ -152,6 +152,20 @@ static int eq(const char *k, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(k, lit, n) == 0;
 }
 
+/* A FHIR name (element or resource type): letters, digits, '_'; never '/',
+ * which would make one name read as a path of several. */
+static int is_name(const char *k, size_t n)
+{
+	if (n == 0 || n >= NAME_MAX_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
 static int enter(js *s, int rel, const char *name, size_t n)
 {
 	return mcr_fhir_path_enter(&s->rd->path, &s->rd->res, rel, name, n);
@@ -230,8 +244,10 @@ static int name_contained(js *s, frame *f, const char *type, size_t n)
 	mcr_buf_free(&value);
 	if (rc)
 		return rc;
-	memmove(r->pairs + f->k0, r->pairs + n0, (r->n - n0) * sizeof *r->pairs);
-	r->n -= n0 - f->k0;
+	if (n0 > f->k0) {
+		memmove(r->pairs + f->k0, r->pairs + n0, (r->n - n0) * sizeof *r->pairs);
+		r->n -= n0 - f->k0;
+	}
 	f->typed = 1;
 	return 0;
 }
@@ -313,8 +329,8 @@ static int on_key(void *ctx, const unsigned char *key, size_t n)
 		k++;
 		n--;
 	}
-	if (n == 0 || n >= NAME_MAX_LEN)
-		return fail(s, MCR_EFORMAT, "property name empty or too long");
+	if (!is_name(k, n))
+		return fail(s, MCR_EFORMAT, "not a FHIR property name (letters, digits and _ only, at most 63)");
 	memcpy(s->key, k, n);
 	s->key_len = n;
 	s->key_rel = rel;
@@ -334,6 +350,8 @@ static int scalar(js *s, const char *v, size_t n)
 	pending p = s->pend;
 	s->pend = P_NONE;
 	int rc = 0;
+	if ((p == P_ROOT_TYPE || p == P_TYPE || p == P_CTYPE) && (!v || !is_name(v, n)))
+		return fail(s, MCR_EFORMAT, "resourceType is not a FHIR type name");
 	switch (p) {
 	case P_SKIP:
 		return 1;
@@ -342,8 +360,6 @@ static int scalar(js *s, const char *v, size_t n)
 			rc = primitive(s, s->key_rel, s->key, s->key_len, v, n);
 		break;
 	case P_ROOT_TYPE:
-		if (!v)
-			return fail(s, MCR_EFORMAT, "resourceType is not a string");
 		s->nst--;
 		if (eq(v, n, "Bundle")) {
 			push(s, R_BUNDLE, 0);
@@ -354,8 +370,6 @@ static int scalar(js *s, const char *v, size_t n)
 		mcr_fhir_res_set_type(&s->rd->res, v, n);
 		return 1;
 	case P_TYPE:
-		if (!v)
-			return fail(s, MCR_EFORMAT, "resourceType is not a string");
 		if (eq(v, n, "Bundle") && s->nst == 1 && s->rd->res.root) {
 			if (s->saw_entry)
 				return fail(s, MCR_EFORMAT, "a Bundle's resourceType must come before its entry");
@@ -365,8 +379,6 @@ static int scalar(js *s, const char *v, size_t n)
 		mcr_fhir_res_set_type(&s->rd->res, v, n);
 		return 1;
 	case P_CTYPE:
-		if (!v)
-			return fail(s, MCR_EFORMAT, "resourceType is not a string");
 		rc = name_contained(s, f, v, n);
 		break;
 	case P_FULL_URL:

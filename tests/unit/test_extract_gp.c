@@ -383,6 +383,7 @@ static void test_json_malformed(void **state)
 		{"j7/utf8.json", "{\"resourceType\":\"Patient\",\"id\":\"\xff\"}", "utf8.json:1:"},
 		{"j8/deep.json", "{\"resourceType\":\"Patient\",\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 		                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]}", "deep.json:1:"},
+		{"j0/slash.json", "{\"resourceType\":\"Condition\",\"subject/reference\":\"Patient/x\"}", "slash.json:1:"},
 		{"j9/contained.json", "{\"resourceType\":\"Condition\",\"contained\":[{\"id\":\"x\"}]}", "contained.json:1:"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
