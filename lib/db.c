@@ -1,9 +1,41 @@
-/* Small SQLite helpers shared by the loader, the audit log and the reports. */
+/* Small SQLite helpers shared by the loader, the audit log, lookups and reports:
+ * the one home of turning a SQLite failure into an mcr error. */
 #include "mcr/db.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mcr/error.h"
+
+__attribute__((format(printf, 3, 0)))
+static int db_verrorf(sqlite3 *db, int code, const char *fmt, va_list ap)
+{
+	char what[512];
+	vsnprintf(what, sizeof(what), fmt, ap);
+	return mcr_error_set(code, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int mcr_db_errorf(sqlite3 *db, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = db_verrorf(db, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int mcr_db_preparef(sqlite3 *db, const char *sql, sqlite3_stmt **st, int code, const char *fmt,
+                    ...)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = db_verrorf(db, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
 
 void mcr_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -15,7 +47,7 @@ void mcr_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 
 int mcr_db_error(sqlite3 *db, const char *what)
 {
-	return mcr_error_set(MCR_EIO, "%s: %s", what, sqlite3_errmsg(db));
+	return mcr_db_errorf(db, MCR_EIO, "%s", what);
 }
 
 int mcr_db_exec(sqlite3 *db, const char *sql)
@@ -31,9 +63,7 @@ int mcr_db_exec(sqlite3 *db, const char *sql)
 
 int mcr_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return mcr_error_set(MCR_EIO, "cannot prepare %s: %s", sql, sqlite3_errmsg(db));
-	return 0;
+	return mcr_db_preparef(db, sql, st, MCR_EIO, "cannot prepare %s", sql);
 }
 
 int mcr_db_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)

@@ -131,18 +131,6 @@ mcr_fhir_format mcr_fhir_format_of(const char *path)
 	return MCR_FHIR_XML;
 }
 
-int mcr_fhir_read(mcr_fhir_reader *rd, const char *path)
-{
-	switch (mcr_fhir_format_of(path)) {
-	case MCR_FHIR_JSON:
-		return mcr_fhir_read_json(rd, path, 0);
-	case MCR_FHIR_NDJSON:
-		return mcr_fhir_read_json(rd, path, 1);
-	default:
-		return mcr_fhir_read_xml(rd, path);
-	}
-}
-
 void mcr_fhir_reader_free(mcr_fhir_reader *rd)
 {
 	if (!rd)

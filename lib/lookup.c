@@ -3,6 +3,7 @@
  * The rules and their order are in include/mcr/lookup.h and docs/LOOKUP.md.
  */
 #include "mcr/lookup.h"
+#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/freshness.h"
 #include "mcr/fs.h"
@@ -174,13 +175,14 @@ typedef struct mcr_lookup ctx;
 
 static int store_error(ctx *c, const char *what)
 {
-	return mcr_error_set(MCR_EIO, "store %s: %s: %s", c->store_path, what, sqlite3_errmsg(c->db));
+	return mcr_db_errorf(c->db, MCR_EIO, "store %s: %s", c->store_path, what);
 }
 
 static int prep(ctx *c, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK)
-		return store_error(c, "cannot read");
+	int rc = mcr_db_preparef(c->db, sql, st, MCR_EIO, "store %s: cannot read", c->store_path);
+	if (rc)
+		return rc;
 	sqlite3_bind_text(*st, 1, c->nhs, -1, SQLITE_STATIC);
 	return 0;
 }

@@ -6,6 +6,7 @@
  */
 #include "mcr/report.h"
 #include "mcr/audit.h"
+#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
@@ -51,8 +52,7 @@ static int open_ro(const char *path, sqlite3 **db)
 {
 	*db = NULL;
 	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = mcr_error_set(MCR_EIO, "cannot open %s: %s", path,
-		                       *db ? sqlite3_errmsg(*db) : "out of memory");
+		int rc = mcr_db_errorf(*db, MCR_EIO, "cannot open %s", path);
 		sqlite3_close(*db);
 		*db = NULL;
 		return rc;
@@ -62,16 +62,16 @@ static int open_ro(const char *path, sqlite3 **db)
 	return 0;
 }
 
+/* A prepare that fails on a read-only database means it is not what it should
+ * be (MCR_EFORMAT); a step that fails, that reading it failed (MCR_EIO). */
 static int prepare(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return mcr_error_set(MCR_EFORMAT, "cannot read %s: %s", what, sqlite3_errmsg(db));
-	return 0;
+	return mcr_db_preparef(db, sql, st, MCR_EFORMAT, "cannot read %s", what);
 }
 
 static int step_error(sqlite3 *db, const char *what)
 {
-	return mcr_error_set(MCR_EIO, "cannot read %s: %s", what, sqlite3_errmsg(db));
+	return mcr_db_errorf(db, MCR_EIO, "cannot read %s", what);
 }
 
 /* Every row of st (ncols text columns, at most 16) into the current table of d. */

@@ -11,6 +11,15 @@
 /* Bind s (copied) to parameter i of st, or SQL NULL when s is NULL. */
 void mcr_db_bind_text(sqlite3_stmt *st, int i, const char *s);
 
+/* Record code with the message "<fmt, formatted>: <sqlite3_errmsg(db)>" ("out of
+ * memory" when db is NULL, as sqlite3_open leaves it); returns code. Every SQLite
+ * failure message is made here; the context says which database and what. */
+int mcr_db_errorf(sqlite3 *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Prepare sql into *st; on failure as mcr_db_errorf(db, code, fmt, ...). */
+int mcr_db_preparef(sqlite3 *db, const char *sql, sqlite3_stmt **st, int code, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
 /* Record "<what>: <sqlite3_errmsg(db)>" as an MCR_EIO error; returns MCR_EIO. */
 int mcr_db_error(sqlite3 *db, const char *what);
 
