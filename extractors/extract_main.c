@@ -34,15 +34,32 @@ static void usage(const extract_program *p)
 	       "  --help, --version\n"
 	       "\n"
 	       "Exit: 0 staged; 1 failed (the file and line are named; nothing staged);\n"
-	       "2 usage or configuration error.\n",
+	       "2 usage or configuration error; 3 staged, but some records or documents were\n"
+	       "refused (each named on stderr by file and line, counted in the manifest).\n",
 	       p->name, p->description, dataset, p->org_noun, mcr_org_kind_name(p->kind), p->input_help);
+}
+
+/* At most this many refusals are printed one per line; the rest are counted. */
+#define NOTICES_SHOWN 50
+
+typedef struct notices {
+	const char *prog;
+	long n;
+} notices;
+
+static void print_notice(void *ctx, const char *msg)
+{
+	notices *ns = ctx;
+	if (ns->n++ < NOTICES_SHOWN)
+		fprintf(stderr, "%s: refused: %s\n", ns->prog, msg);
 }
 
 /*
  * Check the organisation ods is in cfg with this program's kind (else say why,
  * MCR_EXIT_USAGE), run the extract (out_dir NULL: the config's staging dir) and
  * print the summary line (org, dataset, people, members, items, withheld total)
- * and the manifest path on stdout; on failure "<prog>: <message>" on stderr.
+ * and the manifest path on stdout; on failure "<prog>: <message>" on stderr;
+ * each refusal "<prog>: refused: <file:line: what>" on stderr (exit 3).
  * Returns an MCR_EXIT_* status.
  */
 static int extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kind,
@@ -61,6 +78,8 @@ static int extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kin
 	char *manifest = NULL;
 	mcr_staged_manifest *m = NULL;
 	int rc;
+	notices ns = {prog, 0};
+	mcr_extract_set_notice(print_notice, &ns);
 	switch (kind) {
 	case MCR_KIND_GP:
 		rc = mcr_extract_gp(cfg, org, input, out_dir, &manifest);
@@ -72,6 +91,10 @@ static int extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kin
 		rc = mcr_extract_ooh(cfg, org, input, out_dir, &manifest);
 		break;
 	}
+	mcr_extract_set_notice(NULL, NULL);
+	if (ns.n > NOTICES_SHOWN)
+		fprintf(stderr, "%s: refused: %ld more not shown (%ld in all)\n", prog,
+		        ns.n - NOTICES_SHOWN, ns.n);
 	if (rc == 0)
 		rc = mcr_staged_manifest_read(manifest, &m);
 	if (rc != 0) {
@@ -86,7 +109,7 @@ static int extract_run(const char *prog, const mcr_config *cfg, mcr_org_kind kin
 	       m->dataset, m->people, m->members, m->items, withheld, manifest);
 	mcr_staged_manifest_free(m);
 	free(manifest);
-	return MCR_EXIT_OK;
+	return ns.n ? MCR_EXIT_REJECTED : MCR_EXIT_OK;
 }
 
 int extract_main(const extract_program *p, int argc, char **argv)

@@ -21,6 +21,7 @@
 #define DEFAULT_GENERATIONS 3
 #define DEFAULT_ARCHIVE_DAYS 30
 #define DEFAULT_OOH_RECENT_DAYS 90
+#define DEFAULT_MAX_UNMATCHED_PERCENT 5
 #define DEFAULT_HOLD_DROP_PERCENT 10
 #define DEFAULT_WEB_PORT 8080
 #define DEFAULT_WEB_THREADS 4
@@ -160,6 +161,24 @@ static int positive(const parse_ctx *c, yaml_node_t *n, const char *what, int mi
 	if (val < min)
 		return err_mark(c, n->start_mark, "%s must be at least %d, not %ld", what, min, val);
 	*out = (int)val;
+	return 0;
+}
+
+/* A whole number from 0 to 100. */
+static int percent(const parse_ctx *c, yaml_node_t *n, const char *what, int *out)
+{
+	const char *v = NULL;
+	int rc = text(c, n, what, &v);
+	if (rc)
+		return rc;
+	size_t len = strlen(v);
+	int pct = 0;
+	for (size_t i = 0; i < len && i < 3; i++)
+		pct = pct * 10 + (v[i] - '0');
+	if (len == 0 || len > 3 || strspn(v, "0123456789") != len || pct > 100)
+		return err_mark(c, n->start_mark, "%s must be a whole number from 0 to 100, not '%s'",
+		                what, v);
+	*out = pct;
 	return 0;
 }
 
@@ -410,7 +429,7 @@ static int parse_policy(const parse_ctx *c, yaml_node_t *n)
 		{"consent_at_point_of_care", 0, NULL, {0}}, {"objection_codes", 0, NULL, {0}},
 		{"consent_codes", 0, NULL, {0}}, {"sensitive_codes", 0, NULL, {0}},
 		{"clinician_roles", 0, NULL, {0}}, {"ooh_recent_days", 0, NULL, {0}},
-		{"roles", 1, NULL, {0}}, {"staff", 0, NULL, {0}},
+		{"roles", 1, NULL, {0}}, {"staff", 0, NULL, {0}}, {"max_unmatched_percent", 0, NULL, {0}},
 	};
 	int rc = walk_mapping(c, n, "policy", f, sizeof(f) / sizeof(f[0]));
 	if (rc)
@@ -443,6 +462,9 @@ static int parse_policy(const parse_ctx *c, yaml_node_t *n)
 	if ((rc = parse_roles(c, f[6].value)))
 		return rc;
 	if (f[7].value && (rc = parse_staff(c, f[7].value)))
+		return rc;
+	cfg->max_unmatched_percent = DEFAULT_MAX_UNMATCHED_PERCENT;
+	if (f[8].value && (rc = percent(c, f[8].value, "max_unmatched_percent", &cfg->max_unmatched_percent)))
 		return rc;
 	return 0;
 }
@@ -516,20 +538,10 @@ static int parse_load(const parse_ctx *c, yaml_node_t *n)
 		return rc;
 	if (!f[0].value)
 		return 0;
-	const char *v = NULL;
-	if ((rc = text(c, f[0].value, "hold_drop_percent", &v)))
-		return rc;
-	/* 0 holds any fall; 100 only a fall to none (which is always held). */
 	int pct = 0;
-	for (const char *p = v; *p; p++) {
-		if (*p < '0' || *p > '9' || pct > 100)
-			return err_mark(c, f[0].value->start_mark,
-			                "hold_drop_percent must be a whole number from 0 to 100, not '%s'", v);
-		pct = pct * 10 + (*p - '0');
-	}
-	if (pct > 100)
-		return err_mark(c, f[0].value->start_mark,
-		                "hold_drop_percent must be a whole number from 0 to 100, not '%s'", v);
+	/* 0 holds any fall; 100 only a fall to none (which is always held). */
+	if ((rc = percent(c, f[0].value, "hold_drop_percent", &pct)))
+		return rc;
 	c->cfg->hold_drop_percent = pct;
 	return 0;
 }

@@ -45,6 +45,7 @@ static int list_push(file_list *l, const char *path)
 	return 0;
 }
 
+/* 1 if name ends in one of suffixes (NULL-terminated). */
 static int has_suffix(const char *name, const char *const *suffixes)
 {
 	for (; *suffixes; suffixes++)
@@ -53,7 +54,24 @@ static int has_suffix(const char *name, const char *const *suffixes)
 	return 0;
 }
 
-static int walk(file_list *l, const char *dir, const char *const *suffixes, int depth)
+/* "a, b or c" of the suffixes, for messages. */
+static void suffix_list(mcr_buf *b, const char *const *suffixes)
+{
+	for (size_t i = 0; suffixes[i]; i++)
+		mcr_buf_printf(b, "%s%s", i == 0 ? "" : suffixes[i + 1] ? ", " : " or ", suffixes[i]);
+}
+
+static int not_read(const char *path, const char *const *suffixes)
+{
+	mcr_buf b = MCR_BUF_INIT;
+	suffix_list(&b, suffixes);
+	int rc = mcr_error_set(MCR_EFORMAT, "%s: not a file this extractor reads (%s); move it out of "
+	                       "the input folder", path, mcr_buf_cstr(&b));
+	mcr_buf_free(&b);
+	return rc;
+}
+
+static int walk(file_list *l, const char *dir, int depth, const char *const *suffixes)
 {
 	if (depth > 16)
 		return mcr_error_set(MCR_ELIMIT, "%s: folders nested too deep", dir);
@@ -73,10 +91,13 @@ static int walk(file_list *l, const char *dir, const char *const *suffixes, int 
 			rc = mcr_error_set_errno(MCR_EIO, "cannot stat %s", path.ptr);
 			break;
 		}
+		/* Every file is read or named: a stray file is never skipped silently. */
 		if (S_ISDIR(st.st_mode))
-			rc = walk(l, path.ptr, suffixes, depth + 1);
+			rc = walk(l, path.ptr, depth + 1, suffixes);
 		else if (S_ISREG(st.st_mode) && has_suffix(e->d_name, suffixes))
 			rc = list_push(l, path.ptr);
+		else
+			rc = not_read(path.ptr, suffixes);
 		if (rc)
 			break;
 	}
@@ -96,6 +117,30 @@ int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n)
 	return mcr_ex_list_files(input, xml, files, n);
 }
 
+int mcr_ex_only_files(const char *dir, const char *const *names)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return mcr_error_set_errno(MCR_EIO, "cannot read folder %s", dir);
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		size_t i = 0;
+		while (names[i] && strcmp(names[i], e->d_name) != 0)
+			i++;
+		if (!names[i]) {
+			mcr_buf p = MCR_BUF_INIT;
+			mcr_fs_join(&p, dir, e->d_name);
+			rc = not_read(mcr_buf_cstr(&p), names);
+			mcr_buf_free(&p);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 int mcr_ex_list_files(const char *input, const char *const *suffixes, char ***files, size_t *n)
 {
 	file_list l = {0};
@@ -106,7 +151,7 @@ int mcr_ex_list_files(const char *input, const char *const *suffixes, char ***fi
 	if (stat(input, &st) != 0)
 		return mcr_error_set_errno(MCR_EIO, "cannot open input %s", input);
 	if (S_ISDIR(st.st_mode))
-		rc = walk(&l, input, suffixes, 0);
+		rc = walk(&l, input, 0, suffixes);
 	else
 		rc = list_push(&l, input);
 	if (rc) {

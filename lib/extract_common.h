@@ -17,13 +17,19 @@
 
 /*
  * The input files: input itself when it is a file, else every regular file under
- * the folder input (recursively, dot names skipped) whose name ends in .xml or
- * .xml.gz, sorted by path. *files is freed with mcr_ex_files_free(). A missing input
- * is MCR_EIO naming it; an empty folder gives zero files.
+ * the folder input (recursively, dot names skipped) sorted by path. A file there
+ * whose name ends in none of suffixes (NULL-terminated), or that is neither a
+ * file nor a folder, is an error naming it (MCR_EFORMAT): a stray file or a
+ * format this extractor does not read is never skipped silently. *files is freed
+ * with mcr_ex_files_free(). A missing input is MCR_EIO naming it; an empty folder
+ * gives zero files.
  */
-int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n);
-/* The same for names ending in one of suffixes (NULL-terminated). */
 int mcr_ex_list_files(const char *input, const char *const *suffixes, char ***files, size_t *n);
+/* The same for .xml and .xml.gz. */
+int mcr_ex_list_xml_files(const char *input, char ***files, size_t *n);
+/* 0 if every non-dot entry of the folder dir is one of names (NULL-terminated),
+ * else MCR_EFORMAT naming the first other one. */
+int mcr_ex_only_files(const char *dir, const char *const *names);
 void mcr_ex_files_free(char **files, size_t n);
 
 /* 1 if s is a valid calendar date YYYY-MM-DD (exactly 10 characters). */

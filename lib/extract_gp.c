@@ -131,6 +131,9 @@ typedef struct gp {
 	long res_no;  /* the resource's ordinal in its file (the same in both passes) */
 	fres sub;     /* a contained Patient as a resource of its own */
 	mcr_buf ckey; /* a contained Patient's key */
+	long nclinical, nunmatched;      /* resources of the shared data set; those matching no Patient */
+	size_t first_unmatched_file;
+	int first_unmatched_line;
 	mcr_buf tmp, tmp2, key;
 	mcr_buf dv[16]; /* detail values of the item being built */
 } gp;
@@ -435,7 +438,7 @@ static int resolve_subject(gp *g, long *idx, mcr_buf *desc)
 		const char *val = fr_get(r, g->tmp2.ptr);
 		if (sys && val && strcmp(sys, NHS_SYSTEM) == 0) {
 			char nhs[11];
-			mcr_buf_printf(desc, "NHS number %s", val);
+			mcr_buf_puts(desc, "an NHS number identifier"); /* the number stays out of logs */
 			if (mcr_nhs_validate(val, nhs) != 0) {
 				mcr_error_clear();
 				return 0;
@@ -500,6 +503,21 @@ static int note_choice(gp *g, const rtype *t)
 	return 0;
 }
 
+/* A resource whose subject matches no Patient: named, counted, not staged. The
+ * share of them is checked against policy.max_unmatched_percent at the end. */
+static void unmatched(gp *g, size_t file, int line, const char *type, const char *id,
+                      const char *subject)
+{
+	mcr_ex_notice("%s:%d: %s%s%s: subject %s matches no Patient in the export; not staged "
+	              "(unmatched)", g->files[file], line, type, id ? " " : "", id ? id : "",
+	              *subject ? subject : "(none)");
+	mcr_staged_count_withheld(g->w, MCR_REASON_UNMATCHED, 1);
+	if (!g->nunmatched++) {
+		g->first_unmatched_file = file;
+		g->first_unmatched_line = line;
+	}
+}
+
 /* Apply the pending objection/consent entries to their patients. */
 static int apply_notes(gp *g)
 {
@@ -530,8 +548,7 @@ static int apply_notes(gp *g)
 		if (rc == 0 && found < 0)
 			rc = found;
 		else if (rc == 0 && !found)
-			rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s subject %s matches no Patient in the export",
-			                   g->files[n->file], n->line, n->type, mcr_buf_cstr(&desc));
+			unmatched(g, n->file, n->line, n->type, NULL, mcr_buf_cstr(&desc));
 		else if (rc == 0 && g->pats[idx].valid)
 			mcr_objection_note(&g->pats[idx].obj, g->cfg, n->code, n->date);
 	}
@@ -697,26 +714,22 @@ static int stage_clinical(gp *g, const rtype *t)
 {
 	fres *r = &g->rd.res;
 	long idx = -1;
+	g->nclinical++;
+	/* Consent decisions are not clinical content (an unmatched one was counted
+	 * by apply_notes). */
+	if (main_codes_match(g, t, is_choice_code))
+		return 0;
 	mcr_buf desc = MCR_BUF_INIT;
 	int found = resolve_subject(g, &idx, &desc);
-	if (found < 0) {
-		mcr_buf_free(&desc);
-		return found;
-	}
-	if (!found) {
-		int rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s %s: subject %s matches no Patient in the export",
-		                       g->files[g->file], r->line, t->name,
-		                       fr_get(r, "id") ? fr_get(r, "id") : "(no id)",
-		                       desc.len ? desc.ptr : "(none)");
-		mcr_buf_free(&desc);
-		return rc;
-	}
+	if (found == 0)
+		unmatched(g, g->file, r->line, t->name, fr_get(r, "id") ? fr_get(r, "id") : "(no id)",
+		          mcr_buf_cstr(&desc));
 	mcr_buf_free(&desc);
+	if (found <= 0)
+		return found;
 	gp_patient *p = &g->pats[idx];
 	if (!p->valid)
 		return 0; /* counted once with its Patient as invalid-nhs-number */
-	if (main_codes_match(g, t, is_choice_code))
-		return 0; /* consent decisions are not clinical content */
 	if (p->obj.in_force) {
 		mcr_staged_count_withheld(g->w, MCR_REASON_OBJECTION, 1);
 		return 0;
@@ -932,11 +945,33 @@ static int contained_patients(gp *g)
 	return rc;
 }
 
+/*
+ * A file's root must be a Bundle or a resource this extractor reads: anything
+ * else (an OperationOutcome is an export that failed at source, a Composition
+ * is not this data set) is an error naming the file, never an empty export.
+ * Whatever the format: the check is on the resource type. An NDJSON file (Bulk
+ * Data) holds every type of an export, one a line: there only an
+ * OperationOutcome (the export's error report) is refused.
+ */
+static int check_root(const fres *r)
+{
+	int outcome = strcmp(r->type, "OperationOutcome") == 0;
+	if (!r->root || strcmp(r->type, "Patient") == 0 || find_rtype(r->type) ||
+	    (!outcome && mcr_fhir_format_of(r->file) == MCR_FHIR_NDJSON))
+		return 0;
+	return mcr_error_set(MCR_EFORMAT, "%s:%d: root %s is not a Bundle or a resource this "
+	                     "extractor reads%s", r->file, r->line, r->type,
+	                     outcome ? " (an OperationOutcome: the export failed at source)" : "");
+}
+
 static int on_resource(gp *g)
 {
 	fres *r = &g->rd.res;
+	int rc = check_root(r);
+	if (rc)
+		return rc;
 	g->res_no++;
-	int rc = contained_patients(g);
+	rc = contained_patients(g);
 	if (rc)
 		return rc;
 	if (strcmp(r->type, "Patient") == 0)
@@ -1019,16 +1054,27 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	if (rc == 0)
 		rc = apply_notes(&g);
 	long invalid = 0;
-	for (size_t i = 0; rc == 0 && i < g.npats; i++) {
+	for (size_t i = 0; rc == 0 && i < g.npats; i++)
+		invalid += !g.pats[i].valid;
+	/* Every Patient of a practice's export is registered there: none with a valid
+	 * NHS number is a failed export, and staging it would empty the practice. */
+	if (rc == 0 && (size_t)invalid == g.npats)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no Patient with a valid NHS number in the export "
+		                   "(%zu Patients): refusing an empty export", input, g.npats);
+	for (size_t i = 0; rc == 0 && i < g.npats; i++)
 		if (g.pats[i].valid)
 			rc = mcr_staged_write_member(g.w, g.pats[i].nhs);
-		else
-			invalid++;
-	}
 	if (rc == 0 && invalid)
 		mcr_staged_count_withheld(g.w, MCR_REASON_INVALID_NHS, invalid);
 	if (rc == 0)
 		rc = run_pass(&g, 2);
+	/* A few dangling references are a real export's; many are a broken one. */
+	if (rc == 0 && g.nunmatched * 100 > (long)cfg->max_unmatched_percent * g.nclinical)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: %ld of %ld clinical resources match no Patient in "
+		                   "the export, more than policy.max_unmatched_percent (%d%%): a broken "
+		                   "export, refused (one is %s:%d)", input, g.nunmatched,
+		                   g.nclinical, cfg->max_unmatched_percent,
+		                   g.files[g.first_unmatched_file], g.first_unmatched_line);
 	if (rc == 0)
 		rc = mcr_ex_spill_emit(g.spill, g.w);
 	mcr_ex_spill_close(g.spill);

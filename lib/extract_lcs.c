@@ -232,6 +232,9 @@ int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input
 	if (mcr_fs_join(&persons, input, "persons.csv") != 0 ||
 	    mcr_fs_join(&invs, input, "involvements.csv") != 0)
 		rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+	static const char *const names[] = {"persons.csv", "involvements.csv", NULL};
+	if (rc == 0)
+		rc = mcr_ex_only_files(input, names);
 	if (rc == 0)
 		rc = mcr_ex_map_new(&l.ids);
 	if (rc == 0)
@@ -243,6 +246,17 @@ int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input
 		rc = mcr_ex_spill_open(&l.spill, folder.ptr);
 	if (rc == 0)
 		rc = read_persons(&l, persons.ptr);
+	/* A header and no rows is a failed export, not a social care system with
+	 * nobody in it: staging it would empty the organisation. */
+	size_t valid = 0;
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		valid += l.v[i].valid;
+	if (rc == 0 && l.n == 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no person rows (only a header): refusing an "
+		                   "empty export", persons.ptr);
+	else if (rc == 0 && valid == 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: none of its %zu persons has a valid NHS number: "
+		                   "refusing the export", persons.ptr, l.n);
 	if (rc == 0)
 		rc = read_involvements(&l, invs.ptr);
 	if (rc == 0)

@@ -329,6 +329,15 @@ static int extract_all(struct night *n)
 			break;
 		if (status == 0)
 			continue;
+		if (status == MCR_EXIT_REJECTED) {
+			/* Staged: the loader takes the file; the refusals (named in the log
+			 * by the extractor) make the night degraded, not the data stale. */
+			degrade(n);
+			night_log(n, LOG_WARNING, "step=extract org=%s staged, but some records or "
+			          "documents were refused (named above)", o->ods);
+			problem(n, "extract of %s refused some records or documents (see the log)", o->ods);
+			continue;
+		}
 		n->res->extracts_failed++;
 		degrade(n);
 		add_word(&n->res->failed_orgs, " ", o->ods);

@@ -36,6 +36,7 @@
  *     sensitive_codes: [...]               # SNOMED CT codes (GP summary exclusion sets)
  *     clinician_roles: [...]               # role codes that count as clinical advice (OOH)
  *     ooh_recent_days: 90                  # OOH cases this recent form the OOH's own list
+ *     max_unmatched_percent: 5             # GP: more resources without their Patient: refused
  *     roles:
  *       clinician: [demographics, allergies, medications, problems, immunisations,
  *                   results, encounters, social-care, misc-reports]
@@ -148,6 +149,8 @@ typedef struct mcr_config {
 	int consent_required; /* 1: explicit consent at the point of care */
 	mcr_codes objection_codes, consent_codes, sensitive_codes, clinician_roles;
 	int ooh_recent_days;  /* default 90 */
+	int max_unmatched_percent; /* GP: above this share of clinical resources matching no
+	                              Patient the export is broken and refused; default 5 */
 	mcr_role *roles;
 	size_t nroles;
 	mcr_staff *staff;

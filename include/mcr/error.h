@@ -15,7 +15,8 @@
 #define MCR_EXIT_OK 0
 #define MCR_EXIT_FAILED 1     /* the work failed; stderr names what and where */
 #define MCR_EXIT_USAGE 2      /* usage or configuration error */
-#define MCR_EXIT_REJECTED 3   /* mcr-load: generation built, staged file(s) rejected; jobs: degraded */
+#define MCR_EXIT_REJECTED 3   /* mcr-load: generation built, staged file(s) rejected; jobs: degraded;
+                                 extractors: staged, some records or documents refused */
 #define MCR_EXIT_DENIED 3     /* mcr-lookup: access denied */
 #define MCR_EXIT_NO_RECORD 4  /* mcr-lookup: no record of that person */
 #define MCR_EXIT_LOCKED 75    /* another run holds the lock (EX_TEMPFAIL) */

@@ -102,6 +102,7 @@ static void test_full(void **state)
 	assert_true(mcr_config_code_in(&c->clinician_roles, "R0260"));
 	assert_true(mcr_config_code_in(&c->clinician_roles, "R0270"));
 	assert_int_equal(c->ooh_recent_days, 60);
+	assert_int_equal(c->max_unmatched_percent, 2);
 
 	assert_int_equal(c->nroles, 2);
 	const mcr_role *r = mcr_config_role(c, "clinician");
@@ -147,6 +148,7 @@ static void test_defaults(void **state)
 	assert_false(mcr_config_code_in(&c->sensitive_codes, "416409005"));
 	assert_int_equal(c->clinician_roles.count, 0);
 	assert_int_equal(c->ooh_recent_days, 90);
+	assert_int_equal(c->max_unmatched_percent, 5);
 	assert_int_equal(c->nstaff, 0);
 	assert_int_equal(mcr_config_role(c, "clinician")->sections, 1u << MCR_SECTION_ALLERGIES);
 	assert_false(c->web.present);
@@ -267,6 +269,7 @@ static const struct {
 	{"bad-web-duplicate-launcher.yaml", ":18:11: duplicate launcher 'lcs' (first at line 15)"},
 	{"bad-web-timeouts.yaml", ":14:17: session_idle (900) must not exceed session_max (600)"},
 	{"bad-web-unknown-key.yaml", ":18:7: unknown key 'secret' in a launcher"},
+	{"bad-unmatched-percent.yaml", ":10:26: max_unmatched_percent must be a whole number from 0 to 100, not '5%'"},
 };
 
 static void test_bad(void **state)

@@ -107,21 +107,137 @@ static const char patient_and[] =
 	"<system value=\"https://fhir.nhs.uk/Id/nhs-number\"/><value value=\"9990000018\"/></identifier>"
 	"</Patient></resource></entry>\n";
 
-/* A resource whose subject matches no Patient: an error naming file and line. */
+static void patient_entry(mcr_buf *b, const char *id, const char *nhs, const char *birth);
+
+/*
+ * Resources whose subject matches no Patient: each named by file and line and
+ * counted unmatched, the rest staged; above policy.max_unmatched_percent (5) of
+ * the clinical resources, a broken export: refused, nothing staged.
+ */
+static void write_orphans(int matched, int orphans)
+{
+	mcr_buf b = MCR_BUF_INIT;
+	mcr_buf_puts(&b, patient_and);
+	for (int i = 0; i < orphans; i++)
+		mcr_buf_printf(&b, "<entry><resource>\n<Condition xmlns=\"http://hl7.org/fhir\"><id value=\"c9-%d\"/>"
+		               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"38341003\"/></coding></code>"
+		               "<subject><reference value=\"Patient/nobody\"/></subject></Condition></resource></entry>\n", i);
+	/* An objection entry for nobody is unmatched too. */
+	mcr_buf_puts(&b, "<entry><resource>\n<Observation xmlns=\"http://hl7.org/fhir\"><id value=\"o9\"/>"
+	             "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"416409005\"/></coding></code>"
+	             "<subject><identifier><system value=\"https://fhir.nhs.uk/Id/nhs-number\"/><value value=\"9990000026\"/>"
+	             "</identifier></subject><effectiveDateTime value=\"2020-01-01\"/></Observation></resource></entry>\n");
+	for (int i = 0; i < matched; i++)
+		mcr_buf_printf(&b, "<entry><resource><Condition xmlns=\"http://hl7.org/fhir\"><id value=\"c%d\"/>"
+		               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"38341003\"/></coding></code>"
+		               "<subject><reference value=\"Patient/p1\"/></subject></Condition></resource></entry>\n", i);
+	mcr_buf_puts(&b, "</Bundle>\n");
+	twrite("in/unresolved.xml", b.ptr);
+	mcr_buf_free(&b);
+}
+
 static void test_unresolved(void **state)
 {
 	(void)state;
-	mcr_buf b = MCR_BUF_INIT;
-	mcr_buf_printf(&b, "%s<entry><resource>\n<Condition xmlns=\"http://hl7.org/fhir\"><id value=\"c9\"/>"
-	               "<code><coding><system value=\"http://snomed.info/sct\"/><code value=\"38341003\"/></coding></code>"
-	               "<subject><reference value=\"Patient/nobody\"/></subject></Condition></resource></entry>\n</Bundle>\n",
-	               patient_and);
-	const char *p = twrite("in/unresolved.xml", b.ptr);
-	mcr_buf_free(&b);
-	assert_int_equal(textract(MCR_KIND_GP, "A81001", p), MCR_EFORMAT);
-	assert_error_has("unresolved.xml:4:");
-	assert_error_has("Patient/nobody");
+	char in[128];
+	snprintf(in, sizeof in, "%s/in", tdir);
+	/* 2 of 41 (4.9%): staged, named, counted. */
+	write_orphans(39, 1);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", in), 0);
+	assert_int_equal(tman->items, 39);
+	assert_int_equal(tman->withheld[MCR_REASON_UNMATCHED], 2);
+	assert_int_equal(tman->objections, 0);
+	assert_int_equal(tnotes_n, 2);
+	assert_notice_has("unresolved.xml:4: Condition c9-0: subject Patient/nobody matches no Patient in the export; not staged (unmatched)");
+	assert_notice_has("unresolved.xml:6: Observation: subject an NHS number identifier matches no Patient");
+	assert_false(strstr(mcr_buf_cstr(&tnotes), "9990000026"));
+	/* 3 of 41: more than 5%: the export is broken. */
+	mcr_buf cmd = MCR_BUF_INIT;
+	mcr_buf_printf(&cmd, "rm -rf '%s/staging'", tdir);
+	assert_int_equal(system(cmd.ptr), 0);
+	mcr_buf_free(&cmd);
+	write_orphans(38, 2);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", in), MCR_EFORMAT);
+	assert_error_has("3 of 41 clinical resources match no Patient");
+	assert_error_has("max_unmatched_percent (5%)");
+	assert_error_has("refused (one is ");
+	assert_error_has("unresolved.xml:8)");
 	assert_false(staged_files_left());
+}
+
+/* The public UK Core clinical examples without their Patient: every one
+ * unmatched, far above the limit: refused. */
+static void test_orphans_public(void **state)
+{
+	(void)state;
+	mcr_buf cmd = MCR_BUF_INIT;
+	mcr_buf_printf(&cmd, "mkdir -p '%s/uk' && cp '%s'/*.xml '%s/uk/' && rm '%s'/uk/UKCore-Patient-*",
+	               tdir, tdata("fhir/ukcore"), tdir, tdir);
+	assert_int_equal(system(cmd.ptr), 0);
+	mcr_buf_reset(&cmd);
+	mcr_buf_printf(&cmd, "%s/uk", tdir);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", cmd.ptr), MCR_EFORMAT);
+	/* No Patient at all: refused before anything else. */
+	assert_error_has("no Patient with a valid NHS number in the export (0 Patients)");
+	assert_false(staged_files_left());
+	mcr_buf_free(&cmd);
+}
+
+/*
+ * Exports that are not exports: an OperationOutcome, a Composition, a folder of
+ * them, an empty Bundle, Patients without valid NHS numbers, a stray file: each
+ * an error naming the file; nothing staged (the loader never sees an empty file).
+ */
+static void test_not_an_export(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *text, *error;
+	} cases[] = {
+		{"oo/outcome.xml",
+		 "<OperationOutcome xmlns=\"http://hl7.org/fhir\"><issue><severity value=\"error\"/>"
+		 "<code value=\"exception\"/></issue></OperationOutcome>\n",
+		 "outcome.xml:1: root OperationOutcome is not a Bundle or a resource this extractor reads "
+		 "(an OperationOutcome: the export failed at source)"},
+		{"comp/c1.xml", "<Composition xmlns=\"http://hl7.org/fhir\"><status value=\"final\"/></Composition>\n",
+		 "c1.xml:1: root Composition is not a Bundle"},
+		{"empty/bundle.xml", "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/></Bundle>\n",
+		 "no Patient with a valid NHS number in the export (0 Patients)"},
+		{"invalid/bundle.xml",
+		 "<Bundle xmlns=\"http://hl7.org/fhir\"><entry><resource><Patient xmlns=\"http://hl7.org/fhir\">"
+		 "<id value=\"a\"/><identifier><system value=\"https://fhir.nhs.uk/Id/nhs-number\"/>"
+		 "<value value=\"9990000019\"/></identifier></Patient></resource></entry><entry><resource>"
+		 "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"b\"/></Patient></resource></entry></Bundle>\n",
+		 "no Patient with a valid NHS number in the export (2 Patients)"},
+		{"jsonoo/outcome.json", "{\"resourceType\": \"OperationOutcome\", \"issue\": []}\n",
+		 "outcome.json:1: root OperationOutcome is not a Bundle"},
+		{"ndoo/errors.ndjson", "{\"resourceType\": \"OperationOutcome\", \"issue\": []}\n",
+		 "errors.ndjson:1: root OperationOutcome is not a Bundle"},
+		{"stray/export.csv", "a,b\n",
+		 "export.csv: not a file this extractor reads (.xml, .xml.gz, .json, .json.gz, .ndjson or .ndjson.gz)"},
+		{"stray2/notes.txt", "hello\n", "notes.txt: not a file this extractor reads"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *p = twrite(cases[i].name, cases[i].text);
+		char dir[256];
+		snprintf(dir, sizeof dir, "%s", p);
+		*strrchr(dir, '/') = '\0';
+		if (strncmp(cases[i].name, "stray", 5) == 0) {
+			mcr_buf b = MCR_BUF_INIT;
+			patient_entry(&b, "p1", "9990000018", NULL);
+			mcr_buf good = MCR_BUF_INIT;
+			mcr_buf_printf(&good, "<Bundle xmlns=\"http://hl7.org/fhir\">%s</Bundle>\n", b.ptr);
+			char gname[64];
+			snprintf(gname, sizeof gname, "%.*s/good.xml",
+			         (int)(strchr(cases[i].name, '/') - cases[i].name), cases[i].name);
+			twrite(gname, good.ptr);
+			mcr_buf_free(&good);
+			mcr_buf_free(&b);
+		}
+		assert_int_equal(textract(MCR_KIND_GP, "A81001", dir), MCR_EFORMAT);
+		assert_error_has(cases[i].error);
+		assert_false(staged_files_left());
+	}
 }
 
 /* One Patient entry, and one Condition entry with an onset date (and more XML). */
@@ -353,16 +469,14 @@ static void test_json(void **state)
 	test_ndjson_gz();
 }
 
-/* A Synthea Bulk Data export: US identifiers, so every Patient is counted
- * without a valid NHS number and nothing of theirs is staged. */
+/* A Synthea Bulk Data export: US identifiers, so no Patient has a valid NHS
+ * number: not a practice's export; refused, never staged as an empty practice. */
 static void test_ndjson_bulk(void **state)
 {
 	(void)state;
-	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/bulk-ndjson")), 0);
-	assert_int_equal(tman->people, 0);
-	assert_int_equal(tman->members, 0);
-	assert_int_equal(tman->items, 0);
-	assert_int_equal(tman->withheld[MCR_REASON_INVALID_NHS], 13);
+	assert_int_equal(textract(MCR_KIND_GP, "A81001", tdata("fhir/bulk-ndjson")), MCR_EFORMAT);
+	assert_error_has("no Patient with a valid NHS number in the export (13 Patients)");
+	assert_false(staged_files_left());
 }
 
 /* Bad JSON: file, line and column named; nothing staged. */
@@ -474,6 +588,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rules_bucketed, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_unresolved, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_dates, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_orphans_public, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_not_an_export, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_malformed, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_hostile, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, tsetup, tteardown),

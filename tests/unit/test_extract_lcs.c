@@ -88,6 +88,14 @@ static void test_bad(void **state)
 	expect_bad("person_id,nhs_number\r\nP1,9990000018\r\n", INV_HEAD, "missing column");
 	expect_bad(PERSONS_HEAD "P1,9990000018,A,B,2000-01-01,adults,Y,\r\nP1,9990000026,C,D,2000-01-01,adults,Y,\r\n",
 	           INV_HEAD, "persons.csv:3: duplicate person_id");
+	/* Exports that stage nothing: a failed export, never an empty organisation. */
+	expect_bad(PERSONS_HEAD, INV_HEAD, "persons.csv: no person rows (only a header): refusing an empty export");
+	expect_bad(PERSONS_HEAD "P1,9990000019,A,B,2000-01-01,adults,Y,\r\nP2,,C,D,2000-01-01,adults,Y,\r\n",
+	           INV_HEAD, "persons.csv: none of its 2 persons has a valid NHS number");
+	/* A stray file in the folder is named, not skipped. */
+	twrite("bad/persons.csv.bak", "old\n");
+	expect_bad(PERSONS_HEAD "P1,9990000018,A,B,2000-01-01,adults,Y,\r\n", INV_HEAD,
+	           "persons.csv.bak: not a file this extractor reads (persons.csv or involvements.csv)");
 }
 
 int main(void)

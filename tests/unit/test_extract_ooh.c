@@ -69,7 +69,7 @@ static void put_case(const char *name, const char *id, const char *root, const c
 static void test_public(void **state)
 {
 	(void)state;
-	assert_int_equal(textract(MCR_KIND_OOH, "NLO11", tdata("cda")), 0);
+	assert_int_equal(textract(MCR_KIND_OOH, "NLO11", tdata("cda/public")), 0);
 	assert_int_equal(tman->people, 0);
 	assert_int_equal(tman->members, 0);
 	assert_int_equal(tman->items, 0);
