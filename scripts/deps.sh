@@ -5,7 +5,7 @@
 set -eu
 build=(build-essential cmake pkg-config
        libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev
-       libjwt-dev libmicrohttpd-dev)
+       libjwt-dev libmicrohttpd-dev clang libclang-rt-14-dev)
 tools=(sqlite3 libxml2-utils valgrind chromium poppler-utils procps time python3 openssl)
 missing=()
 for p in "${build[@]}" "${tools[@]}"; do

@@ -391,8 +391,8 @@ static long qf(sqlite3 *db, const char *fmt, ...)
 static char *dump(sqlite3 *db)
 {
 	static const char *const queries[] = {
-		"SELECT org, dataset, kind, name, extracted, shares_from, manifest, people, members, "
-		"items, objections FROM source ORDER BY org",
+		("SELECT org, dataset, kind, name, extracted, shares_from, manifest, people, members, "
+		 "items, objections FROM source ORDER BY org"),
 		"SELECT * FROM source_section ORDER BY 1, 2",
 		"SELECT * FROM withheld ORDER BY 1, 2",
 		"SELECT * FROM member ORDER BY 1, 2",
