@@ -6,12 +6,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "mcr/audit.h"
 #include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/schema.h"
+
+/*
+ * Copy the audit log's head into the history (DESIGN.md "Audit"): one more place
+ * outside the audit database that verify-audit checks it against. A region with
+ * no audit log yet, or one whose head is unreadable, gets no row: the load is not
+ * the place to fail for it (verify-audit reports it).
+ */
+static int record_audit_checkpoint(load_run *r)
+{
+	mcr_audit_checkpoint head;
+	sqlite3_stmt *st = NULL;
+	if (!r->cfg->audit_path || mcr_audit_read_head(r->cfg->audit_path, &head) != 0) {
+		mcr_error_clear();
+		return 0;
+	}
+	char taken[32];
+	mcr_time_iso(time(NULL), taken);
+	int rc = mcr_db_prepare(r->hist, "INSERT INTO audit_checkpoint (run_id, taken, seq, hash) "
+	                                 "VALUES (?1, ?2, ?3, ?4)", &st);
+	if (rc)
+		return rc;
+	mcr_db_bind_text(st, 1, r->run_id);
+	mcr_db_bind_text(st, 2, taken);
+	sqlite3_bind_int64(st, 3, head.seq);
+	mcr_db_bind_text(st, 4, head.hash);
+	rc = mcr_db_step_done(r->hist, st, "history.sqlite");
+	sqlite3_finalize(st);
+	return rc;
+}
 
 int mcr_load_history_start(load_run *r)
 {
@@ -53,7 +84,9 @@ int mcr_load_history_start(load_run *r)
 		goto out;
 	mcr_db_bind_text(st, 1, r->run_id);
 	mcr_db_bind_text(st, 2, r->now_iso);
-	rc = mcr_db_step_done(r->hist, st, "history.sqlite");
+	if ((rc = mcr_db_step_done(r->hist, st, "history.sqlite")))
+		goto out;
+	rc = record_audit_checkpoint(r);
 out:
 	sqlite3_finalize(st);
 	mcr_buf_free(&path);

@@ -1,5 +1,6 @@
 /* The nightly runner: extract -> load -> archive -> check -> report, logged. */
 #include "mcr/night.h"
+#include "mcr/audit.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/report.h"
@@ -584,6 +585,27 @@ static int open_log(struct night *n)
 	return 0;
 }
 
+/*
+ * The audit log's head into the log and syslog as "audit checkpoint N:HASH"
+ * (DESIGN.md "Audit"): operators ship both off the machine, and verify-audit
+ * checks the audit log against every such line it can see.
+ */
+static void log_audit_checkpoint(struct night *n)
+{
+	mcr_audit_checkpoint head;
+	if (!n->cfg->audit_path)
+		return;
+	int rc = mcr_audit_read_head(n->cfg->audit_path, &head);
+	if (rc == 0) {
+		char cp[MCR_AUDIT_CHECKPOINT_MAX];
+		mcr_audit_checkpoint_format(&head, cp);
+		night_log(n, LOG_INFO, MCR_AUDIT_CHECKPOINT_WORDS " %s", cp);
+	} else if (rc != MCR_ENOTFOUND) {
+		night_log(n, LOG_ERR, "audit log head unreadable: %s", mcr_error_message());
+	}
+	mcr_error_clear();
+}
+
 static const char *outcome_name(int status)
 {
 	switch (status) {
@@ -674,6 +696,7 @@ done:
 		res->status = MCR_EXIT_FAILED;
 		rc = 0;
 	}
+	log_audit_checkpoint(&n);
 	res->seconds = mono_seconds() - started;
 	/* The problems, one per line for the operator's summary, share the log line. */
 	mcr_buf joined = MCR_BUF_INIT;

@@ -74,6 +74,34 @@ static int step_error(sqlite3 *db, const char *what)
 	return mcr_db_errorf(db, MCR_EIO, "cannot read %s", what);
 }
 
+/*
+ * Every report ends with the audit log's head as it was when the report was made
+ * ("audit checkpoint N:HASH"): a copy of the checkpoint outside the audit database
+ * that `verify-audit --checkpoint` (or --checkpoint-file on a saved report) checks
+ * later. No footer when there is no audit log yet.
+ */
+static int render_report(const mcr_config *cfg, mcr_report_doc *d, mcr_report_format f, mcr_buf *out)
+{
+	mcr_audit_checkpoint head;
+	mcr_buf text = MCR_BUF_INIT;
+	int rc = 0, hrc = cfg->audit_path ? mcr_audit_read_head(cfg->audit_path, &head) : MCR_ENOTFOUND;
+	if (hrc == 0) {
+		char cp[MCR_AUDIT_CHECKPOINT_MAX];
+		mcr_audit_checkpoint_format(&head, cp);
+		rc = mcr_buf_printf(&text, "Audit log at this report: " MCR_AUDIT_CHECKPOINT_WORDS " %s", cp);
+	} else if (hrc != MCR_ENOTFOUND) {
+		rc = mcr_buf_printf(&text, "Audit log at this report: head unreadable (%s); run mcr-report "
+		                    "verify-audit", mcr_error_message());
+	}
+	mcr_error_clear();
+	if (!rc && text.len)
+		rc = mcr_report_doc_footer(d, text.ptr);
+	if (!rc)
+		rc = mcr_report_doc_render(d, f, out);
+	mcr_buf_free(&text);
+	return rc;
+}
+
 /* Every row of st (ncols text columns, at most 16) into the current table of d. */
 static int rows_to_table(mcr_report_doc *d, sqlite3 *db, sqlite3_stmt *st, int ncols,
                          const char *what)
@@ -610,7 +638,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 		goto out;
 	if ((rc = coverage_doc(cfg, d, &c, now)))
 		goto out;
-	rc = mcr_report_doc_render(d, f, out);
+	rc = render_report(cfg, d, f, out);
 out:
 	mcr_report_doc_free(d);
 	sqlite3_close(db);
@@ -818,7 +846,7 @@ int mcr_report_access(const mcr_config *cfg, const char *nhs, const char *const 
 	}
 	if ((rc = tally_note(d, &tally, "entry", "entries")))
 		goto out;
-	rc = mcr_report_doc_render(d, f, out);
+	rc = render_report(cfg, d, f, out);
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -1198,7 +1226,7 @@ int mcr_report_break_glass(const mcr_config *cfg, const char *org,
 	if ((rc = mcr_report_doc_note(d, "%zu break-glass %s; %zu self-access %s.", nbg,
 	                              nbg == 1 ? "entry" : "entries", nself,
 	                              nself == 1 ? "attempt" : "attempts")) ||
-	    (rc = mcr_report_doc_render(d, f, out)))
+	    (rc = render_report(cfg, d, f, out)))
 		goto out;
 out:
 	for (size_t i = 0; i < n; i++) {
@@ -1281,7 +1309,7 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 		if ((rc = mcr_report_doc_note(d, "No load has run yet (no %s).", path.ptr)) ||
 		    (rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
 			goto out;
-		rc = mcr_report_doc_render(d, f, out);
+		rc = render_report(cfg, d, f, out);
 		goto out;
 	}
 	if ((rc = open_ro(path.ptr, &db)) ||
@@ -1311,7 +1339,7 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	st = NULL;
 	if ((rc = loads_guard_table(d, db, path.ptr, limit)))
 		goto out;
-	rc = mcr_report_doc_render(d, f, out);
+	rc = render_report(cfg, d, f, out);
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -1322,23 +1350,99 @@ out:
 
 /* ---- verify-audit ----------------------------------------------------------------- */
 
+/* Checkpoints mcr-load recorded in the load history (table audit_checkpoint), if any. */
+static int history_checkpoints(const mcr_config *cfg, mcr_audit_checkpoints *l, size_t *found)
+{
+	mcr_buf path = MCR_BUF_INIT;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t before = l->n;
+	int rc = mcr_fs_join(&path, cfg->store_dir, "history.sqlite");
+	if (rc || !mcr_fs_exists(path.ptr) || (rc = open_ro(path.ptr, &db)))
+		goto out;
+	/* A history older than the table has none. */
+	if (sqlite3_prepare_v2(db, "SELECT run_id, seq, hash FROM audit_checkpoint ORDER BY seq", -1, &st,
+	                       NULL) != SQLITE_OK)
+		goto out;
+	int step;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		mcr_audit_checkpoint c;
+		mcr_buf text = MCR_BUF_INIT, src = MCR_BUF_INIT;
+		rc = mcr_buf_printf(&text, "%lld:%s", (long long)sqlite3_column_int64(st, 1), col_text(st, 2));
+		if (!rc)
+			rc = mcr_buf_printf(&src, "load history run %s", col_text(st, 0));
+		if (!rc && mcr_audit_checkpoint_parse(text.ptr, src.ptr, &c) != 0)
+			rc = mcr_error_set(MCR_EFORMAT, "%s: bad audit checkpoint '%s' in %s", path.ptr, text.ptr,
+			                   src.ptr);
+		if (!rc)
+			rc = mcr_audit_checkpoints_add(l, &c);
+		mcr_buf_free(&text);
+		mcr_buf_free(&src);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = step_error(db, path.ptr);
+out:
+	*found = l->n - before;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	mcr_buf_free(&path);
+	return rc;
+}
+
 int mcr_report_verify_audit(const mcr_config *cfg, mcr_report_format f, mcr_buf *out)
 {
-	static const char *const cols[] = { "audit_log", "entries", "result" };
+	return mcr_report_verify_audit_with(cfg, NULL, f, out);
+}
+
+int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoints *given,
+                                 mcr_report_format f, mcr_buf *out)
+{
+	static const char *const cols[] = { "audit_log", "entries", "result", "head", "checkpoints" };
 	mcr_report_doc *d = NULL;
 	mcr_audit_verify_result res;
-	char n[32];
+	mcr_audit_checkpoints all = { 0 };
+	mcr_buf checked = MCR_BUF_INIT;
+	size_t from_history = 0, from_log = 0;
+	char n[32], head[MCR_AUDIT_CHECKPOINT_MAX];
 	int rc;
 	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
 		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
 		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
-	if ((rc = mcr_audit_verify(cfg->audit_path, NULL, &res)))
-		return rc;
-	const char *row[] = { cfg->audit_path, ltoa_buf(n, res.entries), "chain intact" };
-	if (!(rc = mcr_report_doc_new(&d, "Audit log verification")) &&
-	    !(rc = mcr_report_doc_table(d, NULL, 3, cols, 0x2u, 0x4u, MCR_REPORT_IN_CSV)) &&
-	    !(rc = mcr_report_doc_row(d, row)))
-		rc = mcr_report_doc_render(d, f, out);
+	if ((rc = history_checkpoints(cfg, &all, &from_history)))
+		goto out;
+	if (cfg->log_path) {
+		size_t before = all.n;
+		if ((rc = mcr_audit_checkpoints_scan(&all, cfg->log_path, 1)))
+			goto out;
+		from_log = all.n - before;
+	}
+	for (size_t i = 0; given && i < given->n; i++)
+		if ((rc = mcr_audit_checkpoints_add(&all, &given->v[i])))
+			goto out;
+	if ((rc = mcr_audit_verify(cfg->audit_path, &all, &res)))
+		goto out;
+	mcr_audit_checkpoint h = { .seq = res.entries };
+	memcpy(h.hash, res.head, sizeof(h.hash));
+	mcr_audit_checkpoint_format(&h, head);
+	if (all.n)
+		rc = mcr_buf_printf(&checked, "%zu matched: load history %zu; log %zu; given %zu", all.n,
+		                    from_history, from_log, given ? given->n : 0);
+	else
+		rc = mcr_buf_puts(&checked, "none found");
+	const char *row[] = { cfg->audit_path, ltoa_buf(n, res.entries), "chain intact", head, checked.ptr };
+	if (rc || (rc = mcr_report_doc_new(&d, "Audit log verification")) ||
+	    (rc = mcr_report_doc_table(d, NULL, 5, cols, 0x2u, 0x4u, MCR_REPORT_IN_CSV)) ||
+	    (rc = mcr_report_doc_row(d, row)))
+		goto out;
+	if (!all.n)
+		rc = mcr_report_doc_note(d, "No checkpoint was found to check against, so deleting the newest "
+		                         "entries or replacing the whole log would not be found: give one with "
+		                         "--checkpoint N:HASH (from a report, the log or syslog).");
+	if (!rc)
+		rc = render_report(cfg, d, f, out);
+out:
 	mcr_report_doc_free(d);
+	mcr_audit_checkpoints_free(&all);
+	mcr_buf_free(&checked);
 	return rc;
 }

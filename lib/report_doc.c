@@ -28,6 +28,7 @@ typedef struct block {
 
 struct mcr_report_doc {
 	char *title;
+	char *footer;         /* last line in every format, or NULL */
 	block *blocks;
 	size_t nblocks, cap;
 	int table;            /* index of the latest table, -1 when none */
@@ -96,6 +97,7 @@ void mcr_report_doc_free(mcr_report_doc *d)
 	}
 	free(d->blocks);
 	free(d->title);
+	free(d->footer);
 	free(d);
 }
 
@@ -549,6 +551,9 @@ static int render_html_body(const mcr_report_doc *d, int whole_page, mcr_buf *ou
 		if (rc)
 			return MCR_ENOMEM;
 	}
+	if (d->footer && (mcr_buf_puts(out, "<p class=\"note footer\">") || mcr_html_escape(out, d->footer) ||
+	                  mcr_buf_puts(out, "</p>\n")))
+		return MCR_ENOMEM;
 	return 0;
 }
 
@@ -562,11 +567,30 @@ static int render_html(const mcr_report_doc *d, mcr_buf *out)
 	return mcr_html_page_end(out, &page);
 }
 
+int mcr_report_doc_footer(mcr_report_doc *d, const char *text)
+{
+	char *t = dup_str(text);
+	if (!t)
+		return mcr_error_set(MCR_ENOMEM, "out of memory adding a report footer");
+	free(d->footer);
+	d->footer = t;
+	return 0;
+}
+
 int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf *out)
 {
 	switch (f) {
-	case MCR_REPORT_TEXT: return render_text(d, out);
-	case MCR_REPORT_CSV: return render_csv(d, out);
+	case MCR_REPORT_TEXT:
+		if (render_text(d, out) ||
+		    (d->footer && mcr_buf_printf(out, "\n%s\n", d->footer)))
+			return MCR_ENOMEM;
+		return 0;
+	case MCR_REPORT_CSV:
+		/* After the rows, as a comment line: spreadsheets show it as one cell. */
+		if (render_csv(d, out) ||
+		    (d->footer && mcr_buf_printf(out, "# %s\r\n", d->footer)))
+			return MCR_ENOMEM;
+		return 0;
 	case MCR_REPORT_HTML: return render_html(d, out);
 	case MCR_REPORT_HTML_BODY: return render_html_body(d, 0, out);
 	}

@@ -22,3 +22,12 @@ CREATE TABLE IF NOT EXISTS load_file (
   items     INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, org, dataset, manifest)
 );
+-- The audit log's head when each load started (DESIGN.md "Audit": the chain head is
+-- checkpointed outside the audit database). mcr-report verify-audit checks the log
+-- against every row: deleting its newest entries or replacing it is found.
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+  run_id TEXT PRIMARY KEY REFERENCES load(run_id),
+  taken  TEXT NOT NULL,          -- system clock, ISO 8601 UTC
+  seq    INTEGER NOT NULL,       -- entries in the log
+  hash   TEXT NOT NULL           -- hash of entry seq (64 zeros when empty)
+);

@@ -1,5 +1,6 @@
 /* mcr-report: coverage and audit reports for information governance (docs/REPORTS.md). */
 #include "cli.h"
+#include "mcr/audit.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/report.h"
@@ -24,7 +25,12 @@ static const char usage[] =
 	"                                    break-glass access by organisation whose data\n"
 	"                                    was seen, and self-access attempts\n"
 	"  loads [--limit N]                 history of load runs, newest first\n"
-	"  verify-audit                      check the audit log's hash chain\n"
+	"  verify-audit [--checkpoint N:HASH]... [--checkpoint-file FILE]...\n"
+	"                                    check the audit log's hash chain, and that it\n"
+	"                                    still holds every checkpoint: the load\n"
+	"                                    history's, the log's (paths.log), and those\n"
+	"                                    given or found in FILE (a saved report, a\n"
+	"                                    syslog export: lines \"audit checkpoint N:HASH\")\n"
 	"\n"
 	"Options:\n"
 	"  --config FILE    configuration (default $MCR_CONFIG, else ./mcr.yaml)\n"
@@ -34,12 +40,14 @@ static const char usage[] =
 	"  --version        show the version\n"
 	"\n"
 	"DATE is YYYY-MM-DD (a whole UTC day) or YYYY-MM-DDTHH:MM:SSZ; both bounds are\n"
-	"inclusive. Exit status: 0 done, 1 failed (verify-audit: a bad entry, named on\n"
-	"stderr), 2 usage or configuration error.\n";
+	"inclusive. Every report ends with the audit log's head as \"audit checkpoint\n"
+	"N:HASH\". Exit status: 0 done, 1 failed (verify-audit: a bad entry or a\n"
+	"checkpoint the log does not hold, named on stderr), 2 usage or configuration\n"
+	"error.\n";
 
 enum { OPT_CONFIG = 'c', OPT_FORMAT = 'f', OPT_OUT = 'o', OPT_HELP = 'h', OPT_VERSION = 'V',
        OPT_NHS = 'n', OPT_USER = 'u', OPT_FROM = 'F', OPT_TO = 'T', OPT_ORG = 'O',
-       OPT_LIMIT = 'l' };
+       OPT_LIMIT = 'l', OPT_CHECKPOINT = 'k', OPT_CHECKPOINT_FILE = 'K' };
 
 static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -53,6 +61,8 @@ static const struct option options[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "org", required_argument, NULL, OPT_ORG },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+	{ "checkpoint-file", required_argument, NULL, OPT_CHECKPOINT_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -70,6 +80,9 @@ static int option_allowed(const char *report, int opt)
 		return strcmp(report, "break-glass") == 0;
 	case OPT_LIMIT:
 		return strcmp(report, "loads") == 0;
+	case OPT_CHECKPOINT:
+	case OPT_CHECKPOINT_FILE:
+		return strcmp(report, "verify-audit") == 0;
 	default:
 		return 1;
 	}
@@ -97,10 +110,14 @@ int main(int argc, char **argv)
 	mcr_config *cfg = NULL;
 	mcr_report_format format;
 	mcr_buf out = MCR_BUF_INIT;
+	mcr_audit_checkpoints checkpoints = { 0 };
+	const char **cp_files = NULL;
+	size_t ncp_files = 0, ncp_given = 0;
 	int status = MCR_EXIT_OK, rc, opt;
 
 	users = calloc((size_t)argc + 1, sizeof(*users));
-	if (!users) {
+	cp_files = calloc((size_t)argc + 1, sizeof(*cp_files));
+	if (!users || !cp_files) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return MCR_EXIT_FAILED;
 	}
@@ -135,6 +152,17 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_CHECKPOINT: {
+			mcr_audit_checkpoint c;
+			if (mcr_audit_checkpoint_parse(optarg, "--checkpoint", &c) != 0 ||
+			    mcr_audit_checkpoints_add(&checkpoints, &c) != 0) {
+				status = mcr_cli_usage_error(prog, "%s", mcr_error_message());
+				goto out;
+			}
+			ncp_given++;
+			break;
+		}
+		case OPT_CHECKPOINT_FILE: cp_files[ncp_files++] = optarg; break;
 		default:
 			status = MCR_EXIT_USAGE;
 			goto out;
@@ -165,9 +193,10 @@ int main(int argc, char **argv)
 		static const struct { int opt; const char *name; } given[] = {
 			{ OPT_NHS, "--nhs" }, { OPT_USER, "--user" }, { OPT_FROM, "--from" },
 			{ OPT_TO, "--to" }, { OPT_ORG, "--org" }, { OPT_LIMIT, "--limit" },
+			{ OPT_CHECKPOINT, "--checkpoint" }, { OPT_CHECKPOINT_FILE, "--checkpoint-file" },
 		};
 		int set[] = { nhs != NULL, nusers > 0, period.from != NULL, period.to != NULL,
-		              org != NULL, limit > 0 };
+		              org != NULL, limit > 0, ncp_given > 0, ncp_files > 0 };
 		for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
 			if (set[i] && !option_allowed(report, given[i].opt)) {
 				status = mcr_cli_usage_error(prog, "%s does not apply to %s", given[i].name,
@@ -194,8 +223,14 @@ int main(int argc, char **argv)
 		rc = mcr_report_break_glass(cfg, org, &period, format, &out);
 	else if (strcmp(report, "loads") == 0)
 		rc = mcr_report_loads(cfg, limit, format, &out);
-	else
-		rc = mcr_report_verify_audit(cfg, format, &out);
+	else {
+		/* A checkpoint file that cannot be read is a failure, not silently none. */
+		rc = 0;
+		for (size_t i = 0; !rc && i < ncp_files; i++)
+			rc = mcr_audit_checkpoints_scan(&checkpoints, cp_files[i], 0);
+		if (!rc)
+			rc = mcr_report_verify_audit_with(cfg, &checkpoints, format, &out);
+	}
 	if (rc == MCR_EUSAGE) {
 		status = mcr_cli_usage_error(prog, "%s", mcr_error_message());
 		goto out;
@@ -218,6 +253,8 @@ int main(int argc, char **argv)
 out:
 	mcr_buf_free(&out);
 	mcr_config_free(cfg);
+	mcr_audit_checkpoints_free(&checkpoints);
+	free(cp_files);
 	free(users);
 	return status;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mcr/audit.h"
 #include "mcr/buf.h"
 #include "mcr/config.h"
 #include "mcr/freshness.h"
@@ -69,6 +70,11 @@ int mcr_report_doc_chart(mcr_report_doc *d, const char *heading, size_t nlabels,
                          const char *const *labels, size_t nseries,
                          const char *const *series, const long *values);
 
+/* The document's last line (copied), in every format: text after a blank line,
+ * CSV as a comment line "# text" after the rows, HTML as a closing note. The
+ * reports put the audit checkpoint there. */
+int mcr_report_doc_footer(mcr_report_doc *d, const char *text);
+
 /* Append the document rendered in format f to out. 0 or MCR_ENOMEM. */
 int mcr_report_doc_render(const mcr_report_doc *d, mcr_report_format f, mcr_buf *out);
 
@@ -111,10 +117,16 @@ int mcr_report_break_glass(const mcr_config *cfg, const char *org,
 int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr_buf *out);
 
 /*
- * Verify the audit log's hash chain (mcr_audit_verify). On success appends a
- * one-row report (entries, "chain intact") and returns 0; a bad entry is
- * MCR_EFORMAT with the message "audit entry N: ..." and nothing appended.
+ * Verify the audit log's hash chain (mcr_audit_verify) against every checkpoint
+ * it can find: the load history's (table audit_checkpoint), the lines "audit
+ * checkpoint N:HASH" in the log (paths.log), and given (may be NULL: the caller's
+ * --checkpoint and --checkpoint-file ones). On success appends a one-row report
+ * (entries, "chain intact", head, checkpoints matched) and returns 0; a bad entry
+ * or a checkpoint the log fails is MCR_EFORMAT with the message "audit entry N:
+ * ..." and nothing appended. mcr_report_verify_audit is the same with none given.
  */
 int mcr_report_verify_audit(const mcr_config *cfg, mcr_report_format f, mcr_buf *out);
+int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoints *given,
+                                 mcr_report_format f, mcr_buf *out);
 
 #endif

@@ -10,7 +10,8 @@
 #            (denied); then the 14:00 out-of-hours run (--only-kind ooh) reloads
 #            the OOH provider and carries the others over unchanged;
 #   night 3: one practice's export corrupt: exit 3 (degraded), that practice stale
-#            with its night-2 data (lookups say so and show it), the others current.
+#            with its night-2 data (lookups say so and show it), the others current;
+#   then verify-audit checks the audit log against each night's checkpoint line.
 # Usage: test_nightly_three_nights.sh BIN_DIR
 set -u
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
@@ -183,6 +184,17 @@ lookup "$now3" dr.three "$bad" clinician "$nhs" --section allergies
 [ "$(ls "$region"/store/gen-*.sqlite | wc -l)" -le 3 ] || fail "night 3: more than 3 generations kept"
 ls "$region"/staging/*/*/*.yaml >/dev/null 2>&1 && fail "night 3: loaded staged files left in staging"
 ls "$region/archive/A81001/gp/"*.yaml >/dev/null 2>&1 || fail "night 3: nothing archived"
+
+# ---- The audit log's checkpoints: every night's log line and every load's history row ----
+entries=$(sqlite3 -batch -noheader "$region/audit/audit.sqlite" "SELECT count(*) FROM audit")
+# Night 3 ran after every lookup but the last one.
+grep -Eq "audit checkpoint $((entries - 1)):[0-9a-f]{64}$" "$region/log/mcr.log" ||
+  fail "the log has no audit checkpoint of the $((entries - 1)) entries made by night 3"
+from_log=$(grep -c "audit checkpoint " "$region/log/mcr.log")
+"$BIN/mcr-report" --config "$region/mcr.yaml" --format csv verify-audit >"$work/verify.out" 2>&1 ||
+  fail "verify-audit after three nights: $(cat "$work/verify.out")"
+grep -Eq ",$entries,chain intact,$entries:[0-9a-f]{64},[0-9]+ matched: load history [0-9]+; log $from_log; given 0" "$work/verify.out" ||
+  fail "verify-audit did not check the log's $from_log checkpoints: $(cat "$work/verify.out")"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s); work folder $work"; exit 1; }
 echo "ok: test_nightly_three_nights"

@@ -51,8 +51,13 @@ report() { # report EXPECTED_EXIT ARGS...: stdout in $work/out, stderr in $work/
   local got=$?
   [ "$got" = "$want" ] || { fail "mcr-report $*: exit $got, expected $want"; sed 's/^/  /' "$work/err"; }
 }
-lf() { # CSV lines end CRLF (RFC 4180): compare them as lines
+lf() { # CSV lines end CRLF (RFC 4180): compare them as lines. The last line, the
+  # audit checkpoint every report ends with, is checked and moved to $work/footer.
   tr -d '\r' <"$work/out" >"$work/out.lf" && mv "$work/out.lf" "$work/out"
+  tail -n 1 "$work/out" >"$work/footer"
+  grep -Eq '^# Audit log at this report: audit checkpoint [0-9]+:[0-9a-f]{64}$' "$work/footer" ||
+    fail "report without its audit checkpoint footer: $(cat "$work/footer")"
+  sed -i '$d' "$work/out"
 }
 untime() { # the time column (2) of the CSV in $work/out: checked within the run, then "T"
   local end t secs; end=$(date -u +%s)
@@ -177,7 +182,7 @@ started,finished,outcome,generation,files,rejected,people,items,message
 EOF2
 fresh() { # fresh NOW: "ODS:FRESHNESS ..." from the coverage CSV
   MCR_NOW=$1 "$BIN/mcr-report" --config "$cfg" --format csv coverage | tr -d '\r' |
-    awk -F, 'NR > 1 { printf "%s:%s ", $1, $6 }'
+    awk -F, 'NR > 1 && !/^#/ { printf "%s:%s ", $1, $6 }'
 }
 [ "$(fresh 2026-11-22T09:00:00Z)" = "A81001:OK A81002:OK A81003:OK LA919:OK NLO11:OK " ] ||
   fail "coverage the morning after night 2: $(fresh 2026-11-22T09:00:00Z)"
@@ -221,6 +226,47 @@ tamper "two entries swapped" "UPDATE audit SET seq = -1 WHERE seq = 4;
   UPDATE audit SET seq = 4 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = -1" 4
 tamper "truncation" "DELETE FROM audit WHERE seq >= 7" 7
 report 0 verify-audit   # the original is untouched
+
+# ---- checkpoints outside the audit database ----------------------------------------------------
+# mcr-load recorded the head at night 2 (6 entries); a report's footer holds the head now (8).
+report 0 --format csv verify-audit
+lf
+grep -q ",8,chain intact,8:[0-9a-f]*,1 matched: load history 1; log 0; given 0$" "$work/out" ||
+  fail "verify-audit: the load history's checkpoint not checked: $(cat "$work/out")"
+report 0 --format csv access --nhs "$P"
+lf
+cp "$work/footer" "$work/saved-report-footer"
+head8=$(sed 's/.*audit checkpoint //' "$work/saved-report-footer")
+report 0 verify-audit --checkpoint "$head8" --checkpoint-file "$work/saved-report-footer"
+grep -q "3 matched: load history 1; log 0; given 2" "$work/out" || fail "verify-audit --checkpoint: $(cat "$work/out")"
+report 2 verify-audit --checkpoint 8:abc
+report 2 coverage --checkpoint "$head8"
+report 1 verify-audit --checkpoint-file "$work/no-such-report"
+# An insider deletes the newest entries and points the head at the new last one: the
+# chain alone holds, the load history's checkpoint (entry 6) and the report's (8) do not.
+cut_copy=$work/cut
+mkdir -p "$cut_copy/audit"
+cp "$audit" "$cut_copy/audit/audit.sqlite"
+[ -f "$audit-wal" ] && cp "$audit-wal" "$cut_copy/audit/audit.sqlite-wal"
+sed -e "s#^  audit: .*#  audit: $cut_copy/audit/audit.sqlite#" -e "s#^  store: .*#  store: $region/store#" \
+  "$cfg" >"$cut_copy/mcr.yaml"
+sqlite3 -batch "$cut_copy/audit/audit.sqlite" "DROP TRIGGER IF EXISTS audit_no_delete; DELETE FROM audit WHERE seq >= 5;
+  UPDATE audit_head SET last_seq = 4, last_hash = (SELECT hash FROM audit WHERE seq = 4)" ||
+  fail "cannot cut the copy"
+"$BIN/mcr-report" --config "$cut_copy/mcr.yaml" verify-audit >"$work/out" 2>"$work/err"
+[ $? = 1 ] && grep -q "^mcr-report: audit entry 5: missing (the log ends at entry 4, but checkpoint 6:.* from load history run" "$work/err" ||
+  fail "verify-audit on a cut log: $(cat "$work/err")"
+# The whole log deleted: the next lookup starts a fresh one, which the checkpoints expose.
+rm -f "$cut_copy"/audit/audit.sqlite*
+MCR_NOW=2026-11-22T10:00:00Z "$BIN/mcr-lookup" --config "$cut_copy/mcr.yaml" --user dr.patel --org A81001 \
+  --role clinician --nhs "$P" >/dev/null 2>&1 || fail "lookup on a fresh log"
+"$BIN/mcr-report" --config "$cut_copy/mcr.yaml" verify-audit >"$work/out" 2>"$work/err"
+[ $? = 1 ] && grep -q "^mcr-report: audit entry 2: missing (the log ends at entry 1, but checkpoint 6:" "$work/err" ||
+  fail "verify-audit on a fresh log: $(cat "$work/err")"
+"$BIN/mcr-report" --config "$cut_copy/mcr.yaml" verify-audit --checkpoint-file "$work/saved-report-footer" \
+  >"$work/out" 2>"$work/err"
+grep -q "^mcr-report: audit entry 2: missing (the log ends at entry 1, but checkpoint 8:.* from $work/saved-report-footer:1" "$work/err" ||
+  fail "verify-audit on a fresh log with a saved report: $(cat "$work/err")"
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "test_report_sequence: all checks passed"

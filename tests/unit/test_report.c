@@ -238,12 +238,22 @@ static int teardown(void **state)
 }
 
 /* Compare with a helpful diff-like message on failure. */
+/* got must be want and then the footer every report ends with: the fixture audit
+ * log's head as a checkpoint (a CSV want, with its CRLF lines, as a comment row). */
 static void assert_text(const char *got, const char *want)
 {
-	if (strcmp(got, want) != 0) {
-		fprintf(stderr, "---- got:\n%s---- want:\n%s----\n", got, want);
+	mcr_audit_checkpoint h;
+	mcr_buf full = MCR_BUF_INIT;
+	assert_int_equal(mcr_audit_read_head(audit_path, &h), 0);
+	if (strstr(want, "\r\n"))
+		mcr_buf_printf(&full, "%s# Audit log at this report: audit checkpoint %ld:%s\r\n", want, h.seq, h.hash);
+	else
+		mcr_buf_printf(&full, "%s\nAudit log at this report: audit checkpoint %ld:%s\n", want, h.seq, h.hash);
+	if (strcmp(got, full.ptr) != 0) {
+		fprintf(stderr, "---- got:\n%s---- want:\n%s----\n", got, full.ptr);
 		fail();
 	}
+	mcr_buf_free(&full);
 }
 
 static const char *timestamp(const char *iso)
@@ -783,9 +793,16 @@ static void verify_audit_intact_and_tampered(void **state)
 	(void)state;
 	mcr_buf out = MCR_BUF_INIT;
 	assert_int_equal(mcr_report_verify_audit(&cfg, MCR_REPORT_CSV, &out), 0);
+	mcr_audit_checkpoint h;
+	assert_int_equal(mcr_audit_read_head(audit_path, &h), 0);
 	char want[600];
-	snprintf(want, sizeof(want), "audit_log,entries,result\r\n%s,9,chain intact\r\n", audit_path);
+	snprintf(want, sizeof(want), "audit_log,entries,result,head,checkpoints\r\n%s,9,chain intact,9:%s,none found\r\n",
+	         audit_path, h.hash);
 	assert_text(mcr_buf_cstr(&out), want);
+	mcr_buf_reset(&out);
+	/* With no checkpoint anywhere, the text report says what cannot be found. */
+	assert_int_equal(mcr_report_verify_audit(&cfg, MCR_REPORT_TEXT, &out), 0);
+	assert_non_null(strstr(mcr_buf_cstr(&out), "No checkpoint was found to check against"));
 	mcr_buf_free(&out);
 
 	verify_expect("edited", "UPDATE audit SET outcome = 'denied' WHERE seq = 4", "audit entry 4: ");
@@ -795,6 +812,116 @@ static void verify_audit_intact_and_tampered(void **state)
 	              "UPDATE audit SET seq = 5 WHERE seq = 6;"
 	              "UPDATE audit SET seq = 6 WHERE seq = -1;", "audit entry 5: ");
 	verify_expect("truncated", "DELETE FROM audit WHERE seq >= 8", "audit entry 8: ");
+}
+
+/* The hash of entry seq of the fixture log. */
+static void entry_hash(long seq, char out[65])
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(audit_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE seq = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* verify-audit checks the load history's checkpoints, the log's and the given ones;
+ * a log rewritten after them (newest entries deleted, head fixed) fails naming the
+ * checkpoint and where it came from. */
+static void verify_audit_checks_every_checkpoint(void **state)
+{
+	(void)state;
+	char h3[65], h5[65], h9[65], hist[400], logp[400], sql[600];
+	entry_hash(3, h3);
+	entry_hash(5, h5);
+	entry_hash(9, h9);
+	snprintf(hist, sizeof(hist), "%s/history.sqlite", store_dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(hist, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "INSERT INTO audit_checkpoint VALUES ('20261120T021000Z-100', '2026-11-20T02:10:00Z', 3, '%s'),"
+	         " ('20261121T021000Z-200', '2026-11-21T02:10:00Z', 9, '%s')", h3, h9);
+	exec_sql(db, sql);
+	sqlite3_close(db);
+	snprintf(logp, sizeof(logp), "%s/mcr.log", tmpdir);
+	FILE *f = fopen(logp, "w");
+	assert_non_null(f);
+	fprintf(f, "2026-11-21T06:00:00Z mcr-nightly[7] run=x end: good\n"
+	           "2026-11-21T06:00:00Z mcr-nightly[7] run=x audit checkpoint 5:%s\n", h5);
+	fclose(f);
+	mcr_config c = cfg;
+	c.log_path = logp;
+	mcr_audit_checkpoints given = { 0 };
+	mcr_audit_checkpoint g;
+	snprintf(sql, sizeof(sql), "9:%s", h9);
+	assert_int_equal(mcr_audit_checkpoint_parse(sql, NULL, &g), 0);
+	assert_int_equal(mcr_audit_checkpoints_add(&given, &g), 0);
+
+	mcr_buf out = MCR_BUF_INIT;
+	assert_int_equal(mcr_report_verify_audit_with(&c, &given, MCR_REPORT_CSV, &out), 0);
+	assert_non_null(strstr(mcr_buf_cstr(&out), ",9,chain intact,9:"));
+	assert_non_null(strstr(mcr_buf_cstr(&out), ",4 matched: load history 2; log 1; given 1\r\n"));
+	mcr_buf_reset(&out);
+
+	/* Entries 8 and 9 deleted and the head fixed by someone with the file: the
+	 * chain alone holds, the history's checkpoint of entry 9 does not. */
+	char copy[400], cmd[900];
+	snprintf(copy, sizeof(copy), "%s/rewritten.sqlite", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", audit_path, copy);
+	assert_int_equal(system(cmd), 0);
+	fixture_audit_sql(copy, "DELETE FROM audit WHERE seq >= 8");
+	fixture_audit_rechain(copy);
+	c.audit_path = copy;
+	assert_int_equal(mcr_report_verify_audit_with(&c, NULL, MCR_REPORT_TEXT, &out), MCR_EFORMAT);
+	assert_non_null(strstr(mcr_error_message(), "audit entry 8: missing (the log ends at entry 7, but checkpoint 9:"));
+	assert_non_null(strstr(mcr_error_message(), "from load history run 20261121T021000Z-200"));
+	assert_int_equal(out.len, 0);
+	/* A wrong given checkpoint is named as given. */
+	c.audit_path = audit_path;
+	snprintf(sql, sizeof(sql), "5:%s", h3);
+	assert_int_equal(mcr_audit_checkpoint_parse(sql, NULL, &g), 0);
+	assert_int_equal(mcr_audit_checkpoints_add(&given, &g), 0);
+	assert_int_equal(mcr_report_verify_audit_with(&c, &given, MCR_REPORT_TEXT, &out), MCR_EFORMAT);
+	assert_non_null(strstr(mcr_error_message(), "audit entry 5: hash differs from checkpoint 5:"));
+	assert_non_null(strstr(mcr_error_message(), "from given"));
+
+	db = NULL;
+	assert_int_equal(sqlite3_open(hist, &db), SQLITE_OK);
+	exec_sql(db, "DELETE FROM audit_checkpoint");
+	sqlite3_close(db);
+	mcr_audit_checkpoints_free(&given);
+	mcr_buf_free(&out);
+}
+
+/* Every report's footer in every format names the head as a checkpoint. */
+static void every_report_ends_with_the_checkpoint(void **state)
+{
+	(void)state;
+	mcr_audit_checkpoint h;
+	char cp[200];
+	assert_int_equal(mcr_audit_read_head(audit_path, &h), 0);
+	snprintf(cp, sizeof(cp), "audit checkpoint 9:%s", h.hash);
+	mcr_report_format fs[] = { MCR_REPORT_TEXT, MCR_REPORT_CSV, MCR_REPORT_HTML };
+	for (size_t i = 0; i < 3; i++) {
+		mcr_buf out = MCR_BUF_INIT;
+		assert_int_equal(mcr_report_break_glass(&cfg, NULL, NULL, fs[i], &out), 0);
+		assert_non_null(strstr(mcr_buf_cstr(&out), cp));
+		mcr_buf_reset(&out);
+		assert_int_equal(mcr_report_loads(&cfg, 0, fs[i], &out), 0);
+		assert_non_null(strstr(mcr_buf_cstr(&out), cp));
+		mcr_buf_free(&out);
+	}
+	/* No audit log yet: no footer, and the report is still made. */
+	mcr_config c = cfg;
+	char missing[400];
+	snprintf(missing, sizeof(missing), "%s/no-audit-yet.sqlite", tmpdir);
+	c.audit_path = missing;
+	mcr_buf out = MCR_BUF_INIT;
+	assert_int_equal(mcr_report_loads(&c, 0, MCR_REPORT_TEXT, &out), 0);
+	assert_null(strstr(mcr_buf_cstr(&out), "audit checkpoint"));
+	mcr_buf_free(&out);
 }
 
 int main(void)
@@ -816,6 +943,8 @@ int main(void)
 		cmocka_unit_test(loads_history),
 		cmocka_unit_test(loads_show_hold_and_acceptance),
 		cmocka_unit_test(verify_audit_intact_and_tampered),
+		cmocka_unit_test(verify_audit_checks_every_checkpoint),
+		cmocka_unit_test(every_report_ends_with_the_checkpoint),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
