@@ -16,6 +16,7 @@
 #include "mcr/csv.h"
 #include "mcr/error.h"
 #include "mcr/extract.h"
+#include "mcr/fhirtime.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
 
@@ -154,7 +155,9 @@ static int read_involvements(lcs *l, const char *path)
 			rc = bad(c, "bad end_date (YYYY-MM-DD or empty)", end);
 			break;
 		}
-		if (*end && strcmp(end, start) < 0) {
+		mcr_fhirtime ts, te;
+		if (*end && mcr_fhirtime_parse(start, &ts) == 0 && mcr_fhirtime_parse(end, &te) == 0 &&
+		    mcr_fhirtime_cmp(&te, &ts) < 0) {
 			rc = bad(c, "end_date before start_date", end);
 			break;
 		}

@@ -36,6 +36,7 @@ typedef struct ooh_section {
 typedef struct ooh_doc {
 	mcr_buf id, title, time, code, code_system, author_org, nhs_raw;
 	int nhs_verified_root; /* an id with the verified NHS number root was seen */
+	int record_targets;    /* recordTarget elements: more than one is ambiguous */
 	int clinician;
 	int line;
 	ooh_section *sections;
@@ -51,6 +52,7 @@ typedef struct ooh {
 	mcr_staged_writer *w;
 	mcr_ex_spill *spill;
 	ooh_doc doc;
+	mcr_buf first_refusal; /* the message of the first file refused */
 } ooh;
 
 static void doc_reset(ooh_doc *d)
@@ -63,6 +65,7 @@ static void doc_reset(ooh_doc *d)
 	mcr_buf_reset(&d->author_org);
 	mcr_buf_reset(&d->nhs_raw);
 	d->nhs_verified_root = 0;
+	d->record_targets = 0;
 	d->clinician = 0;
 	d->text_bytes = 0;
 	for (size_t i = 0; i < d->nsections; i++) {
@@ -291,6 +294,8 @@ static int read_document(ooh *o, mcr_xml *x, int base)
 			const char *v = mcr_xml_attr(x, "value");
 			mcr_buf_reset(&d->time);
 			mcr_buf_puts(&d->time, v ? v : "");
+		} else if (strcmp(path, "recordTarget") == 0) {
+			d->record_targets++;
 		} else if (strcmp(path, "recordTarget/patientRole/id") == 0) {
 			const char *root = mcr_xml_attr(x, "root");
 			if (root && strcmp(root, NHS_VERIFIED_OID) == 0 && !d->nhs_verified_root) {
@@ -321,6 +326,13 @@ static int stage_document(ooh *o, const char *file)
 {
 	ooh_doc *d = &o->doc;
 	char nhs[11];
+	if (d->record_targets > 1) {
+		/* Whose record it is cannot be told: never the first person's. */
+		mcr_ex_notice("%s:%d: ClinicalDocument has %d recordTargets: ambiguous; not staged "
+		              "(unmatched)", file, d->line, d->record_targets);
+		mcr_staged_count_withheld(o->w, MCR_REASON_UNMATCHED, 1);
+		return 0;
+	}
 	if (!d->nhs_verified_root || mcr_nhs_validate(mcr_buf_cstr(&d->nhs_raw), nhs) != 0) {
 		mcr_error_clear();
 		mcr_staged_count_withheld(o->w, MCR_REASON_UNMATCHED, 1);
@@ -393,10 +405,35 @@ static int stage_document(ooh *o, const char *file)
 	return rc;
 }
 
-/* One file: a ClinicalDocument, or an ITK DistributionEnvelope holding one. */
-static int read_file(ooh *o, const char *path)
+/* The file just read was refused: name it (the message set by the read) and
+ * count its documents (at least one) as malformed. */
+static void file_refused(ooh *o, int ndocs)
+{
+	const char *why = mcr_error_message();
+	if (!o->first_refusal.len)
+		mcr_buf_puts(&o->first_refusal, why);
+	mcr_ex_notice("%s; %d document%s not staged (malformed)", why, ndocs > 1 ? ndocs : 1,
+	              ndocs > 1 ? "s" : "");
+	mcr_staged_count_withheld(o->w, MCR_REASON_MALFORMED, ndocs > 1 ? ndocs : 1);
+	mcr_error_clear();
+}
+
+/* A document read: staged when stage is set (else only checked). */
+static int document_done(ooh *o, const char *path, int stage)
+{
+	return stage ? stage_document(o, path) : 0;
+}
+
+/*
+ * One file: a ClinicalDocument, or an ITK DistributionEnvelope with one or more
+ * (every payload is handled). With stage 0 the file is only read and checked;
+ * *ndocs gets the documents begun. Errors: MCR_EFORMAT / MCR_ELIMIT for a file
+ * that is not well formed or not a CDA document or envelope (message set).
+ */
+static int read_file(ooh *o, const char *path, int stage, int *ndocs)
 {
 	mcr_xml *x = NULL;
+	*ndocs = 0;
 	int rc = mcr_xml_open(&x, path, 0);
 	if (rc)
 		return rc;
@@ -409,35 +446,52 @@ static int read_file(ooh *o, const char *path)
 		goto out;
 	const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
 	const char *root = (const char *)xmlTextReaderConstLocalName(rd);
-	int docs = 0;
 	if (is_hl7(rd) && strcmp(root, "ClinicalDocument") == 0) {
+		*ndocs = 1;
 		if ((rc = read_document(o, x, 0)) == 0)
-			docs = 1;
+			rc = document_done(o, path, stage);
 	} else if (ns && strcmp(ns, ITK_NS) == 0 && strcmp(root, "DistributionEnvelope") == 0) {
-		/* The payloads: the first ClinicalDocument is the report. */
 		while ((rc = mcr_xml_next(x)) == 1) {
-			if (xmlTextReaderNodeType(rd) != XML_READER_TYPE_ELEMENT || docs)
+			rc = 0;
+			if (xmlTextReaderNodeType(rd) != XML_READER_TYPE_ELEMENT || !is_hl7(rd) ||
+			    strcmp((const char *)xmlTextReaderConstLocalName(rd), "ClinicalDocument") != 0)
 				continue;
-			const char *ln = (const char *)xmlTextReaderConstLocalName(rd);
-			if (is_hl7(rd) && strcmp(ln, "ClinicalDocument") == 0) {
-				if ((rc = read_document(o, x, xmlTextReaderDepth(rd))) != 0)
-					break;
-				docs = 1;
-			}
+			++*ndocs;
+			if ((rc = read_document(o, x, xmlTextReaderDepth(rd))) != 0 ||
+			    (rc = document_done(o, path, stage)) != 0)
+				break;
 		}
-		if (rc == 0 && !docs)
+		if (rc == 0 && !*ndocs)
 			rc = mcr_error_set(MCR_EFORMAT, "%s: DistributionEnvelope holds no ClinicalDocument", path);
 	} else {
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: root <%s> (namespace %s) is not a CDA ClinicalDocument or ITK DistributionEnvelope",
 		                   path, mcr_xml_line(x), root, ns ? ns : "none");
 	}
-	/* Read to the end so a truncated or malformed tail is an error before staging. */
+	/* Read to the end so a truncated or malformed tail is found. */
 	while (rc == 0 && (rc = mcr_xml_next(x)) == 1)
 		rc = 0;
-	if (rc == 0 && docs)
-		rc = stage_document(o, path);
 out:
 	mcr_xml_close(x);
+	return rc;
+}
+
+/*
+ * One file, as a unit: read and checked whole first, so a malformed one (bad
+ * XML, truncated, not CDA, an oversized document) is named and counted
+ * `malformed` and nothing of it is staged; then read again and staged document
+ * by document. The other files go on. Returns 0, 1 when the file was refused,
+ * or a negative error that stops the extract (out of memory, I/O).
+ */
+static int extract_file(ooh *o, const char *path)
+{
+	int ndocs = 0;
+	int rc = read_file(o, path, 0, &ndocs);
+	if (rc == MCR_EFORMAT || rc == MCR_ELIMIT) {
+		file_refused(o, ndocs);
+		return 1;
+	}
+	if (rc == 0)
+		rc = read_file(o, path, 1, &ndocs);
 	return rc;
 }
 
@@ -467,8 +521,20 @@ int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input
 		rc = mcr_staged_writer_open(&o.w, staging_dir, &h);
 	if (rc == 0)
 		rc = mcr_ex_spill_open(&o.spill, folder.ptr);
-	for (size_t i = 0; rc == 0 && i < nfiles; i++)
-		rc = read_file(&o, files[i]);
+	if (rc == 0 && nfiles == 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: no .xml or .xml.gz files", input);
+	size_t refused = 0;
+	for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+		rc = extract_file(&o, files[i]);
+		if (rc == 1) {
+			refused++;
+			rc = 0;
+		}
+	}
+	/* Nothing readable at all is a failed extract, not an empty provider. */
+	if (rc == 0 && refused == nfiles)
+		rc = mcr_error_set(MCR_EFORMAT, "every file was refused (%zu); the first: %s", nfiles,
+		                   mcr_buf_cstr(&o.first_refusal));
 	if (rc == 0)
 		rc = mcr_ex_spill_emit(o.spill, o.w);
 	mcr_ex_spill_close(o.spill);
@@ -480,6 +546,7 @@ int mcr_extract_ooh(const mcr_config *cfg, const mcr_org *org, const char *input
 	mcr_ex_map_free(o.members);
 	mcr_ex_files_free(files, nfiles);
 	doc_free(&o.doc);
+	mcr_buf_free(&o.first_refusal);
 	mcr_buf_free(&folder);
 	return rc;
 }

@@ -109,6 +109,84 @@ static void test_rules(void **state)
 	assert_log_lacks("person 9990000034");
 }
 
+/* A bare document's text without its XML declaration, for an envelope. */
+static const char *body(mcr_buf *b)
+{
+	const char *p = strstr(b->ptr, "<ClinicalDocument");
+	assert_non_null(p);
+	return p;
+}
+
+/*
+ * Every payload of an envelope is handled; a document with two recordTargets is
+ * unmatched; a malformed file is named and counted and the others staged;
+ * effectiveTime as an instant (offsets) for recent cases, invalid ones withheld.
+ */
+static void test_batch(void **state)
+{
+	(void)state;
+	mcr_buf a = MCR_BUF_INIT, b = MCR_BUF_INIT, env = MCR_BUF_INIT;
+	/* An envelope with two reports of two people. */
+	cda(&a, "E1", VERIFIED, "9990000018", "R8000", "R8000", "20261101093000+0000", 0);
+	cda(&b, "E2", VERIFIED, "9990000026", "R8000", "R8000", "20261102093000+0000", 0);
+	mcr_buf_printf(&env, "<itk:DistributionEnvelope xmlns:itk=\"urn:nhs-itk:ns:201005\"><itk:header/>"
+	               "<itk:payloads count=\"2\"><itk:payload id=\"p1\">%s</itk:payload>\n"
+	               "<itk:payload id=\"p2\">%s</itk:payload></itk:payloads></itk:DistributionEnvelope>\n",
+	               body(&a), body(&b));
+	twrite("ooh/batch/env.xml", env.ptr);
+	/* Two recordTargets: whose record is it? Not staged. */
+	cda(&a, "T1", VERIFIED, "9990000034", "R8000", "R8000", "20261101093000+0000", 0);
+	const char *rt = strstr(a.ptr, "</recordTarget>\n");
+	assert_non_null(rt);
+	mcr_buf two = MCR_BUF_INIT;
+	mcr_buf_printf(&two, "%.*s</recordTarget>\n<recordTarget><patientRole><id root=\"%s\" extension=\"9990000042\"/>"
+	               "</patientRole></recordTarget>\n%s", (int)(rt - a.ptr), a.ptr, VERIFIED, rt + 16);
+	twrite("ooh/batch/two-targets.xml", two.ptr);
+	/* A malformed file among good ones; a truncated one. */
+	cda(&a, "M1", VERIFIED, "9990000050", "R8000", "R8000", "20261101093000+0000", 0);
+	a.ptr[a.len / 2] = '\0';
+	twrite("ooh/batch/broken.xml", a.ptr);
+	twrite("ooh/batch/foreign.xml", "<Bundle xmlns=\"http://hl7.org/fhir\"/>\n");
+	/* Recent cases (on or after 2026-08-23T06:00Z) by instant: 05:59Z is not, 06:59Z is. */
+	put_case("batch/r-early.xml", "R1", VERIFIED, "9990000069", "R8000", "R8000", "20260823065900+0100", 0);
+	put_case("batch/r-late.xml", "R2", VERIFIED, "9990000077", "R8000", "R8000", "20260823055900-0100", 0);
+	/* Invalid effectiveTimes: withheld, named. */
+	const char *bad_times[] = {"2026-11-01", "20230230", "20231301", "yesterday", "20261101250000+0000"};
+	for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "batch/t%zu.xml", i);
+		put_case(name, "T", VERIFIED, "9990000085", "R8000", "R8000", bad_times[i], 0);
+	}
+	char in[128];
+	snprintf(in, sizeof in, "%s/ooh/batch", tdir);
+	assert_int_equal(textract(MCR_KIND_OOH, "NLO11", in), 0);
+	assert_log_has("item 9990000018 misc-reports");
+	assert_log_has("date 9990000018 E1 2026-11-01T09:30:00Z\n");
+	assert_log_has("item 9990000026 misc-reports");
+	assert_log_has("date 9990000026 E2 2026-11-02T09:30:00Z\n");
+	assert_log_lacks("9990000034");
+	assert_log_lacks("9990000042");
+	assert_log_lacks("9990000050");
+	assert_log_lacks("member 9990000069");
+	assert_log_has("member 9990000077\n");
+	assert_log_has("date 9990000069 R1 2026-08-23T05:59:00Z\n");
+	assert_log_lacks("9990000085 misc");
+	assert_int_equal(tman->items, 4);                                   /* E1, E2, R1, R2 */
+	assert_int_equal(tman->withheld[MCR_REASON_UNMATCHED], 1);          /* two-targets */
+	assert_int_equal(tman->withheld[MCR_REASON_MALFORMED], 2);          /* broken, foreign */
+	assert_int_equal(tman->withheld[MCR_REASON_INVALID_DATE], 5);
+	assert_int_equal(tnotes_n, 8);
+	assert_notice_has("two-targets.xml:2: ClinicalDocument has 2 recordTargets: ambiguous; not staged (unmatched)");
+	assert_notice_has("broken.xml:");
+	assert_notice_has("1 document not staged (malformed)");
+	assert_notice_has("foreign.xml:1: root <Bundle>");
+	assert_notice_has("t0.xml:2: effectiveTime is not an HL7 date/time; document withheld (invalid-date)");
+	mcr_buf_free(&a);
+	mcr_buf_free(&b);
+	mcr_buf_free(&env);
+	mcr_buf_free(&two);
+}
+
 static void test_bad(void **state)
 {
 	(void)state;
@@ -142,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_public, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_rules, tsetup, tteardown),
+		cmocka_unit_test_setup_teardown(test_batch, tsetup, tteardown),
 		cmocka_unit_test_setup_teardown(test_bad, tsetup, tteardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
