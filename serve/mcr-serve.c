@@ -34,7 +34,8 @@ static const char usage[] =
 	"Usage: " PROG " [--config FILE]\n"
 	"Serve the shared care record to practitioners launched from their own system\n"
 	"(a signed ES256 token at /launch), and IG reports. Runs in the foreground; prints\n"
-	"\"listening on HOST:PORT\" once ready. Settings: config section web (docs/WEB.md).\n"
+	"\"listening on HOST:PORT\" once ready, and \"reloaded\" or \"reload refused: why\"\n"
+	"after each SIGHUP. Settings: config section web (docs/WEB.md).\n"
 	"\n"
 	"  --config FILE   default $MCR_CONFIG, else ./mcr.yaml\n"
 	"  --help, -h, --version\n"
@@ -119,8 +120,9 @@ static struct MHD_Daemon *start(serve_state *st, const mcr_web *w, int *port)
 		flags, (uint16_t)w->listen_port, NULL, NULL, serve_handle, st,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)w->threads,
-		/* Headers and a form body must fit: larger requests get 431 / 413. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+		/* The request line and headers must fit in this: beyond it libmicrohttpd
+		 * answers 431 itself; routes.c refuses more than SERVE_MAX_HEADERS. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_NOTIFY_COMPLETED, serve_completed, st,
@@ -143,6 +145,8 @@ static void reload(serve_state *st, const char *path)
 	mcr_launch_keys *keys = NULL;
 	if (mcr_config_load(&cfg, path) || mcr_launch_keys_load(cfg, &keys)) {
 		serve_log(st, LOG_ERR, "reload refused, old configuration kept: %s", mcr_error_message());
+		printf("reload refused: %s\n", mcr_error_message());
+		fflush(stdout);
 		mcr_config_free(cfg);
 		return;
 	}
@@ -162,6 +166,8 @@ static void reload(serve_state *st, const char *path)
 	mcr_config_free(old);
 	serve_log(st, LOG_NOTICE, "configuration reloaded (%zu launchers)%s", cfg->web.nlaunchers,
 	          restart ? "; listen, threads, state, audit and log paths change only on restart" : "");
+	printf("reloaded\n");
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)

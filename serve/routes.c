@@ -20,8 +20,10 @@
 #include "mcr/store.h"
 #include "mcr/vocab.h"
 
-/* The form fields a POST may carry. */
+/* The form fields a POST may carry; present has bit F_<name> for each given. */
+enum { F_CSRF = 1, F_CHOICE = 2, F_REASON = 4, F_NHS = 8, F_USER = 16, F_FROM = 32, F_TO = 64, F_FORMAT = 128 };
 typedef struct form {
+	unsigned present;
 	char csrf[MCR_SESSION_ID_LEN + 2];
 	char choice[16];
 	char reason[512];
@@ -33,6 +35,7 @@ typedef struct form {
 typedef struct request {
 	struct MHD_PostProcessor *pp;
 	size_t body;   /* bytes received */
+	size_t headers; /* bytes of header names and values */
 	int too_big;
 	form f;
 } request;
@@ -191,6 +194,7 @@ static int field_put(form *f, const char *key, const char *data, uint64_t off, s
 		if (strcmp(fields[i].name, key) != 0)
 			continue;
 		char *dst = (char *)f + fields[i].offset;
+		f->present |= 1u << i;
 		if (off + size >= fields[i].size) {
 			f->too_long = 1;
 			return 0;
@@ -247,11 +251,11 @@ static int need_session(serve_state *st, struct MHD_Connection *conn, mcr_launch
 	return 0;
 }
 
-/* A POST of this session: its CSRF token and only known fields. */
+/* A POST of this session: its CSRF token and only the fields allowed (F_*). */
 static int need_form(serve_state *st, struct MHD_Connection *conn, const request *rq,
-                     const mcr_session *s, enum MHD_Result *ret)
+                     const mcr_session *s, unsigned allowed, enum MHD_Result *ret)
 {
-	if (rq->f.unknown || rq->f.too_long) {
+	if (rq->f.unknown || rq->f.too_long || (rq->f.present & ~(allowed | F_CSRF))) {
 		*ret = message(st, conn, MHD_HTTP_BAD_REQUEST, "Bad request",
 		               "The form holds a field this service does not take.");
 		return -1;
@@ -423,7 +427,7 @@ static enum MHD_Result consent(serve_state *st, struct MHD_Connection *conn, con
 {
 	mcr_session s;
 	enum MHD_Result ret;
-	if (need_session(st, conn, MCR_PURPOSE_CARE, &s, &ret) || need_form(st, conn, rq, &s, &ret))
+	if (need_session(st, conn, MCR_PURPOSE_CARE, &s, &ret) || need_form(st, conn, rq, &s, F_CHOICE, &ret))
 		return ret;
 	if (strcmp(rq->f.choice, "given") == 0) {
 		mcr_session_set_basis(st->sessions, s.id, MCR_BASIS_CONSENT, NULL);
@@ -438,7 +442,7 @@ static enum MHD_Result break_glass(serve_state *st, struct MHD_Connection *conn,
 {
 	mcr_session s;
 	enum MHD_Result ret;
-	if (need_session(st, conn, MCR_PURPOSE_CARE, &s, &ret) || need_form(st, conn, rq, &s, &ret))
+	if (need_session(st, conn, MCR_PURPOSE_CARE, &s, &ret) || need_form(st, conn, rq, &s, F_REASON, &ret))
 		return ret;
 	int blank = 1;
 	for (const unsigned char *p = (const unsigned char *)rq->f.reason; *p; p++) {
@@ -466,7 +470,7 @@ static enum MHD_Result logout(serve_state *st, struct MHD_Connection *conn, cons
 	enum MHD_Result ret;
 	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, SERVE_COOKIE);
 	if (mcr_session_get(st->sessions, cookie, serve_now(st), &s) == 0) {
-		if (need_form(st, conn, rq, &s, &ret))
+		if (need_form(st, conn, rq, &s, 0, &ret))
 			return ret;
 		mcr_session_end(st->sessions, s.id);
 	}
@@ -557,7 +561,7 @@ static enum MHD_Result ig(serve_state *st, struct MHD_Connection *conn, const ch
 	if (strcmp(url, "/ig/access") == 0) {
 		if (!post)
 			return message(st, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed", "Use the form.");
-		if (need_form(st, conn, rq, &s, &ret))
+		if (need_form(st, conn, rq, &s, F_NHS | F_USER | F_FROM | F_TO | F_FORMAT, &ret))
 			return ret;
 		if (format_of(rq->f.format[0] ? rq->f.format : NULL, &f) || !rq->f.nhs[0] == !rq->f.user[0])
 			return message(st, conn, MHD_HTTP_BAD_REQUEST, "Bad request",
@@ -641,6 +645,9 @@ static enum MHD_Result route(serve_state *st, struct MHD_Connection *conn, const
 	int post = strcmp(method, "POST") == 0;
 	if (!get && !post)
 		return message(st, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed", "Method not allowed.");
+	if (rq && rq->headers > SERVE_MAX_HEADERS)
+		return message(st, conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "Too large",
+		               "The request's headers are too large.");
 	if (rq && rq->too_big)
 		return message(st, conn, MHD_HTTP_CONTENT_TOO_LARGE, "Too large", "The request body is too large.");
 	if (strcmp(url, "/healthz") == 0 && get)
@@ -664,6 +671,14 @@ static enum MHD_Result route(serve_state *st, struct MHD_Connection *conn, const
 	return message(st, conn, MHD_HTTP_NOT_FOUND, "Not found", "There is no such page.");
 }
 
+static enum MHD_Result header_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	request *rq = cls;
+	(void)kind;
+	rq->headers += strlen(key) + (value ? strlen(value) : 0);
+	return MHD_YES;
+}
+
 enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload,
                              size_t *upload_size, void **con_cls)
@@ -676,6 +691,7 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
 		if (!(rq = calloc(1, sizeof(*rq))))
 			return MHD_NO;
 		*con_cls = rq;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size, rq);
 		if (strcmp(method, "POST") == 0) {
 			rq->pp = MHD_create_post_processor(conn, 4096, post_iter, rq);
 			if (!rq->pp)

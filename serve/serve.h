@@ -21,6 +21,7 @@
 #include "mcr/session.h"
 
 #define SERVE_MAX_BODY 16384     /* bytes of a form body */
+#define SERVE_MAX_HEADERS 16384  /* bytes of header names and values (a launch URL is apart) */
 #define SERVE_MAX_SESSIONS 10000
 #define SERVE_COOKIE "mcr_session"
 
