@@ -428,6 +428,41 @@ check(st == 403, "a care session reading IG pages: %d" % st)
 c, st, h, body = launch(mint("ig.lead", "Q99IG", "clinician"))
 check(st == 401, "IG launch with a care role: %d" % st)
 
+# ---- property: random malformed requests get a 4xx (or a closed connection; 505 from
+# libmicrohttpd for a request line without a known HTTP version), never another 5xx or
+# a crash, and the server keeps serving (seeded, so a failure repeats) -------------------
+
+import random
+import socket
+rnd = random.Random(20261128)
+pieces = ["GET", "POST", "PUT", "BREW", "G\x00T", "", "/record", "/launch?token=", "/ig/../record",
+          "/%00", "/%ZZ", "/" + "a" * 3000, "?section=" + "x" * 500, " HTTP/1.1", " HTTP/9.9", " HTTP/1.0",
+          "\r\n", "\n", "Host: x", "Cookie: mcr_session=" + cookie, "Cookie: =;;=", "Cookie: mcr_session=%%%",
+          "Content-Length: 5", "Content-Length: -1", "Content-Length: 99999999999999999999",
+          "Transfer-Encoding: chunked", "Content-Type: application/x-www-form-urlencoded",
+          "\r\n\r\ncsrf=&choice=given", "0\r\n\r\n", "\xff\xfe", ": novalue", "X: " + "b" * 1000]
+for i in range(300):
+    raw = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
+    if rnd.random() < 0.5:
+        raw = rnd.choice(["GET", "POST", "HEAD"]) + " " + raw
+    raw += "\r\n\r\n" if rnd.random() < 0.7 else ""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+    s.sendall(raw.encode("latin-1"))
+    s.shutdown(socket.SHUT_WR)
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+    if m and not check(int(m.group(1)) < 500 or int(m.group(1)) == 505, "raw request %d %r: %s" % (i, raw[:80], m.group(1).decode())):
+        break
+    check(srv.p.poll() is None, "the server died on raw request %d %r" % (i, raw[:80]))
+st, h, body = request("GET", "/healthz")
+check(st == 200, "/healthz after the random requests: %d" % st)
+
 # ---- the audit log cannot be written: 503, nothing shown ----------------------------------
 
 cookie, st, h, body = launch(mint("dr.jones", "A81001", "clinician", on_list))
