@@ -194,7 +194,6 @@ int main(int argc, char **argv)
 	if ((status = mcr_cli_load_config(PROG, config, &st.cfg)))
 		return status;
 	pthread_rwlock_init(&st.lock, NULL);
-	pthread_mutex_init(&st.audit_lock, NULL);
 	openlog(PROG, LOG_PID, LOG_DAEMON);
 	st.clock_file = getenv("MCR_SERVE_TEST_CLOCK");
 	if (st.clock_file && !*st.clock_file)

@@ -14,7 +14,9 @@
 
 #include "mcr/error.h"
 #include "mcr/fs.h"
+#include "mcr/html.h"
 #include "mcr/lookup.h"
+#include "mcr/page.h"
 #include "mcr/nhs.h"
 #include "mcr/report.h"
 #include "mcr/store.h"
@@ -46,7 +48,7 @@ static void security_headers(serve_state *st, struct MHD_Response *r)
 {
 	mcr_buf csp = MCR_BUF_INIT;
 	const mcr_codes *fa = &st->cfg->web.frame_ancestors;
-	int rc = mcr_buf_puts(&csp, "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+	int rc = mcr_buf_puts(&csp, "default-src 'none'; style-src 'self'; img-src 'self'; "
 	                            "form-action 'self'; base-uri 'none'; frame-ancestors");
 	for (size_t i = 0; i < fa->count && !rc; i++)
 		rc = mcr_buf_printf(&csp, " %s", fa->codes[i]);
@@ -94,7 +96,7 @@ static enum MHD_Result message(serve_state *st, struct MHD_Connection *conn, uns
 {
 	mcr_buf b = MCR_BUF_INIT;
 	enum MHD_Result ret;
-	if (page_message(&b, title, text))
+	if (mcr_page_message(&b, NULL, title, text))
 		ret = respond(st, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", NULL, NULL, NULL);
 	else
 		ret = respond(st, conn, status, "text/html; charset=utf-8", &b, NULL, NULL);
@@ -126,20 +128,16 @@ static enum MHD_Result audit_failed(serve_state *st, struct MHD_Connection *conn
 
 /* ---- audit ------------------------------------------------------------------------ */
 
+/* The audit handle is shared by every thread: concurrent appends are
+ * group-committed (one fsync for all waiting), each back once durable. */
 static int audit_append(serve_state *st, mcr_audit_entry *e)
 {
-	pthread_mutex_lock(&st->audit_lock);
-	int rc = mcr_audit_append(st->audit, e);
-	pthread_mutex_unlock(&st->audit_lock);
-	return rc;
+	return mcr_audit_append(st->audit, e);
 }
 
 static int audit_lookup(serve_state *st, mcr_lookup *lk, mcr_lookup_result *res)
 {
-	pthread_mutex_lock(&st->audit_lock);
-	int rc = mcr_lookup_audit(lk, st->audit, res);
-	pthread_mutex_unlock(&st->audit_lock);
-	return rc;
+	return mcr_lookup_audit(lk, st->audit, res);
 }
 
 /* ---- query and form fields ------------------------------------------------------------ */
@@ -221,6 +219,13 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
 }
 
 /* ---- sessions ---------------------------------------------------------------------- */
+
+/* The top bar and forms of a page of session s. */
+static mcr_page_session page_of(const mcr_session *s)
+{
+	mcr_page_session p = {s->who.sub, s->who.role, s->who.org, s->csrf, 1};
+	return p;
+}
 
 static const char *basis_name(mcr_session_basis b)
 {
@@ -341,6 +346,16 @@ static int section_bits(const char *list, unsigned *bits)
 	return 0;
 }
 
+/* The care view's top-bar form that ends the session. */
+static int end_session_form(mcr_buf *out, const char *csrf)
+{
+	int rc = mcr_buf_puts(out, "<form class=\"end\" method=\"post\" action=\"/logout\">\n"
+	                           "<input type=\"hidden\" name=\"csrf\" value=\"");
+	if (!rc)
+		rc = mcr_html_escape(out, csrf);
+	return rc ? rc : mcr_buf_puts(out, "\">\n<button type=\"submit\">End session</button>\n</form>\n");
+}
+
 /* Decide, audit, then show: the one library path of mcr-lookup. */
 static enum MHD_Result view(serve_state *st, struct MHD_Connection *conn, const mcr_session *s,
                             unsigned sections, const char *consent)
@@ -349,6 +364,7 @@ static enum MHD_Result view(serve_state *st, struct MHD_Connection *conn, const 
 	mcr_lookup *lk = NULL;
 	mcr_lookup_result res;
 	mcr_buf b = MCR_BUF_INIT;
+	mcr_page_session ps = page_of(s);
 	enum MHD_Result ret;
 	req.user = s->who.sub;
 	req.org = s->who.org;
@@ -374,7 +390,14 @@ static enum MHD_Result view(serve_state *st, struct MHD_Connection *conn, const 
 	const char *outcome = mcr_lookup_outcome(lk);
 	serve_log(st, LOG_INFO, "view: %s, basis %s, audit entry %ld", outcome, basis_name(s->basis), res.audit_seq);
 	if (strcmp(outcome, "shown") == 0) {
-		ret = html(st, conn, MHD_HTTP_OK, mcr_lookup_render(lk, MCR_LOOKUP_HTML, &b), &b);
+		mcr_buf nav = MCR_BUF_INIT;
+		mcr_view_html how = {1, NULL};
+		int r = end_session_form(&nav, s->csrf);
+		how.nav_html = nav.ptr;
+		if (!r)
+			r = mcr_lookup_render_html(lk, &how, &b);
+		mcr_buf_free(&nav);
+		ret = html(st, conn, MHD_HTTP_OK, r, &b);
 	} else if (strcmp(outcome, "failed") == 0) {
 		ret = message(st, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable",
 		              "The shared care record cannot be read just now. Try again later.");
@@ -390,9 +413,9 @@ static enum MHD_Result view(serve_state *st, struct MHD_Connection *conn, const 
 		              "The person refused consent: nothing is shown. This is recorded.");
 	} else if (mcr_lookup_flags(lk) & MCR_LOOKUP_NOT_ON_LIST) {
 		ret = html(st, conn, MHD_HTTP_FORBIDDEN,
-		           page_break_glass(&b, s->csrf, "This person is not on your organisation's list."), &b);
+		           mcr_page_break_glass(&b, &ps, "This person is not on your organisation's list."), &b);
 	} else if (mcr_lookup_flags(lk) & MCR_LOOKUP_CONSENT_NEEDED) {
-		ret = html(st, conn, MHD_HTTP_OK, page_consent(&b, s->csrf, 1), &b);
+		ret = html(st, conn, MHD_HTTP_OK, mcr_page_consent(&b, &ps, s->who.nhs, 1), &b);
 	} else {
 		ret = message(st, conn, MHD_HTTP_FORBIDDEN, "Access denied",
 		              "Your role may not see this. This attempt is recorded.");
@@ -416,7 +439,8 @@ static enum MHD_Result record(serve_state *st, struct MHD_Connection *conn)
 		               "Only a section may be chosen here; a different person needs a new launch from your system.");
 	mcr_buf b = MCR_BUF_INIT;
 	if (st->cfg->consent_required && s.basis == MCR_BASIS_NONE) {
-		ret = html(st, conn, MHD_HTTP_OK, page_consent(&b, s.csrf, 1), &b);
+		mcr_page_session ps = page_of(&s);
+		ret = html(st, conn, MHD_HTTP_OK, mcr_page_consent(&b, &ps, s.who.nhs, 1), &b);
 		mcr_buf_free(&b);
 		return ret;
 	}
@@ -474,8 +498,14 @@ static enum MHD_Result logout(serve_state *st, struct MHD_Connection *conn, cons
 			return ret;
 		mcr_session_end(st->sessions, s.id);
 	}
-	return respond(st, conn, MHD_HTTP_OK, "text/plain; charset=utf-8", NULL, NULL,
-	            SERVE_COOKIE "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+	mcr_buf b = MCR_BUF_INIT;
+	int rc = mcr_page_message(&b, NULL, "Session ended",
+	                          "Your session has ended. Open the record again from your system.");
+	ret = rc ? message(st, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "The page could not be built.")
+	         : respond(st, conn, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL,
+	                   SERVE_COOKIE "=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+	mcr_buf_free(&b);
+	return ret;
 }
 
 /* ---- IG pages --------------------------------------------------------------------------- */
@@ -497,27 +527,38 @@ static int audit_report(serve_state *st, const mcr_session *s, const char *repor
 	return audit_append(st, &e);
 }
 
+/* What an IG page shows: the report, and the access form's last values. */
+typedef struct ig_page {
+	const char *name;          /* for the audit and the CSV file name */
+	mcr_page_ig_report report;
+	const char *nhs;           /* the person of an access-by-person report (10 digits) */
+	const form *f;             /* the access form, or NULL */
+	const char *org;           /* break-glass filter */
+} ig_page;
+
 static enum MHD_Result report_out(serve_state *st, struct MHD_Connection *conn, const mcr_session *s,
-                                  const char *name, const char *nhs, mcr_report_format f, int rc,
-                                  mcr_buf *b)
+                                  const ig_page *pg, mcr_report_format f, int rc, mcr_buf *b)
 {
+	mcr_buf page = MCR_BUF_INIT;
+	enum MHD_Result ret;
 	if (rc == MCR_EUSAGE) /* names the bad argument (a date, an organisation): no record data */
 		return message(st, conn, MHD_HTTP_BAD_REQUEST, "Bad request", mcr_error_message());
-	if (rc && !(rc == MCR_EFORMAT && strcmp(name, "verify-audit") == 0)) {
-		serve_log(st, LOG_ERR, "report %s failed: %s", name, mcr_error_message());
+	if (rc && !(rc == MCR_EFORMAT && pg->report == MCR_PAGE_IG_VERIFY)) {
+		serve_log(st, LOG_ERR, "report %s failed: %s", pg->name, mcr_error_message());
 		return message(st, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "Service unavailable",
 		               "The report could not be made. Try again later.");
 	}
 	if (rc) {
 		/* A broken chain is the verification's answer, not a server failure. */
 		mcr_buf_reset(b);
-		if (page_message(b, "Audit verification failed", mcr_error_message()))
+		f = MCR_REPORT_HTML_BODY;
+		if (mcr_buf_puts(b, "<h1>Audit verification failed</h1>\n<p class=\"warning\">") ||
+		    mcr_html_escape(b, mcr_error_message()) || mcr_buf_puts(b, "</p>\n"))
 			return message(st, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "The page could not be built.");
-		f = MCR_REPORT_HTML;
 	}
-	if (audit_report(st, s, name, nhs))
+	if (audit_report(st, s, pg->name, pg->nhs))
 		return audit_failed(st, conn);
-	serve_log(st, LOG_INFO, "ig report %s shown", name);
+	serve_log(st, LOG_INFO, "ig report %s shown", pg->name);
 	if (f == MCR_REPORT_CSV) {
 		char disp[96];
 		struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->ptr ? b->ptr : (void *)"",
@@ -525,19 +566,29 @@ static enum MHD_Result report_out(serve_state *st, struct MHD_Connection *conn, 
 		if (!r)
 			return MHD_NO;
 		security_headers(st, r);
-		snprintf(disp, sizeof(disp), "attachment; filename=\"%s.csv\"", name);
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s.csv\"", pg->name);
 		MHD_add_response_header(r, "Content-Type", "text/csv; charset=utf-8");
 		MHD_add_response_header(r, "Content-Disposition", disp);
-		enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 		MHD_destroy_response(r);
 		return ret;
 	}
-	return respond(st, conn, MHD_HTTP_OK, "text/html; charset=utf-8", b, NULL, NULL);
+	mcr_page_session ps = page_of(s);
+	mcr_page_ig ig = {pg->report, b->ptr ? b->ptr : "", NULL, NULL, NULL, NULL, pg->org};
+	if (pg->f) {
+		ig.nhs = pg->f->nhs[0] ? pg->f->nhs : NULL;
+		ig.user = pg->f->user[0] ? pg->f->user : NULL;
+		ig.from = pg->f->from[0] ? pg->f->from : NULL;
+		ig.to = pg->f->to[0] ? pg->f->to : NULL;
+	}
+	ret = html(st, conn, MHD_HTTP_OK, mcr_page_ig_render(&page, &ps, &ig), &page);
+	mcr_buf_free(&page);
+	return ret;
 }
 
 static int format_of(const char *v, mcr_report_format *f)
 {
-	*f = MCR_REPORT_HTML;
+	*f = MCR_REPORT_HTML_BODY;
 	if (!v || strcmp(v, "html") == 0)
 		return 0;
 	if (strcmp(v, "csv") == 0) {
@@ -573,39 +624,58 @@ static enum MHD_Result ig(serve_state *st, struct MHD_Connection *conn, const ch
 		const char *user = rq->f.user;
 		rc = rq->f.nhs[0] ? mcr_report_access(st->cfg, nhs, NULL, 0, &p, f, &b)
 		                  : mcr_report_access(st->cfg, NULL, &user, 1, &p, f, &b);
-		ret = report_out(st, conn, &s, rq->f.nhs[0] ? "access-by-person" : "access-by-user",
-		                 nhs[0] ? nhs : NULL, f, rc, &b);
+		ig_page pg = {rq->f.nhs[0] ? "access-by-person" : "access-by-user", MCR_PAGE_IG_ACCESS,
+		              nhs[0] ? nhs : NULL, &rq->f, NULL};
+		ret = report_out(st, conn, &s, &pg, f, rc, &b);
 		mcr_buf_free(&b);
 		return ret;
 	}
 	if (post)
 		return message(st, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed", "Not a form.");
 	if (strcmp(url, "/ig") == 0) {
+		mcr_page_session ps = page_of(&s);
+		mcr_page_ig index = {MCR_PAGE_IG_INDEX, NULL, NULL, NULL, NULL, NULL, NULL};
 		if (!only_args(conn, (const char *const[]){NULL}))
 			return message(st, conn, MHD_HTTP_BAD_REQUEST, "Bad request", "Unexpected parameters.");
-		ret = html(st, conn, MHD_HTTP_OK, page_ig_index(&b, s.csrf), &b);
+		ret = html(st, conn, MHD_HTTP_OK, mcr_page_ig_render(&b, &ps, &index), &b);
 		mcr_buf_free(&b);
 		return ret;
 	}
 	static const char *const plain[] = {"format", NULL};
 	static const char *const bg[] = {"format", "org", "from", "to", NULL};
-	const char *name = url + 4;
-	int is_bg = strcmp(name, "break-glass") == 0;
+	ig_page pg = {url + 4, MCR_PAGE_IG_COVERAGE, NULL, NULL, NULL};
+	int is_bg = strcmp(pg.name, "break-glass") == 0;
 	if (!only_args(conn, is_bg ? bg : plain) || format_of(arg(conn, "format"), &f))
 		return message(st, conn, MHD_HTTP_BAD_REQUEST, "Bad request", "Unexpected parameters.");
-	if (strcmp(name, "coverage") == 0) {
+	if (strcmp(pg.name, "coverage") == 0) {
 		rc = mcr_report_coverage(st->cfg, mcr_time_now(), f, &b);
-	} else if (strcmp(name, "loads") == 0) {
+	} else if (strcmp(pg.name, "loads") == 0) {
+		pg.report = MCR_PAGE_IG_LOADS;
 		rc = mcr_report_loads(st->cfg, 0, f, &b);
-	} else if (strcmp(name, "verify-audit") == 0) {
+	} else if (strcmp(pg.name, "verify-audit") == 0) {
+		pg.report = MCR_PAGE_IG_VERIFY;
 		rc = mcr_report_verify_audit(st->cfg, f, &b);
 	} else if (is_bg) {
 		mcr_report_period p = {arg(conn, "from"), arg(conn, "to")};
-		rc = mcr_report_break_glass(st->cfg, arg(conn, "org"), &p, f, &b);
+		pg.report = MCR_PAGE_IG_BREAK_GLASS;
+		pg.org = arg(conn, "org");
+		rc = mcr_report_break_glass(st->cfg, pg.org, &p, f, &b);
 	} else {
 		return message(st, conn, MHD_HTTP_NOT_FOUND, "Not found", "There is no such page.");
 	}
-	ret = report_out(st, conn, &s, name, NULL, f, rc, &b);
+	ret = report_out(st, conn, &s, &pg, f, rc, &b);
+	mcr_buf_free(&b);
+	return ret;
+}
+
+/* ---- /static/mcr.css ---------------------------------------------------------------- */
+
+static enum MHD_Result stylesheet(serve_state *st, struct MHD_Connection *conn)
+{
+	mcr_buf b = MCR_BUF_INIT;
+	enum MHD_Result ret = MHD_NO;
+	if (!mcr_buf_puts(&b, mcr_html_css()))
+		ret = respond(st, conn, MHD_HTTP_OK, "text/css; charset=utf-8", &b, NULL, NULL);
 	mcr_buf_free(&b);
 	return ret;
 }
@@ -652,6 +722,8 @@ static enum MHD_Result route(serve_state *st, struct MHD_Connection *conn, const
 		return message(st, conn, MHD_HTTP_CONTENT_TOO_LARGE, "Too large", "The request body is too large.");
 	if (strcmp(url, "/healthz") == 0 && get)
 		return healthz(st, conn);
+	if (strcmp(url, MCR_HTML_CSS_PATH) == 0 && get)
+		return stylesheet(st, conn);
 	if (strcmp(url, "/launch") == 0 && get)
 		return launch(st, conn);
 	if (strcmp(url, "/record") == 0 && get)
@@ -664,7 +736,7 @@ static enum MHD_Result route(serve_state *st, struct MHD_Connection *conn, const
 		return logout(st, conn, rq);
 	if (strcmp(url, "/ig") == 0 || strncmp(url, "/ig/", 4) == 0)
 		return ig(st, conn, url, method, rq);
-	static const char *const known[] = {"/healthz", "/launch", "/record", "/consent", "/break-glass", "/logout"};
+	static const char *const known[] = {"/healthz", MCR_HTML_CSS_PATH, "/launch", "/record", "/consent", "/break-glass", "/logout"};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(url, known[i]) == 0)
 			return message(st, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed", "Method not allowed.");

@@ -4,8 +4,8 @@
  * libmcr's; this folder routes requests to them and writes the responses.
  *   mcr-serve.c  main: options, config, signals (SIGHUP reload, SIGTERM stop), log
  *   routes.c     one request: limits, routing, authorisation, security headers
- *   pages.c      the small HTML pages of the service (consent, break glass,
- *                refusals, IG index); the record view itself is lib/lookup.c's
+ * The pages are libmcr's (mcr/page.h, the care view of mcr/view.h, the stylesheet
+ * of mcr/html.h served at MCR_HTML_CSS_PATH).
  */
 #ifndef MCR_SERVE_H
 #define MCR_SERVE_H
@@ -33,8 +33,7 @@ typedef struct serve_state {
 	mcr_launch_keys *keys;
 	mcr_jti_store *jti;
 	mcr_sessions *sessions;
-	mcr_audit *audit;
-	pthread_mutex_t audit_lock; /* one append at a time on the shared handle */
+	mcr_audit *audit;           /* shared: mcr_audit_append is thread-safe (group commit) */
 	int log_fd;                 /* the project's log (paths.log), or -1 */
 	const char *clock_file;     /* test hook: seconds since the epoch for tokens and
 	                               sessions (never the audit time); NULL: the clock */
@@ -52,12 +51,5 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
                              size_t *upload_size, void **con_cls);
 void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                      enum MHD_RequestTerminationCode toe);
-
-/* Pages (pages.c): each appends a whole HTML page to out; text is escaped. */
-int page_message(mcr_buf *out, const char *title, const char *text);
-int page_consent(mcr_buf *out, const char *csrf, int offer_break_glass);
-int page_break_glass(mcr_buf *out, const char *csrf, const char *why);
-int page_ig_index(mcr_buf *out, const char *csrf);
-int page_escape(mcr_buf *out, const char *s);
 
 #endif

@@ -218,6 +218,8 @@ st, h, body = request("GET", "/record?section=allergies", cookie)
 check(st == 200 and "Allergies" in body, "one section: %d" % st)
 st, h, body = request("HEAD", "/record", cookie)
 check(st == 200, "HEAD /record: %d" % st)
+st, h, body = request("GET", "/static/mcr.css")
+check(st == 200 and h.get("content-type", "").startswith("text/css") and "{" in body, "stylesheet: %d" % st)
 
 # The person (or anyone) cannot be changed by editing the URL or a form.
 before = audit_count()
