@@ -314,6 +314,15 @@ int mcr_csv_open(mcr_csv **out, const char *path, const char *const *required)
 	/* The header becomes the column names; building is reused for records. */
 	c->header = c->building;
 	memset(&c->building, 0, sizeof(c->building));
+	/* Records end at LF (CRLF too): lines ending in a bare CR (classic Mac OS)
+	 * read as one record, which would be reported as a missing column. */
+	for (size_t i = 0; i < c->header.n; i++)
+		if (strchr(field(&c->header, i), '\r')) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s:1: lines end with a bare CR (carriage return "
+			                   "without line feed): save the file with LF or CRLF line endings",
+			                   path);
+			goto fail;
+		}
 	for (size_t i = 0; i < c->header.n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(field(&c->header, i), field(&c->header, j)) == 0) {

@@ -44,7 +44,9 @@ struct mcr_xml {
 	int parse_error;
 	int parse_code;
 	int parse_line;
+	int parse_epilog;         /* that error came after the root element closed */
 	int input_eof;            /* the input has no more bytes */
+	uint64_t bytes_in;        /* bytes of input read */
 	int root_state;           /* 0 root not seen, 1 open, 2 closed (as delivered) */
 	char parse_msg[XML_ERRMSG];
 	/* Prolog scan. */
@@ -189,6 +191,7 @@ static int xml_input_read(void *ctx, char *buf, int len)
 	}
 	if (got == 0)
 		x->input_eof = 1;
+	x->bytes_in += got;
 	if (x->scan != SCAN_DONE) {
 		size_t keep = prolog_scan(x, (const unsigned char *)buf, got);
 		if (x->doctype_line)
@@ -212,6 +215,8 @@ static void xml_error_handler(void *ctx, xmlErrorPtr err)
 	x->parse_error = 1;
 	x->parse_code = err->code;
 	x->parse_line = err->line;
+	x->parse_epilog = err->domain == XML_FROM_PARSER && err->ctxt &&
+	                  ((xmlParserCtxtPtr)err->ctxt)->instate == XML_PARSER_EPILOG;
 	const char *m = err->message ? err->message : "XML error";
 	size_t n = strlen(m);
 	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
@@ -220,6 +225,30 @@ static void xml_error_handler(void *ctx, xmlErrorPtr err)
 		n = sizeof(x->parse_msg) - 1;
 	memcpy(x->parse_msg, m, n);
 	x->parse_msg[n] = '\0';
+}
+
+/*
+ * The error for libxml2's first error, saying what is actually wrong where
+ * libxml2's words mislead: at the end of the input its push parser says "Extra
+ * content at the end of the document" for an empty file, a file with no element,
+ * and a document cut short alike.
+ */
+static int parse_error_rc(mcr_xml *x)
+{
+	int at_end = x->input_eof && (x->parse_code == XML_ERR_DOCUMENT_END ||
+	                              x->parse_code == XML_ERR_DOCUMENT_EMPTY);
+	if (at_end && x->bytes_in == 0)
+		return mcr_error_set(MCR_EFORMAT, "%s: empty file (no XML document)", x->path);
+	if (at_end && x->scan != SCAN_DONE)
+		return mcr_error_set(MCR_EFORMAT, "%s:%d: no root element (the file holds no XML "
+		                     "element, only a declaration, comments or white space)", x->path,
+		                     x->parse_line);
+	/* At the end of the input, before the root element closed (libxml2 raises the
+	 * same error in the epilog for a second root element, which is extra content). */
+	if (at_end && x->parse_code == XML_ERR_DOCUMENT_END && !x->parse_epilog)
+		return mcr_error_set(MCR_EFORMAT, "%s:%d: document ends before its elements are closed "
+		                     "(truncated?)", x->path, x->parse_line);
+	return mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
 }
 
 static int xml_start(mcr_xml *x, mcr_xml **out)
@@ -303,13 +332,8 @@ int mcr_xml_next(mcr_xml *x)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, x->doctype_line);
 	else if (x->io_error)
 		rc = x->io_error; /* the gz reader's message names the file and the fault */
-	else if (x->parse_error && x->parse_code == XML_ERR_DOCUMENT_END && x->input_eof &&
-	         x->root_state == 1)
-		/* libxml2's push parser says "Extra content" for a document cut short. */
-		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: document ends before its elements are closed "
-		                   "(truncated?)", x->path, x->parse_line);
 	else if (x->parse_error)
-		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
+		rc = parse_error_rc(x);
 	else if (r < 0)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: XML parse error", x->path,
 		                   xmlTextReaderGetParserLineNumber(x->reader));
@@ -656,12 +680,8 @@ int mcr_xml_sax_run(mcr_xml *x)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: DOCTYPE not allowed", x->path, x->doctype_line);
 	else if (x->io_error)
 		rc = x->io_error;
-	else if (x->parse_error && x->parse_code == XML_ERR_DOCUMENT_END && x->input_eof &&
-	         x->root_state == 1)
-		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: document ends before its elements are closed "
-		                   "(truncated?)", x->path, x->parse_line);
 	else if (x->parse_error)
-		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: %s", x->path, x->parse_line, x->parse_msg);
+		rc = parse_error_rc(x);
 	else if (r || !x->ctxt->wellFormed)
 		rc = mcr_error_set(MCR_EFORMAT, "%s:%d: XML parse error", x->path, mcr_xml_line(x));
 	else if (x->root_state != 2)

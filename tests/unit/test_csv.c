@@ -152,6 +152,9 @@ static void test_missing_column(void **state)
 	const char *req2[] = { "A", NULL };
 	expect_error(file("m2.csv", "\xef\xbb\xbf" "a\n1\n"), req2, MCR_EFORMAT, ":1: missing column A");
 	expect_error(file("dup.csv", "a,b,a\n1,2,3\n"), cols_ab, MCR_EFORMAT, ":1: duplicate column a");
+	/* Lines ending in a bare CR read as one record: said so, not "missing column b". */
+	expect_error(file("cr.csv", "a,b\r1,2\r3,4\r"), cols_ab, MCR_EFORMAT,
+	             ":1: lines end with a bare CR (carriage return without line feed)");
 }
 
 static void test_ragged(void **state)
