@@ -2,7 +2,7 @@
 # mcr-nightly's own rules, with test doubles of the other programs
 # (tests/data/nightly/fakebin, found through $MCR_BIN): exit status of a good,
 # degraded, failed and locked night; a failed extract recorded for the loader while
-# the others go on; the log; archiving of loaded staged files (older superseded
+# the others go on; an extract staged with refusals (exit 3) loaded, the night degraded; the log; archiving of loaded staged files (older superseded
 # ones too) and nothing archived after a failed load; archive pruning by
 # retention; the out-of-hours run extracting only the OOH organisation.
 # Usage: test_nightly_runner.sh BIN_DIR
@@ -119,6 +119,18 @@ for s in 20261122T020000Z 20261123T020000Z; do
   [ -f "$work/archive/A81001/gp/$s.yaml" ] || fail "night 4: A81001 $s not archived"
 done
 [ -z "$(ls "$work/staging/A81001/gp")" ] || fail "night 4: staged files left behind"
+
+# Night 4b: the GP extractor staged its file but refused a record (exit 3): the file is
+# loaded and archived like any other, no failure is recorded; the night is degraded.
+echo "in/b.xml:9: Condition c9: onsetDateTime is not a date; item withheld (invalid-date)" >"$work/sources/gp/REFUSED"
+night 3 2026-11-23T12:00:00Z
+[ -f "$work/archive/A81001/gp/20261123T120000Z.yaml" ] || fail "night 4b: the file staged with refusals was not loaded and archived"
+[ -e "$work/quarantine/A81001-20261123T120000Z.failed" ] && fail "night 4b: a file staged with refusals was recorded as a failed extract"
+grep -q 'step=extract org=A81001 stderr: mcr-extract-gp: refused: in/b.xml:9:' "$log" || fail "night 4b: the refusal is not in the log"
+grep -q 'step=extract org=A81001 staged, but some records or documents were refused' "$log" ||
+  fail "night 4b: the log does not say the extract staged with refusals"
+grep -q 'extract of A81001 refused some records or documents' "$work/err" || fail "night 4b: the stderr summary does not name the refusals"
+rm "$work/sources/gp/REFUSED"
 
 # Night 5: the loader's lock is held by an ad hoc load: 75, staged files kept.
 FAKE_LOAD_EXIT=75 night 75 2026-11-24T02:00:00Z
