@@ -191,7 +191,7 @@ static int join_path(const parse_ctx *c, const char *rel, char **out)
 		return rc;
 	}
 	*out = mcr_buf_detach(&b);
-	return *out ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+	return *out ? 0 : MCR_ENOMEM;
 }
 
 /* An absolute path: relative values resolve against the config's folder. */
@@ -495,7 +495,7 @@ static int parse_paths(const parse_ctx *c, yaml_node_t *n)
 		return rc;
 	}
 	if (!(cfg->lock_path = mcr_buf_detach(&b)))
-		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+		return MCR_ENOMEM;
 	return 0;
 }
 

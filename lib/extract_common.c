@@ -219,7 +219,7 @@ int mcr_ex_stage_folder(mcr_buf *out, const char *staging_dir, const mcr_org *or
 {
 	mcr_buf_reset(out);
 	if (mcr_buf_printf(out, "%s/%s/%s", staging_dir, org->ods, mcr_org_dataset(org->kind)) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return mcr_fs_mkdirs(out->ptr);
 }
 
@@ -324,7 +324,7 @@ int mcr_ex_map_put(mcr_ex_map *m, const char *key, size_t len, long value, long 
 	}
 	size_t off = m->keys.len + 1;
 	if (mcr_buf_put(&m->keys, key, len) != 0 || mcr_buf_putc(&m->keys, '\0') != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	s->off = off;
 	s->len = (uint32_t)len;
 	s->hash = h;
@@ -366,7 +366,7 @@ static int temp_path(mcr_buf *b, const char *dir, const char *what)
 {
 	mcr_buf_reset(b);
 	if (mcr_buf_printf(b, "%s/.%s-%ld-%u", dir, what, (long)getpid(), spill_seq++) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return 0;
 }
 
@@ -429,7 +429,7 @@ static int rec_start(mcr_ex_spill *s, const char *nhs, int kind)
 	mcr_buf_reset(&s->rec);
 	if (put_u32(&s->rec, 0) != 0 || mcr_buf_put(&s->rec, nhs, 10) != 0 ||
 	    mcr_buf_putc(&s->rec, (char)kind) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return 0;
 }
 
@@ -479,7 +479,7 @@ int mcr_ex_spill_withheld(mcr_ex_spill *s, const char *nhs, mcr_section sec, mcr
 	if (rc)
 		return rc;
 	if (mcr_buf_putc(&s->rec, (char)sec) != 0 || mcr_buf_putc(&s->rec, (char)r) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return rec_write(s);
 }
 

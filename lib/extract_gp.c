@@ -145,7 +145,7 @@ static int add_key(gp *g, char prefix, const char *s, long idx, long *existing)
 	mcr_buf_reset(&g->key);
 	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
 	    mcr_buf_puts(&g->key, s) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return mcr_ex_map_put(g->keys, g->key.ptr, g->key.len, idx, existing);
 }
 
@@ -154,7 +154,7 @@ static int lookup_key(gp *g, char prefix, const char *s, long *idx)
 	mcr_buf_reset(&g->key);
 	if (mcr_buf_putc(&g->key, prefix) != 0 || mcr_buf_putc(&g->key, ':') != 0 ||
 	    mcr_buf_puts(&g->key, s) != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	return mcr_ex_map_get(g->keys, g->key.ptr, g->key.len, idx);
 }
 

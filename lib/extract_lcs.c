@@ -232,9 +232,8 @@ int mcr_extract_lcs(const mcr_config *cfg, const mcr_org *org, const char *input
 	l.org = org;
 	mcr_buf folder = MCR_BUF_INIT, persons = MCR_BUF_INIT, invs = MCR_BUF_INIT;
 	int rc = 0;
-	if (mcr_fs_join(&persons, input, "persons.csv") != 0 ||
-	    mcr_fs_join(&invs, input, "involvements.csv") != 0)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+	if ((rc = mcr_fs_join(&persons, input, "persons.csv")) == 0)
+		rc = mcr_fs_join(&invs, input, "involvements.csv");
 	static const char *const names[] = {"persons.csv", "involvements.csv", NULL};
 	if (rc == 0)
 		rc = mcr_ex_only_files(input, names);

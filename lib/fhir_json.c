@@ -234,7 +234,7 @@ static int name_contained(js *s, frame *f, const char *type, size_t n)
 		const char *old = r->arena.ptr + q.path;
 		if (mcr_buf_put(&path, p->s, p->len) != 0 || mcr_buf_puts(&path, old + old_prefix) != 0 ||
 		    mcr_buf_puts(&value, r->arena.ptr + q.value) != 0) {
-			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+			rc = MCR_ENOMEM;
 			break;
 		}
 		rc = mcr_fhir_res_push(r, path.ptr, path.len, path_hash(path.ptr, path.len), value.ptr,
@@ -386,7 +386,7 @@ static int scalar(js *s, const char *v, size_t n)
 			mcr_buf *u = &s->rd->full_url;
 			mcr_buf_reset(u);
 			if (mcr_buf_put(u, v, n) != 0 || mcr_buf_putc(u, '\0') != 0)
-				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+				rc = MCR_ENOMEM;
 			s->has_url = 1;
 		}
 		break;

@@ -25,12 +25,12 @@ int mcr_fhir_res_push(fres *r, const char *path, size_t plen, uint32_t hash, con
 	p->path = r->arena.len;
 	p->hash = hash;
 	if (mcr_buf_put(&r->arena, path, plen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+		return MCR_ENOMEM;
 	p->value = r->arena.len;
 	int rc = raw_end ? mcr_xml_sax_value(&r->arena, (const xmlChar *)value, (const xmlChar *)raw_end)
 	                 : mcr_buf_put(&r->arena, value, value_len);
-	if (rc != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	if (rc != 0 || (rc = mcr_buf_putc(&r->arena, '\0')) != 0)
+		return rc;
 	p->depth = depth;
 	memcpy(p->anc, anc, sizeof p->anc);
 	r->n++;

@@ -113,7 +113,7 @@ static int on_start(void *ctx, const xmlChar *ln, const xmlChar *uri, int nattrs
 			s->has_full_url = a != NULL;
 			mcr_buf_reset(u);
 			if (a && (mcr_xml_sax_value(u, a[3], a[4]) != 0 || mcr_buf_putc(u, '\0') != 0))
-				return mcr_error_set(MCR_ENOMEM, "out of memory");
+				return MCR_ENOMEM;
 		} else if (ln != s->n_resource) {
 			s->skip = d;
 		}

@@ -141,7 +141,7 @@ int mcr_jti_open(mcr_jti_store **out, const char *dir)
 	if ((rc = mcr_fs_mkdirs(dir)) || (rc = mcr_fs_join(&path, dir, "launch.sqlite")))
 		goto fail;
 	if (!(s = calloc(1, sizeof(*s)))) {
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory opening the launch store");
+		rc = MCR_ENOMEM; /* message set by mcr_buf */
 		goto fail;
 	}
 	pthread_mutex_init(&s->lock, NULL);

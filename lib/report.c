@@ -421,7 +421,7 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 		mcr_buf l = MCR_BUF_INIT;
 		if (mcr_buf_printf(&l, "%s %s", c->orgs[i].ods, c->orgs[i].name ? c->orgs[i].name : "") ||
 		    !(label_text[i] = mcr_buf_detach(&l)))
-			rc = mcr_error_set(MCR_ENOMEM, "out of memory");
+			rc = MCR_ENOMEM;
 		labels[i] = label_text[i];
 		for (int s = 0; s < MCR_SECTION_COUNT; s++)
 			values[i * MCR_SECTION_COUNT + (size_t)s] = c->orgs[i].sec_items[s];

@@ -206,7 +206,7 @@ static int dup_printf(char **out, const char *fmt, ...)
 		return rc;
 	}
 	*out = mcr_buf_detach(&b);
-	return *out ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory");
+	return *out ? 0 : MCR_ENOMEM;
 }
 
 int mcr_staged_writer_open(mcr_staged_writer **out, const char *staging_dir,

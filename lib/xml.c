@@ -698,16 +698,16 @@ int mcr_xml_sax_value(mcr_buf *out, const xmlChar *value, const xmlChar *end)
 		const char *amp = memchr(p, '&', (size_t)(e - p));
 		size_t n = amp ? (size_t)(amp - p) : (size_t)(e - p);
 		if (n && mcr_buf_put(out, p, n) != 0)
-			return mcr_error_set(MCR_ENOMEM, "out of memory");
+			return MCR_ENOMEM;
 		if (!amp)
 			break;
 		if (e - amp >= 5 && memcmp(amp, "&#38;", 5) == 0) {
 			if (mcr_buf_putc(out, '&') != 0)
-				return mcr_error_set(MCR_ENOMEM, "out of memory");
+				return MCR_ENOMEM;
 			p = amp + 5;
 		} else {
 			if (mcr_buf_putc(out, '&') != 0)
-				return mcr_error_set(MCR_ENOMEM, "out of memory");
+				return MCR_ENOMEM;
 			p = amp + 1;
 		}
 	}

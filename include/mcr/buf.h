@@ -1,7 +1,8 @@
 /*
  * A growing byte buffer (git's strbuf). ptr is always NUL-terminated once the
  * buffer holds anything; a zeroed struct (MCR_BUF_INIT) is an empty buffer.
- * Owned by the caller: release with mcr_buf_free(), which accepts an empty buffer.
+ * Owned by the caller: release with mcr_buf_free(), which accepts an empty buffer
+ * and NULL. A buffer is used by one thread at a time; no function keeps state.
  */
 #ifndef MCR_BUF_H
 #define MCR_BUF_H
@@ -17,7 +18,12 @@ typedef struct mcr_buf {
 
 #define MCR_BUF_INIT { NULL, 0, 0 }
 
-/* Each returns 0 or MCR_ENOMEM. */
+/*
+ * Each returns 0 or MCR_ENOMEM, and on MCR_ENOMEM the error message is already
+ * set (mcr_error_set): callers pass the code up (`return rc;`) and do not set
+ * "out of memory" again. The same holds for mcr_buf_detach's NULL. A failed
+ * call leaves the buffer's earlier content as it was.
+ */
 int mcr_buf_grow(mcr_buf *b, size_t extra);
 int mcr_buf_put(mcr_buf *b, const void *data, size_t len);
 int mcr_buf_puts(mcr_buf *b, const char *s);
@@ -29,7 +35,8 @@ int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap) __attribute__((form
 void mcr_buf_reset(mcr_buf *b);
 
 /* Take the string out of the buffer (caller frees with free(); never NULL on
- * success, "" for an empty buffer); the buffer is left empty. NULL on ENOMEM. */
+ * success, "" for an empty buffer); the buffer is left empty. NULL on ENOMEM
+ * (message set, as above). */
 char *mcr_buf_detach(mcr_buf *b);
 
 void mcr_buf_free(mcr_buf *b);
