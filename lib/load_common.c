@@ -18,9 +18,10 @@ double mcr_load_clock(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-char *mcr_load_strdup(const char *s)
+int mcr_load_dup(char **out, const char *s)
 {
-	return s ? strdup(s) : NULL;
+	*out = s ? strdup(s) : NULL;
+	return s && !*out ? mcr_error_set(MCR_ENOMEM, "out of memory") : 0;
 }
 
 void mcr_load_crash_point(load_run *r, const char *phase)

@@ -41,7 +41,7 @@ int mcr_load_read_prev_sources(load_run *r)
 	if (rc)
 		return rc;
 	int step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while (rc != MCR_ENOMEM && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *ods = (const char *)sqlite3_column_text(st, 0);
 		for (size_t i = 0; i < r->cfg->norgs; i++) {
 			org_run *o = &r->orgs[i];
@@ -50,10 +50,15 @@ int mcr_load_read_prev_sources(load_run *r)
 			const char *status = (const char *)sqlite3_column_text(st, 1);
 			o->prev_row = 1;
 			o->prev_data = status && strcmp(status, "never") != 0;
-			o->prev_extracted = mcr_load_strdup((const char *)sqlite3_column_text(st, 2));
-			o->prev_loaded = mcr_load_strdup((const char *)sqlite3_column_text(st, 3));
-			o->prev_manifest = mcr_load_strdup((const char *)sqlite3_column_text(st, 4));
-			o->prev_shares_from = mcr_load_strdup((const char *)sqlite3_column_text(st, 5));
+			int dup;
+			if ((dup = mcr_load_dup(&o->prev_extracted, (const char *)sqlite3_column_text(st, 2))) ||
+			    (dup = mcr_load_dup(&o->prev_loaded, (const char *)sqlite3_column_text(st, 3))) ||
+			    (dup = mcr_load_dup(&o->prev_manifest, (const char *)sqlite3_column_text(st, 4))) ||
+			    (dup = mcr_load_dup(&o->prev_shares_from,
+			                        (const char *)sqlite3_column_text(st, 5)))) {
+				rc = dup;
+				break;
+			}
 			o->prev_people = (long)sqlite3_column_int64(st, 6);
 			o->prev_members = (long)sqlite3_column_int64(st, 7);
 			o->prev_items = (long)sqlite3_column_int64(st, 8);
@@ -89,13 +94,12 @@ static int add_reject(load_run *r, org_run *o, const char *stamp, const char *re
 	mcr_buf dir = MCR_BUF_INIT;
 	if (mcr_buf_printf(&dir, "%s/%s/%s", r->cfg->quarantine_dir, o->org->ods, o->dataset))
 		return MCR_ENOMEM;
-	e->dir = mcr_buf_detach(&dir);
-	e->stamp = mcr_load_strdup(stamp);
-	e->reason = mcr_load_strdup(reason);
-	e->paths[0] = mcr_load_strdup(p1);
-	e->paths[1] = mcr_load_strdup(p2);
-	if (!e->dir || !e->stamp || !e->reason)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	int rc;
+	if (!(e->dir = mcr_buf_detach(&dir)))
+		return MCR_ENOMEM;
+	if ((rc = mcr_load_dup(&e->stamp, stamp)) || (rc = mcr_load_dup(&e->reason, reason)) ||
+	    (rc = mcr_load_dup(&e->paths[0], p1)) || (rc = mcr_load_dup(&e->paths[1], p2)))
+		return rc;
 	if (dest_out) {
 		mcr_buf d = MCR_BUF_INIT;
 		if (mcr_buf_printf(&d, "%s/%s", e->dir, mcr_load_base_name(p1)))
@@ -122,7 +126,7 @@ static int reject_file(load_run *r, org_run *o, const char *mp, const char *pp,
 		free(o->rejected_file);
 		free(o->rejected_reason);
 		o->rejected_file = dest;
-		o->rejected_reason = mcr_load_strdup(why);
+		rc = mcr_load_dup(&o->rejected_reason, why);
 		dest = NULL;
 	}
 	free(dest);

@@ -157,11 +157,12 @@ int mcr_load_note_file(load_run *r, const org_run *o, const char *manifest, cons
 	memset(f, 0, sizeof(*f));
 	f->org = o->org->ods;
 	f->dataset = o->dataset;
-	f->manifest = mcr_load_strdup(manifest);
-	f->extracted = mcr_load_strdup(extracted);
-	f->reason = mcr_load_strdup(reason);
 	f->outcome = outcome;
 	f->items = items;
 	r->sum->files++;
+	int rc;
+	if ((rc = mcr_load_dup(&f->manifest, manifest)) ||
+	    (rc = mcr_load_dup(&f->extracted, extracted)) || (rc = mcr_load_dup(&f->reason, reason)))
+		return rc;
 	return 0;
 }

@@ -385,14 +385,15 @@ int mcr_load_carry_org(load_run *r, org_run *o)
 	free(o->loaded);
 	free(o->shares_from);
 	free(o->manifest);
-	o->extracted = mcr_load_strdup(o->prev_extracted);
-	o->loaded = mcr_load_strdup(o->prev_loaded);
-	o->shares_from = mcr_load_strdup(o->prev_shares_from);
-	o->manifest = mcr_load_strdup(o->prev_manifest);
+	o->loaded = o->shares_from = o->manifest = NULL;
 	o->len = o->prev_len;
 	o->crc = o->prev_crc;
 	o->has_payload = 1;
-	return 0;
+	if ((rc = mcr_load_dup(&o->extracted, o->prev_extracted)) ||
+	    (rc = mcr_load_dup(&o->loaded, o->prev_loaded)) ||
+	    (rc = mcr_load_dup(&o->shares_from, o->prev_shares_from)))
+		return rc;
+	return mcr_load_dup(&o->manifest, o->prev_manifest);
 }
 
 /* Member, person, person_withheld and objection rows of every carried-over

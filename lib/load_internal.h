@@ -165,8 +165,8 @@ typedef struct load_run {
 /* Monotonic seconds, for elapsed times and rates. */
 double mcr_load_clock(void);
 
-/* strdup that passes NULL through (NULL also when memory ran out). */
-char *mcr_load_strdup(const char *s);
+/* *out = a copy of s, or NULL for NULL. 0, or MCR_ENOMEM (message set). */
+int mcr_load_dup(char **out, const char *s);
 
 /* Test hook: SIGKILL this process when $MCR_LOAD_CRASH_AT names phase. */
 void mcr_load_crash_point(load_run *r, const char *phase);
