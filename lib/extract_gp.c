@@ -78,7 +78,8 @@ static const char *path_cat(mcr_buf *b, const char *prefix, const char *suffix)
 	return mcr_buf_cstr(b);
 }
 
-/* Every value at path joined with sep into out (reset first); 1 if any. */
+/* Every value at path joined with sep into out (reset first); 1 if any, 0 if
+ * none, MCR_ENOMEM (message set) when out could not grow. */
 static int fr_join(const fres *r, const char *path, const char *sep, int depth, int id, mcr_buf *out)
 {
 	mcr_buf_reset(out);
@@ -87,9 +88,8 @@ static int fr_join(const fres *r, const char *path, const char *sep, int depth, 
 		const char *v = A(r, r->pairs[i].value);
 		if (!*v)
 			continue;
-		if (any)
-			mcr_buf_puts(out, sep);
-		mcr_buf_puts(out, v);
+		if ((any && mcr_buf_puts(out, sep) != 0) || mcr_buf_puts(out, v) != 0)
+			return MCR_ENOMEM;
 		any = 1;
 	}
 	return any;
@@ -211,27 +211,48 @@ static int register_patient(gp *g)
 
 /* ---- clinical resources ------------------------------------------------------ */
 
+/* The details of one item being gathered (at most 16, each value in its own
+ * buffer of g->dv); rc turns MCR_ENOMEM (message set) once a buffer could not
+ * grow, and then nothing more is added. */
+typedef struct details {
+	gp *g;
+	mcr_staged_detail *d;
+	size_t n;
+	int rc;
+} details;
+
+static void allergy_details(details *x);
+static void condition_details(details *x);
+static void statement_details(details *x);
+static void request_details(details *x);
+static void immunization_details(details *x);
+static void observation_details(details *x);
+static void encounter_details(details *x);
+
 typedef struct rtype {
 	const char *name;
 	mcr_section section;
 	const char *concept;  /* the CodeableConcept naming the item */
 	const char *dates[4]; /* the clinical date, first present wins */
+	void (*details)(details *x); /* the details a clinician needs */
 } rtype;
 
 static const rtype rtypes[] = {
 	{"AllergyIntolerance", MCR_SECTION_ALLERGIES, "code",
-	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}},
+	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}, allergy_details},
 	{"MedicationStatement", MCR_SECTION_MEDICATIONS, "medicationCodeableConcept",
-	 {"effectiveDateTime", "effectivePeriod/start", "dateAsserted", NULL}},
+	 {"effectiveDateTime", "effectivePeriod/start", "dateAsserted", NULL}, statement_details},
 	{"MedicationRequest", MCR_SECTION_MEDICATIONS, "medicationCodeableConcept",
-	 {"authoredOn", "dispenseRequest/validityPeriod/start", NULL, NULL}},
+	 {"authoredOn", "dispenseRequest/validityPeriod/start", NULL, NULL}, request_details},
 	{"Condition", MCR_SECTION_PROBLEMS, "code",
-	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}},
+	 {"onsetDateTime", "onsetPeriod/start", "recordedDate", NULL}, condition_details},
 	{"Immunization", MCR_SECTION_IMMUNISATIONS, "vaccineCode",
-	 {"occurrenceDateTime", "recorded", NULL, NULL}},
+	 {"occurrenceDateTime", "recorded", NULL, NULL}, immunization_details},
 	{"Observation", MCR_SECTION_RESULTS, "code",
-	 {"effectiveDateTime", "effectivePeriod/start", "effectiveInstant", "issued"}},
-	{"Encounter", MCR_SECTION_ENCOUNTERS, "type", {"period/start", NULL, NULL, NULL}},
+	 {"effectiveDateTime", "effectivePeriod/start", "effectiveInstant", "issued"},
+	 observation_details},
+	{"Encounter", MCR_SECTION_ENCOUNTERS, "type", {"period/start", NULL, NULL, NULL},
+	 encounter_details},
 };
 
 static const rtype *find_rtype(const char *name)
@@ -556,157 +577,182 @@ static int apply_notes(gp *g)
 	return rc;
 }
 
-static void add_detail(gp *g, mcr_staged_detail *d, size_t *nd, const char *name, const char *value)
+/* Add name: value (copied) unless x is full or failed. */
+static void put_detail(details *x, const char *name, const char *value)
 {
-	if (!value || !*value || *nd >= 16)
+	if (x->rc || x->n >= 16)
 		return;
-	mcr_buf_reset(&g->dv[*nd]);
-	mcr_buf_puts(&g->dv[*nd], value);
-	d[*nd].name = name;
-	d[*nd].value = g->dv[*nd].ptr;
-	(*nd)++;
+	mcr_buf *b = &x->g->dv[x->n];
+	mcr_buf_reset(b);
+	if ((x->rc = mcr_buf_puts(b, value)) != 0)
+		return;
+	x->d[x->n].name = name;
+	x->d[x->n].value = b->ptr;
+	x->n++;
 }
 
-/* value + " " + unit for a Quantity at prefix under ancestor (depth, id). */
-static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, int id)
+/* The same, skipping an absent or empty value. */
+static void add_detail(details *x, const char *name, const char *value)
+{
+	if (value && *value)
+		put_detail(x, name, value);
+}
+
+/* Every value at path joined with sep (fr_join into g->tmp); NULL when none. */
+static const char *joined(details *x, const char *path, const char *sep)
+{
+	int any = x->rc ? 0 : fr_join(&x->g->rd.res, path, sep, 0, 0, &x->g->tmp);
+	if (any < 0)
+		x->rc = any;
+	return any > 0 ? x->g->tmp.ptr : NULL;
+}
+
+/* value + " " + unit for a Quantity at prefix under ancestor (depth, id), in
+ * out; NULL when it has no value. Out of memory: NULL and *rc = MCR_ENOMEM. */
+static const char *quantity(gp *g, mcr_buf *out, const char *prefix, int depth, int id, int *rc)
 {
 	const fres *r = &g->rd.res;
 	mcr_buf p = MCR_BUF_INIT;
 	mcr_buf_reset(out);
-	path_cat(&p, prefix, "/value");
-	const char *v = fr_get_in(r, p.ptr, depth, id);
-	mcr_buf_reset(&p);
-	path_cat(&p, prefix, "/unit");
-	const char *u = fr_get_in(r, p.ptr, depth, id);
-	if (!u) {
-		mcr_buf_reset(&p);
-		path_cat(&p, prefix, "/code");
-		u = fr_get_in(r, p.ptr, depth, id);
-	}
+	const char *v = fr_get_in(r, path_cat(&p, prefix, "/value"), depth, id);
+	const char *u = fr_get_in(r, path_cat(&p, prefix, "/unit"), depth, id);
+	if (!u)
+		u = fr_get_in(r, path_cat(&p, prefix, "/code"), depth, id);
 	mcr_buf_free(&p);
 	if (!v)
 		return NULL;
-	mcr_buf_puts(out, v);
-	if (u) {
-		mcr_buf_putc(out, ' ');
-		mcr_buf_puts(out, u);
+	int e = mcr_buf_puts(out, v);
+	if (!e && u && !(e = mcr_buf_putc(out, ' ')))
+		e = mcr_buf_puts(out, u);
+	if (e) {
+		*rc = e;
+		return NULL;
 	}
 	return out->ptr;
 }
 
-/* The details a clinician needs, by resource type. */
-static size_t item_details(gp *g, const rtype *t, mcr_staged_detail *d)
+static void allergy_details(details *x)
 {
-	const fres *r = &g->rd.res;
-	size_t nd = 0;
-	mcr_buf *b = &g->tmp;
-	const char *n = t->name;
-	if (strcmp(n, "AllergyIntolerance") == 0) {
-		if (fr_join(r, "reaction/manifestation/coding/display", "; ", 0, 0, b) ||
-		    fr_join(r, "reaction/manifestation/text", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "reaction", b->ptr);
-		if (fr_join(r, "reaction/severity", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "severity", b->ptr);
-		add_detail(g, d, &nd, "criticality", fr_get(r, "criticality"));
-		add_detail(g, d, &nd, "type", fr_get(r, "type"));
-		if (fr_join(r, "category", ", ", 0, 0, b))
-			add_detail(g, d, &nd, "category", b->ptr);
-		add_detail(g, d, &nd, "verification", fr_get(r, "verificationStatus/coding/code"));
-		add_detail(g, d, &nd, "recorded", fr_get(r, "recordedDate"));
-	} else if (strcmp(n, "Condition") == 0) {
-		add_detail(g, d, &nd, "verification", fr_get(r, "verificationStatus/coding/code"));
-		add_detail(g, d, &nd, "category", fr_get(r, "category/coding/display"));
-		add_detail(g, d, &nd, "severity", fr_get(r, "severity/coding/display"));
-		add_detail(g, d, &nd, "onset", fr_get(r, "onsetDateTime"));
-		add_detail(g, d, &nd, "abatement", fr_get(r, "abatementDateTime"));
-		add_detail(g, d, &nd, "recorded", fr_get(r, "recordedDate"));
-	} else if (strcmp(n, "MedicationStatement") == 0) {
-		if (fr_join(r, "dosage/text", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "dose", b->ptr);
-		add_detail(g, d, &nd, "start", fr_get(r, "effectivePeriod/start"));
-		add_detail(g, d, &nd, "end", fr_get(r, "effectivePeriod/end"));
-		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
-		add_detail(g, d, &nd, "asserted", fr_get(r, "dateAsserted"));
-	} else if (strcmp(n, "MedicationRequest") == 0) {
-		if (fr_join(r, "dosageInstruction/text", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "dose", b->ptr);
-		add_detail(g, d, &nd, "intent", fr_get(r, "intent"));
-		add_detail(g, d, &nd, "quantity", quantity(g, b, "dispenseRequest/quantity", 0, 0));
-		add_detail(g, d, &nd, "end", fr_get(r, "dispenseRequest/validityPeriod/end"));
-		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
-	} else if (strcmp(n, "Immunization") == 0) {
-		add_detail(g, d, &nd, "dose", quantity(g, b, "doseQuantity", 0, 0));
-		add_detail(g, d, &nd, "site", fr_get(r, "site/coding/display"));
-		add_detail(g, d, &nd, "route", fr_get(r, "route/coding/display"));
-		add_detail(g, d, &nd, "lot", fr_get(r, "lotNumber"));
-		add_detail(g, d, &nd, "reason", fr_get(r, "reasonCode/coding/display"));
-	} else if (strcmp(n, "Observation") == 0) {
-		const char *v = fr_get(r, "valueQuantity/value");
-		if (v) {
-			add_detail(g, d, &nd, "value", v);
-			const char *u = fr_get(r, "valueQuantity/unit");
-			add_detail(g, d, &nd, "unit", u ? u : fr_get(r, "valueQuantity/code"));
-		} else {
-			const char *alt[] = {"valueString", "valueCodeableConcept/coding/display",
-			                     "valueCodeableConcept/text", "valueInteger", "valueBoolean",
-			                     "valueDateTime"};
-			for (size_t i = 0; i < sizeof alt / sizeof *alt; i++)
-				if ((v = fr_get(r, alt[i])) != NULL) {
-					add_detail(g, d, &nd, "value", v);
-					break;
-				}
-		}
-		mcr_buf_reset(b);
-		const char *lo = fr_get(r, "referenceRange/low/value");
-		const char *hi = fr_get(r, "referenceRange/high/value");
-		const char *ru = fr_get(r, "referenceRange/low/unit");
-		if (!ru)
-			ru = fr_get(r, "referenceRange/high/unit");
-		if (lo || hi) {
-			mcr_buf_printf(b, "%s-%s%s%s", lo ? lo : "", hi ? hi : "", ru ? " " : "", ru ? ru : "");
-			add_detail(g, d, &nd, "reference range", b->ptr);
-		} else {
-			add_detail(g, d, &nd, "reference range", fr_get(r, "referenceRange/text"));
-		}
-		add_detail(g, d, &nd, "interpretation", fr_get(r, "interpretation/coding/display"));
-		/* Components (a blood pressure's systolic and diastolic). */
-		for (long i = fr_find(r, "component/code/coding/code", 0, 0, 0); i >= 0; ) {
-			int cid = r->pairs[i].anc[0];
-			const char *label = fr_get_in(r, "component/code/text", 1, cid);
-			if (!label)
-				label = fr_get_in(r, "component/code/coding/display", 1, cid);
-			mcr_buf q = MCR_BUF_INIT;
-			const char *val = quantity(g, &q, "component/valueQuantity", 1, cid);
-			if (!val)
-				val = fr_get_in(r, "component/valueString", 1, cid);
-			if (label && val && nd < 16) {
-				/* The name must outlive this loop: keep it in the next value slot's buffer. */
-				mcr_buf_reset(&g->dv[nd]);
-				mcr_buf_puts(&g->dv[nd], val);
-				d[nd].value = g->dv[nd].ptr;
-				d[nd].name = label;
-				nd++;
+	const fres *r = &x->g->rd.res;
+	const char *v = joined(x, "reaction/manifestation/coding/display", "; ");
+	add_detail(x, "reaction", v ? v : joined(x, "reaction/manifestation/text", "; "));
+	add_detail(x, "severity", joined(x, "reaction/severity", "; "));
+	add_detail(x, "criticality", fr_get(r, "criticality"));
+	add_detail(x, "type", fr_get(r, "type"));
+	add_detail(x, "category", joined(x, "category", ", "));
+	add_detail(x, "verification", fr_get(r, "verificationStatus/coding/code"));
+	add_detail(x, "recorded", fr_get(r, "recordedDate"));
+}
+
+static void condition_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	add_detail(x, "verification", fr_get(r, "verificationStatus/coding/code"));
+	add_detail(x, "category", fr_get(r, "category/coding/display"));
+	add_detail(x, "severity", fr_get(r, "severity/coding/display"));
+	add_detail(x, "onset", fr_get(r, "onsetDateTime"));
+	add_detail(x, "abatement", fr_get(r, "abatementDateTime"));
+	add_detail(x, "recorded", fr_get(r, "recordedDate"));
+}
+
+static void statement_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	add_detail(x, "dose", joined(x, "dosage/text", "; "));
+	add_detail(x, "start", fr_get(r, "effectivePeriod/start"));
+	add_detail(x, "end", fr_get(r, "effectivePeriod/end"));
+	add_detail(x, "reason", fr_get(r, "reasonCode/coding/display"));
+	add_detail(x, "asserted", fr_get(r, "dateAsserted"));
+}
+
+static void request_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	add_detail(x, "dose", joined(x, "dosageInstruction/text", "; "));
+	add_detail(x, "intent", fr_get(r, "intent"));
+	add_detail(x, "quantity", quantity(x->g, &x->g->tmp, "dispenseRequest/quantity", 0, 0, &x->rc));
+	add_detail(x, "end", fr_get(r, "dispenseRequest/validityPeriod/end"));
+	add_detail(x, "reason", fr_get(r, "reasonCode/coding/display"));
+}
+
+static void immunization_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	add_detail(x, "dose", quantity(x->g, &x->g->tmp, "doseQuantity", 0, 0, &x->rc));
+	add_detail(x, "site", fr_get(r, "site/coding/display"));
+	add_detail(x, "route", fr_get(r, "route/coding/display"));
+	add_detail(x, "lot", fr_get(r, "lotNumber"));
+	add_detail(x, "reason", fr_get(r, "reasonCode/coding/display"));
+}
+
+static void observation_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	mcr_buf *b = &x->g->tmp;
+	const char *v = fr_get(r, "valueQuantity/value");
+	if (v) {
+		add_detail(x, "value", v);
+		const char *u = fr_get(r, "valueQuantity/unit");
+		add_detail(x, "unit", u ? u : fr_get(r, "valueQuantity/code"));
+	} else {
+		const char *alt[] = {"valueString", "valueCodeableConcept/coding/display",
+		                     "valueCodeableConcept/text", "valueInteger", "valueBoolean",
+		                     "valueDateTime"};
+		for (size_t i = 0; i < sizeof alt / sizeof *alt; i++)
+			if ((v = fr_get(r, alt[i])) != NULL) {
+				add_detail(x, "value", v);
+				break;
 			}
-			mcr_buf_free(&q);
-			long j = i;
-			while ((j = fr_find(r, "component/code/coding/code", (size_t)j + 1, 0, 0)) >= 0 &&
-			       r->pairs[j].anc[0] == cid)
-				;
-			i = j;
-		}
-	} else if (strcmp(n, "Encounter") == 0) {
-		if (fr_join(r, "type/coding/display", "; ", 0, 0, b) || fr_join(r, "type/text", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "type", b->ptr);
-		add_detail(g, d, &nd, "class", fr_get(r, "class/display") ? fr_get(r, "class/display") : fr_get(r, "class/code"));
-		add_detail(g, d, &nd, "start", fr_get(r, "period/start"));
-		add_detail(g, d, &nd, "end", fr_get(r, "period/end"));
-		const char *prov = fr_get(r, "serviceProvider/display");
-		add_detail(g, d, &nd, "provider", prov ? prov : fr_get(r, "serviceProvider/reference"));
-		add_detail(g, d, &nd, "participant", fr_get(r, "participant/individual/display"));
-		if (fr_join(r, "reasonCode/coding/display", "; ", 0, 0, b))
-			add_detail(g, d, &nd, "reason", b->ptr);
 	}
-	return nd;
+	mcr_buf_reset(b);
+	const char *lo = fr_get(r, "referenceRange/low/value");
+	const char *hi = fr_get(r, "referenceRange/high/value");
+	const char *ru = fr_get(r, "referenceRange/low/unit");
+	if (!ru)
+		ru = fr_get(r, "referenceRange/high/unit");
+	if (lo || hi) {
+		if (!x->rc)
+			x->rc = mcr_buf_printf(b, "%s-%s%s%s", lo ? lo : "", hi ? hi : "", ru ? " " : "",
+			                       ru ? ru : "");
+		add_detail(x, "reference range", b->ptr);
+	} else {
+		add_detail(x, "reference range", fr_get(r, "referenceRange/text"));
+	}
+	add_detail(x, "interpretation", fr_get(r, "interpretation/coding/display"));
+	/* Components (a blood pressure's systolic and diastolic). */
+	for (long i = fr_find(r, "component/code/coding/code", 0, 0, 0); i >= 0; ) {
+		int cid = r->pairs[i].anc[0];
+		const char *label = fr_get_in(r, "component/code/text", 1, cid);
+		if (!label)
+			label = fr_get_in(r, "component/code/coding/display", 1, cid);
+		mcr_buf q = MCR_BUF_INIT;
+		const char *val = quantity(x->g, &q, "component/valueQuantity", 1, cid, &x->rc);
+		if (!val)
+			val = fr_get_in(r, "component/valueString", 1, cid);
+		if (label && val)
+			put_detail(x, label, val);
+		mcr_buf_free(&q);
+		long j = i;
+		while ((j = fr_find(r, "component/code/coding/code", (size_t)j + 1, 0, 0)) >= 0 &&
+		       r->pairs[j].anc[0] == cid)
+			;
+		i = j;
+	}
+}
+
+static void encounter_details(details *x)
+{
+	const fres *r = &x->g->rd.res;
+	const char *v = joined(x, "type/coding/display", "; ");
+	add_detail(x, "type", v ? v : joined(x, "type/text", "; "));
+	const char *cls = fr_get(r, "class/display");
+	add_detail(x, "class", cls ? cls : fr_get(r, "class/code"));
+	add_detail(x, "start", fr_get(r, "period/start"));
+	add_detail(x, "end", fr_get(r, "period/end"));
+	const char *prov = fr_get(r, "serviceProvider/display");
+	add_detail(x, "provider", prov ? prov : fr_get(r, "serviceProvider/reference"));
+	add_detail(x, "participant", fr_get(r, "participant/individual/display"));
+	add_detail(x, "reason", joined(x, "reasonCode/coding/display", "; "));
 }
 
 /* Pass 2: one clinical resource -> spill item, per-person withheld, or a count. */
@@ -770,7 +816,10 @@ static int stage_clinical(gp *g, const rtype *t)
 		return mcr_ex_spill_withheld(g->spill, p->nhs, t->section, (mcr_reason)reason);
 	coding c = main_concept(g, t);
 	mcr_staged_detail d[16];
-	size_t nd = item_details(g, t, d);
+	details x = {g, d, 0, 0};
+	t->details(&x);
+	if (x.rc)
+		return x.rc;
 	mcr_staged_item it = {0};
 	it.section = t->section;
 	it.id = fr_get(r, "id");
@@ -786,7 +835,7 @@ static int stage_clinical(gp *g, const rtype *t)
 	it.status = f.status;
 	it.confidentiality = f.confidentiality;
 	it.details = d;
-	it.ndetails = nd;
+	it.ndetails = x.n;
 	return mcr_ex_spill_item(g->spill, p->nhs, &it);
 }
 
@@ -839,7 +888,12 @@ static int stage_patient(gp *g)
 	mcr_buf given = MCR_BUF_INIT, addr = MCR_BUF_INIT;
 	if (nid) {
 		ps.family = fr_get_in(r, "name/family", 1, nid);
-		if (fr_join(r, "name/given", " ", 1, nid, &given))
+		int any = fr_join(r, "name/given", " ", 1, nid, &given);
+		if (any < 0) {
+			mcr_buf_free(&given);
+			return any;
+		}
+		if (any)
 			ps.given = given.ptr;
 	}
 	ps.birth_date = fr_get(r, "birthDate");
@@ -866,13 +920,20 @@ static int stage_patient(gp *g)
 	if (aid) {
 		mcr_buf parts = MCR_BUF_INIT;
 		const char *fields[] = {"address/line", "address/city", "address/district"};
-		for (size_t k = 0; k < 3; k++)
-			if (fr_join(r, fields[k], ", ", 1, aid, &parts)) {
-				if (addr.len)
-					mcr_buf_puts(&addr, ", ");
-				mcr_buf_puts(&addr, parts.ptr);
-			}
+		int e = 0;
+		for (size_t k = 0; !e && k < 3; k++) {
+			int any = fr_join(r, fields[k], ", ", 1, aid, &parts);
+			if (any < 0)
+				e = any;
+			else if (any && !(e = addr.len ? mcr_buf_puts(&addr, ", ") : 0))
+				e = mcr_buf_puts(&addr, parts.ptr);
+		}
 		mcr_buf_free(&parts);
+		if (e) {
+			mcr_buf_free(&given);
+			mcr_buf_free(&addr);
+			return e;
+		}
 		if (addr.len)
 			ps.address = addr.ptr;
 		ps.postcode = fr_get_in(r, "address/postalCode", 1, aid);
