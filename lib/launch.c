@@ -42,12 +42,13 @@ void mcr_launch_keys_free(mcr_launch_keys *k)
 	free(k);
 }
 
-/* Read a PEM file (small) whole. */
-static int read_pem(const char *path, unsigned char **out, size_t *len)
+int mcr_launch_read_key(const char *path, unsigned char **out, size_t *len)
 {
+	*out = NULL;
+	*len = 0;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return mcr_error_set_errno(MCR_ECONFIG, "cannot read public key %s", path);
+		return mcr_error_set_errno(MCR_ECONFIG, "cannot read key %s", path);
 	unsigned char *buf = malloc(16385);
 	size_t n = buf ? fread(buf, 1, 16384, f) : 0;
 	int bad = ferror(f) || !feof(f);
@@ -56,7 +57,7 @@ static int read_pem(const char *path, unsigned char **out, size_t *len)
 		return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", path);
 	if (bad || n == 0) {
 		free(buf);
-		return mcr_error_set(MCR_ECONFIG, "public key %s: empty, unreadable or larger than 16 KiB", path);
+		return mcr_error_set(MCR_ECONFIG, "key %s: empty, unreadable or larger than 16 KiB", path);
 	}
 	buf[n] = '\0';
 	*out = buf;
@@ -97,7 +98,7 @@ int mcr_launch_keys_load(const mcr_config *cfg, mcr_launch_keys **out)
 		launcher_key *e = &k->keys[i];
 		e->launcher = &cfg->web.launchers[i];
 		k->n = i + 1;
-		if (!(rc = read_pem(e->launcher->public_key, &e->pem, &e->len)))
+		if (!(rc = mcr_launch_read_key(e->launcher->public_key, &e->pem, &e->len)))
 			rc = check_p256(e);
 	}
 	if (rc) {

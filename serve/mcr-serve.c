@@ -97,6 +97,13 @@ static int open_log(const char *path)
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
+/* Each audit commit's new head to the log and syslog: checkpoints outside the
+ * audit database that verify-audit checks the chain against (docs/AUDIT.md). */
+static void checkpoint(void *ctx, long seq, const char *hash)
+{
+	serve_log(ctx, LOG_INFO, MCR_AUDIT_CHECKPOINT_WORDS " %ld:%s", seq, hash);
+}
+
 /* ---- start, reload, stop --------------------------------------------------------------- */
 
 static struct MHD_Daemon *start(serve_state *st, const mcr_web *w, int *port)
@@ -216,6 +223,7 @@ int main(int argc, char **argv)
 		status = MCR_EXIT_FAILED;
 		goto out;
 	}
+	mcr_audit_on_commit(st.audit, checkpoint, &st);
 	/* Signals are taken by this thread alone (sigwait); the server's threads,
 	 * started after, inherit the blocked mask. */
 	sigemptyset(&sigs);

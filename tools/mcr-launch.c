@@ -73,26 +73,6 @@ static int copy(const char *opt, const char *v, char *out, size_t size)
 	return 0;
 }
 
-static int read_key(const char *path, unsigned char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return mcr_error_set_errno(MCR_EUSAGE, "cannot read key %s", path);
-	unsigned char *buf = malloc(16385);
-	size_t n = buf ? fread(buf, 1, 16384, f) : 0;
-	fclose(f);
-	if (!buf)
-		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	if (n == 0) {
-		free(buf);
-		return mcr_error_set(MCR_EUSAGE, "key %s is empty", path);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	mcr_launch_claims c;
@@ -143,9 +123,10 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(r); i++)
 			snprintf(c.jti + 2 * i, 3, "%02x", r[i]);
 	}
-	if (read_key(keyfile, &key, &keylen) || mcr_launch_sign(&c, key, keylen, &token)) {
+	if (mcr_launch_read_key(keyfile, &key, &keylen) || mcr_launch_sign(&c, key, keylen, &token)) {
 		mcr_error_print(PROG);
-		status = mcr_error_code() == MCR_EUSAGE ? MCR_EXIT_USAGE : MCR_EXIT_FAILED;
+		status = mcr_error_code() == MCR_EUSAGE || mcr_error_code() == MCR_ECONFIG ? MCR_EXIT_USAGE
+		                                                                        : MCR_EXIT_FAILED;
 		goto out;
 	}
 	if (url)

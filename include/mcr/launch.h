@@ -109,6 +109,10 @@ const char *mcr_launch_reason_text(mcr_launch_reason r);
 /* A short stable code for the audit log and server log ("expired"). */
 const char *mcr_launch_reason_code(mcr_launch_reason r);
 
+/* Read a PEM key file (at most 16 KiB) into *out (NUL-terminated, caller frees)
+ * and *len. MCR_ECONFIG naming the file when it is missing, empty or too big. */
+int mcr_launch_read_key(const char *path, unsigned char **out, size_t *len);
+
 /*
  * Sign a launch token (for mcr-launch, tests and host systems' integration):
  * ES256 with the PEM private key in key (len bytes), claims from c (nbf when

@@ -489,6 +489,7 @@ log = open(LOG).read()
 for p in people:
     check(p not in log, "the log names person %s" % p)
 check("Unconscious" not in log, "the log holds a break-glass reason")
+check(re.search(r"mcr-serve\[\d+\] audit checkpoint \d+:[0-9a-f]{64}", log), "no audit checkpoint in the log")
 r = subprocess.run([os.path.join(BIN, "mcr-report"), "--config", CONFIG, "verify-audit"], capture_output=True, text=True)
 check(r.returncode == 0, "verify-audit after the scenario: %d %s" % (r.returncode, r.stderr))
 
