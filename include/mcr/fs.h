@@ -80,7 +80,8 @@ void mcr_fs_temp_unlink_all(void);
 int mcr_fs_remove_stale_temps(const char *dir, long *removed);
 
 /* The current time; $MCR_NOW (YYYY-MM-DDTHH:MM:SSZ) overrides it so tests can
- * replay several nights. */
+ * replay several nights (extract, load, nightly, freshness). Never for the audit
+ * log's times, which are the system clock's (lib/audit.c). */
 time_t mcr_time_now(void);
 
 /* Format t as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (out >= 21 bytes). */
