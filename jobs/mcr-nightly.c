@@ -18,6 +18,7 @@ static const struct option options[] = {
 	{"org", required_argument, NULL, 'o'},
 	{"no-report", no_argument, NULL, 'n'},
 	{"wait", no_argument, NULL, 'w'},
+	{"jobs", required_argument, NULL, 'j'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -26,7 +27,7 @@ static const struct option options[] = {
 
 static const char usage[] =
 	"Usage: mcr-nightly [--config FILE] [--only-kind gp|lcs|ooh] [--org ODS]...\n"
-	"                   [--no-report] [--wait] [--verbose]\n"
+	"                   [--no-report] [--wait] [--jobs N] [--verbose]\n"
 	"Run one night unattended: each organisation's extractor (a failure is recorded\n"
 	"and the others go on), mcr-load, archiving of the loaded staged files and\n"
 	"pruning by retention, then mcr-report coverage. Every step, and the report, is\n"
@@ -40,6 +41,8 @@ static const char usage[] =
 	"  --org ODS          extract only this organisation (repeatable)\n"
 	"  --no-report        do not run the coverage report\n"
 	"  --wait             wait for a run in progress instead of exiting 75\n"
+	"  --jobs N           run up to N extracts at once (default: the number of\n"
+	"                     processors); the load starts when they have all ended\n"
 	"  --verbose          print the coverage report and a summary line on stdout\n"
 	"  --help, --version\n"
 	"\n"
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	const char **orgs = NULL;
 	size_t norgs = 0;
-	mcr_night_options opt = {NULL, -1, NULL, 0, 1, -1, 0};
+	mcr_night_options opt = {NULL, -1, NULL, 0, 1, -1, 0, 0};
 	mcr_night_result res;
 	mcr_config *cfg = NULL;
 	int status = MCR_EXIT_FAILED, c, ran = 0, verbose = 0;
@@ -100,6 +103,17 @@ int main(int argc, char **argv)
 		case 'w':
 			opt.wait = 1;
 			break;
+		case 'j': {
+			char *end;
+			long j = strtol(optarg, &end, 10);
+			if (end == optarg || *end || j < 1 || j > MCR_NIGHT_MAX_JOBS) {
+				status = mcr_cli_usage_error(prog, "--jobs: a number from 1 to %d, not '%s'",
+				                             MCR_NIGHT_MAX_JOBS, optarg);
+				goto out;
+			}
+			opt.jobs = (int)j;
+			break;
+		}
 		case 'v':
 			verbose = 1;
 			opt.report_fd = 1;

@@ -81,7 +81,12 @@ static int add_word(mcr_buf *b, const char *sep, const char *word)
 	return rc ? rc : mcr_buf_puts(b, word);
 }
 
-/* ---- children ------------------------------------------------------------ */
+/* ---- children ------------------------------------------------------------
+ * A step's child runs with its stdout and stderr read line by line. Several
+ * children may run at once (the extracts): each keeps its log lines until the
+ * runner flushes them, in the organisations' order, so the log reads the same
+ * whatever order they finished in.
+ */
 
 struct stream {
 	int fd;
@@ -89,25 +94,72 @@ struct stream {
 	mcr_buf pending;    /* a partial line */
 };
 
-static void emit_line(struct night *n, const char *step, const char *org, struct stream *s,
-                      const char *text, size_t len, mcr_buf *lasterr)
+struct child {
+	const char *step, *org;
+	pid_t pid;
+	struct stream streams[2];
+	int open_streams;
+	double started;
+	int buffered;       /* keep log lines in msgs until child_flush */
+	mcr_buf msgs;       /* kept lines: a priority digit, a space, the message, '\n' */
+	mcr_buf *lasterr;   /* its last stderr line (may be NULL) */
+	int status;
+	int done;
+};
+
+static void child_log(struct night *n, struct child *c, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void child_log(struct night *n, struct child *c, int prio, const char *fmt, ...)
+{
+	mcr_buf msg = MCR_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = mcr_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (rc == 0 && c->buffered)
+		mcr_buf_printf(&c->msgs, "%d %s\n", prio, msg.ptr);
+	else if (rc == 0)
+		night_log(n, prio, "%s", msg.ptr);
+	mcr_buf_free(&msg);
+}
+
+/* Write the lines c kept to the log. */
+static void child_flush(struct night *n, struct child *c)
+{
+	const char *p = mcr_buf_cstr(&c->msgs);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len > 2)
+			night_log(n, p[0] - '0', "%.*s", (int)(len - 2), p + 2);
+		p += len + (nl ? 1 : 0);
+	}
+	mcr_buf_reset(&c->msgs);
+}
+
+static void emit_line(struct night *n, struct child *c, struct stream *s, const char *text,
+                      size_t len)
 {
 	while (len && (text[len - 1] == '\r' || text[len - 1] == '\n'))
 		len--;
 	if (!len)
 		return;
 	int is_err = strcmp(s->name, "stderr") == 0;
-	night_log(n, is_err ? LOG_WARNING : LOG_INFO, "step=%s%s%s %s: %.*s", step,
-	          org ? " org=" : "", org ? org : "", s->name, (int)len, text);
-	if (is_err && lasterr) {
-		mcr_buf_reset(lasterr);
-		mcr_buf_put(lasterr, text, len);
+	/* A kept line must stay one line. */
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' || text[i] == '\0')
+			len = i;
+	child_log(n, c, is_err ? LOG_WARNING : LOG_INFO, "step=%s%s%s %s: %.*s", c->step,
+	          c->org ? " org=" : "", c->org ? c->org : "", s->name, (int)len, text);
+	if (is_err && c->lasterr) {
+		mcr_buf_reset(c->lasterr);
+		mcr_buf_put(c->lasterr, text, len);
 	}
 }
 
 /* Read what is available on s; log each complete line. Returns 1 at end of file. */
-static int drain(struct night *n, const char *step, const char *org, struct stream *s,
-                 mcr_buf *lasterr)
+static int drain(struct night *n, struct child *c, struct stream *s)
 {
 	char chunk[4096];
 	ssize_t got = read(s->fd, chunk, sizeof(chunk));
@@ -115,7 +167,7 @@ static int drain(struct night *n, const char *step, const char *org, struct stre
 		return 0;
 	if (got <= 0) {
 		if (s->pending.len)
-			emit_line(n, step, org, s, s->pending.ptr, s->pending.len, lasterr);
+			emit_line(n, c, s, s->pending.ptr, s->pending.len);
 		mcr_buf_reset(&s->pending);
 		return 1;
 	}
@@ -124,7 +176,7 @@ static int drain(struct night *n, const char *step, const char *org, struct stre
 	size_t start = 0;
 	for (size_t i = 0; i < s->pending.len; i++) {
 		if (s->pending.ptr[i] == '\n' || i - start >= MAX_LINE) {
-			emit_line(n, step, org, s, s->pending.ptr + start, i + 1 - start, lasterr);
+			emit_line(n, c, s, s->pending.ptr + start, i + 1 - start);
 			start = i + 1;
 		}
 	}
@@ -146,23 +198,23 @@ static int cloexec_pipe(int p[2])
 }
 
 /*
- * Run argv (argv[0] a path; no shell) as one logged step. Its stderr, and its
- * stdout unless out_fd >= 0 takes it, go to the log line by line. *status gets
- * the exit status, 128 + signal when it was killed, 127 when it could not start.
- * lasterr (may be NULL) gets its last stderr line. 0, or MCR_EIO when no child
- * could be made.
+ * Start argv (argv[0] a path; no shell) as child c of step (c->step, c->org,
+ * c->buffered and c->lasterr set by the caller). Its stderr, and its stdout
+ * unless out_fd >= 0 takes it, go to the log line by line. 0, or MCR_EIO when
+ * no child could be made (c->done is then set, status 127).
  */
-static int run_step(struct night *n, const char *step, const char *org, char *const argv[],
-                    int out_fd, int *status, mcr_buf *lasterr)
+static int child_start(struct night *n, struct child *c, char *const argv[], int out_fd)
 {
 	mcr_buf cmd = MCR_BUF_INIT;
 	for (size_t i = 0; argv[i]; i++)
 		add_word(&cmd, " ", argv[i]);
-	night_log(n, LOG_INFO, "step=%s%s%s start: %s", step, org ? " org=" : "", org ? org : "",
-	          mcr_buf_cstr(&cmd));
+	child_log(n, c, LOG_INFO, "step=%s%s%s start: %s", c->step, c->org ? " org=" : "",
+	          c->org ? c->org : "", mcr_buf_cstr(&cmd));
 	mcr_buf_free(&cmd);
-	if (lasterr)
-		mcr_buf_reset(lasterr);
+	if (c->lasterr)
+		mcr_buf_reset(c->lasterr);
+	c->status = 127;
+	c->done = 1;
 
 	int errp[2] = {-1, -1}, outp[2] = {-1, -1};
 	if (cloexec_pipe(errp) != 0 || (out_fd < 0 && cloexec_pipe(outp) != 0)) {
@@ -173,7 +225,7 @@ static int run_step(struct night *n, const char *step, const char *org, char *co
 		}
 		return rc;
 	}
-	double started = mono_seconds();
+	c->started = mono_seconds();
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -206,59 +258,105 @@ static int run_step(struct night *n, const char *step, const char *org, char *co
 	close(errp[1]);
 	if (outp[1] >= 0)
 		close(outp[1]);
+	c->pid = pid;
+	c->done = 0;
+	c->streams[0] = (struct stream){errp[0], "stderr", MCR_BUF_INIT};
+	c->streams[1] = (struct stream){outp[0], "stdout", MCR_BUF_INIT};
+	c->open_streams = outp[0] >= 0 ? 2 : 1;
+	return 0;
+}
 
-	struct stream streams[2] = {{errp[0], "stderr", MCR_BUF_INIT}, {outp[0], "stdout", MCR_BUF_INIT}};
-	int open_streams = outp[0] >= 0 ? 2 : 1;
-	while (open_streams) {
-		struct pollfd pfd[2];
-		int map[2], np = 0;
-		for (int i = 0; i < 2; i++) {
-			if (streams[i].fd >= 0) {
-				pfd[np].fd = streams[i].fd;
-				pfd[np].events = POLLIN;
-				pfd[np].revents = 0;
-				map[np++] = i;
-			}
-		}
-		if (poll(pfd, (nfds_t)np, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int k = 0; k < np; k++) {
-			if (!pfd[k].revents)
-				continue;
-			struct stream *s = &streams[map[k]];
-			if (drain(n, step, org, s, lasterr)) {
-				close(s->fd);
-				s->fd = -1;
-				open_streams--;
-			}
-		}
-	}
+/* c's streams are closed: reap it. */
+static void child_reap(struct night *n, struct child *c)
+{
 	for (int i = 0; i < 2; i++) {
-		if (streams[i].fd >= 0)
-			close(streams[i].fd);
-		mcr_buf_free(&streams[i].pending);
+		if (c->streams[i].fd >= 0)
+			close(c->streams[i].fd);
+		c->streams[i].fd = -1;
+		mcr_buf_free(&c->streams[i].pending);
 	}
-
 	int ws = 0;
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+	while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(ws))
-		*status = WEXITSTATUS(ws);
+		c->status = WEXITSTATUS(ws);
 	else if (WIFSIGNALED(ws))
-		*status = 128 + WTERMSIG(ws);
+		c->status = 128 + WTERMSIG(ws);
 	else
-		*status = 1;
-	double secs = mono_seconds() - started;
+		c->status = 1;
+	c->done = 1;
+	double secs = mono_seconds() - c->started;
+	const char *sp = c->org ? " org=" : "", *org = c->org ? c->org : "";
 	if (WIFSIGNALED(ws))
-		night_log(n, LOG_ERR, "step=%s%s%s end: killed by signal %d after %.3f s", step,
-		          org ? " org=" : "", org ? org : "", WTERMSIG(ws), secs);
+		child_log(n, c, LOG_ERR, "step=%s%s%s end: killed by signal %d after %.3f s", c->step,
+		          sp, org, WTERMSIG(ws), secs);
 	else
-		night_log(n, *status ? LOG_WARNING : LOG_INFO, "step=%s%s%s end: exit %d in %.3f s",
-		          step, org ? " org=" : "", org ? org : "", *status, secs);
-	return 0;
+		child_log(n, c, c->status ? LOG_WARNING : LOG_INFO, "step=%s%s%s end: exit %d in %.3f s",
+		          c->step, sp, org, c->status, secs);
+}
+
+/* Read the running children's output until at least one of them has ended. */
+static void children_pump(struct night *n, struct child *cs, size_t nc)
+{
+	for (;;) {
+		struct pollfd pfd[2 * MCR_NIGHT_MAX_JOBS];
+		struct child *pc[2 * MCR_NIGHT_MAX_JOBS];
+		struct stream *ps[2 * MCR_NIGHT_MAX_JOBS];
+		nfds_t np = 0;
+		for (size_t i = 0; i < nc; i++) {
+			if (cs[i].done || !cs[i].pid)
+				continue;
+			for (int k = 0; k < 2; k++) {
+				if (cs[i].streams[k].fd < 0 || np == 2 * MCR_NIGHT_MAX_JOBS)
+					continue;
+				pfd[np] = (struct pollfd){cs[i].streams[k].fd, POLLIN, 0};
+				pc[np] = &cs[i];
+				ps[np++] = &cs[i].streams[k];
+			}
+		}
+		if (np == 0)
+			return;
+		if (poll(pfd, np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		int ended = 0;
+		for (nfds_t k = 0; k < np; k++) {
+			if (!pfd[k].revents)
+				continue;
+			if (drain(n, pc[k], ps[k])) {
+				close(ps[k]->fd);
+				ps[k]->fd = -1;
+				if (--pc[k]->open_streams == 0) {
+					child_reap(n, pc[k]);
+					ended = 1;
+				}
+			}
+		}
+		if (ended)
+			return;
+	}
+}
+
+/*
+ * Run argv as one logged step and wait for it: *status gets the exit status,
+ * 128 + signal when it was killed, 127 when it could not start; lasterr (may
+ * be NULL) its last stderr line. 0, or MCR_EIO when no child could be made.
+ */
+static int run_step(struct night *n, const char *step, const char *org, char *const argv[],
+                    int out_fd, int *status, mcr_buf *lasterr)
+{
+	struct child c = {0};
+	c.step = step;
+	c.org = org;
+	c.lasterr = lasterr;
+	int rc = child_start(n, &c, argv, out_fd);
+	while (rc == 0 && !c.done)
+		children_pump(n, &c, 1);
+	*status = c.status;
+	mcr_buf_free(&c.msgs);
+	return rc;
 }
 
 static int program_path(struct night *n, mcr_buf *out, const char *name)
@@ -303,11 +401,67 @@ static void problem(struct night *n, const char *fmt, ...)
 	mcr_buf_free(&msg);
 }
 
+/* One organisation's extract, after it ended: count it, and record a failure
+ * for the loader. */
+static void extract_done(struct night *n, const mcr_org *o, struct child *c)
+{
+	n->res->extracts++;
+	if (c->status == 0)
+		return;
+	if (c->status == MCR_EXIT_REJECTED) {
+		/* Staged: the loader takes the file; the refusals (named in the log
+		 * by the extractor) make the night degraded, not the data stale. */
+		degrade(n);
+		night_log(n, LOG_WARNING, "step=extract org=%s staged, but some records or "
+		          "documents were refused (named above)", o->ods);
+		problem(n, "extract of %s refused some records or documents (see the log)", o->ods);
+		return;
+	}
+	mcr_buf *why = c->lasterr;
+	n->res->extracts_failed++;
+	degrade(n);
+	add_word(&n->res->failed_orgs, " ", o->ods);
+	if (!why->len)
+		mcr_buf_printf(why, "mcr-extract-%s exited with status %d", mcr_org_kind_name(o->kind),
+		               c->status);
+	/* The loader keeps this organisation's last good data, flagged stale. */
+	if (mcr_night_mark_failed(n->cfg->staging_dir, o->ods, mcr_org_dataset(o->kind), n->now,
+	                          why->ptr) != 0) {
+		night_log(n, LOG_ERR, "step=extract org=%s cannot record the failure: %s", o->ods,
+		          mcr_error_message());
+		problem(n, "cannot record the failed extract of %s", o->ods);
+	} else {
+		night_log(n, LOG_WARNING, "step=extract org=%s failed: %s (recorded for the loader)",
+		          o->ods, why->ptr);
+	}
+	problem(n, "extract of %s failed: %s", o->ods, why->ptr);
+}
+
+/* How many extracts run at once: opt->jobs, else the number of processors. */
+static size_t extract_jobs(const struct night *n)
+{
+	long jobs = n->opt->jobs;
+	if (jobs <= 0)
+		jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	if (jobs < 1)
+		jobs = 1;
+	return jobs > MCR_NIGHT_MAX_JOBS ? MCR_NIGHT_MAX_JOBS : (size_t)jobs;
+}
+
+/*
+ * Each organisation's extract in scope, up to extract_jobs() at once (they are
+ * independent: one staging folder each). Their log lines, counts and failures
+ * are taken in the config's order, whatever order they end in.
+ */
 static int extract_all(struct night *n)
 {
 	const mcr_config *cfg = n->cfg;
-	mcr_buf prog = MCR_BUF_INIT, name = MCR_BUF_INIT, why = MCR_BUF_INIT;
-	int rc = 0;
+	size_t jobs = extract_jobs(n), nt = 0, started = 0, flushed = 0, running = 0;
+	const mcr_org **orgs = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *orgs);
+	struct child *cs = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *cs);
+	mcr_buf *why = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *why);
+	mcr_buf prog = MCR_BUF_INIT, name = MCR_BUF_INIT;
+	int rc = orgs && cs && why ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < cfg->norgs; i++) {
 		const mcr_org *o = &cfg->orgs[i];
 		if (!in_scope(n, o))
@@ -317,48 +471,61 @@ static int extract_all(struct night *n)
 			          "its staged files arrive by other means", o->ods);
 			continue;
 		}
-		const char *kind = mcr_org_kind_name(o->kind);
-		mcr_buf_reset(&name);
-		if ((rc = mcr_buf_printf(&name, "mcr-extract-%s", kind)) ||
-		    (rc = program_path(n, &prog, name.ptr)))
-			break;
-		char *argv[] = {prog.ptr, "--config", n->cfg->path, "--org", o->ods,
-		                "--input", o->source, NULL};
-		int status = 0;
-		n->res->extracts++;
-		if ((rc = run_step(n, "extract", o->ods, argv, -1, &status, &why)))
-			break;
-		if (status == 0)
-			continue;
-		if (status == MCR_EXIT_REJECTED) {
-			/* Staged: the loader takes the file; the refusals (named in the log
-			 * by the extractor) make the night degraded, not the data stale. */
-			degrade(n);
-			night_log(n, LOG_WARNING, "step=extract org=%s staged, but some records or "
-			          "documents were refused (named above)", o->ods);
-			problem(n, "extract of %s refused some records or documents (see the log)", o->ods);
-			continue;
-		}
-		n->res->extracts_failed++;
-		degrade(n);
-		add_word(&n->res->failed_orgs, " ", o->ods);
-		if (!why.len)
-			mcr_buf_printf(&why, "%s exited with status %d", name.ptr, status);
-		/* The loader keeps this organisation's last good data, flagged stale. */
-		if (mcr_night_mark_failed(cfg->staging_dir, o->ods, mcr_org_dataset(o->kind), n->now,
-		                          why.ptr) != 0) {
-			night_log(n, LOG_ERR, "step=extract org=%s cannot record the failure: %s", o->ods,
-			          mcr_error_message());
-			problem(n, "cannot record the failed extract of %s", o->ods);
-		} else {
-			night_log(n, LOG_WARNING, "step=extract org=%s failed: %s (recorded for the loader)",
-			          o->ods, why.ptr);
-		}
-		problem(n, "extract of %s failed: %s", o->ods, why.ptr);
+		orgs[nt] = o;
+		cs[nt].step = "extract";
+		cs[nt].org = o->ods;
+		cs[nt].buffered = 1;
+		cs[nt].lasterr = &why[nt];
+		nt++;
 	}
+	if (!rc)
+		night_log(n, LOG_INFO, "step=extract %zu organisation(s), up to %zu at once", nt, jobs);
+	while (!rc && flushed < nt) {
+		while (!rc && running < jobs && started < nt) {
+			const mcr_org *o = orgs[started];
+			mcr_buf_reset(&name);
+			if ((rc = mcr_buf_printf(&name, "mcr-extract-%s", mcr_org_kind_name(o->kind))) ||
+			    (rc = program_path(n, &prog, name.ptr)))
+				break;
+			char *argv[] = {prog.ptr, "--config", n->cfg->path, "--org", (char *)o->ods,
+			                "--input", o->source, NULL};
+			rc = child_start(n, &cs[started], argv, -1);
+			started++;
+			running += rc == 0;
+		}
+		if (rc)
+			break;
+		if (running && !cs[flushed].done) {
+			size_t before = 0;
+			for (size_t i = flushed; i < started; i++)
+				before += !cs[i].done;
+			children_pump(n, cs + flushed, started - flushed);
+			for (size_t i = flushed; i < started; i++)
+				before -= !cs[i].done;
+			running -= before;
+		}
+		while (flushed < started && cs[flushed].done) {
+			child_flush(n, &cs[flushed]);
+			extract_done(n, orgs[flushed], &cs[flushed]);
+			flushed++;
+		}
+	}
+	/* After an error, the ones still running are waited for (never left behind). */
+	while (flushed < started) {
+		if (!cs[flushed].done)
+			children_pump(n, cs + flushed, started - flushed);
+		while (flushed < started && cs[flushed].done)
+			child_flush(n, &cs[flushed++]);
+	}
+	for (size_t i = 0; cs && why && i < nt; i++) {
+		mcr_buf_free(&cs[i].msgs);
+		mcr_buf_free(&why[i]);
+	}
+	free(orgs);
+	free(cs);
+	free(why);
 	mcr_buf_free(&prog);
 	mcr_buf_free(&name);
-	mcr_buf_free(&why);
 	return rc;
 }
 

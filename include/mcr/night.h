@@ -4,7 +4,9 @@
  *   1. take the run lock <lock_path>.night (distinct from the loader's own lock,
  *      which mcr-load takes itself);
  *   2. run each organisation's extractor (mcr-extract-<kind> --config F --org ODS
- *      --input SOURCE) for the organisations in scope that have a source; a failed
+ *      --input SOURCE) for the organisations in scope that have a source, up to
+ *      opt->jobs at once (they are independent), their log lines, counts and
+ *      failures taken in the config's order whatever order they end in; a failed
  *      extract leaves <staging>/<ODS>/<dataset>/<stamp>.failed (its one-line error)
  *      and the others go on;
  *   3. run mcr-load --config F;
@@ -31,6 +33,8 @@
 #include "mcr/buf.h"
 #include "mcr/config.h"
 
+#define MCR_NIGHT_MAX_JOBS 64
+
 typedef struct mcr_night_options {
 	const char *bin_dir;        /* folder of the mcr-* programs; NULL: mcr_night_bin_dir() */
 	int only_kind;              /* -1: every kind; else the mcr_org_kind to extract */
@@ -39,6 +43,8 @@ typedef struct mcr_night_options {
 	int report;                 /* 1: run mcr-report coverage at the end */
 	int report_fd;              /* where the report's stdout goes (e.g. 1); -1: the log */
 	int wait;                   /* 1: block on the run lock instead of returning MCR_ELOCKED */
+	int jobs;                   /* extracts run at once; 0: the number of processors
+	                               (at most MCR_NIGHT_MAX_JOBS) */
 } mcr_night_options;
 
 typedef struct mcr_night_result {
