@@ -5,15 +5,30 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "mcr/error.h"
+
+/* " (<the system's error>)" when SQLite's failure came from the file system, so
+ * "database or disk is full" says No space left on device (or Disk quota
+ * exceeded, File too large), else "". */
+static const char *os_detail(sqlite3 *db, char *buf, size_t n)
+{
+	int primary = db ? sqlite3_errcode(db) & 0xff : 0;
+	int err = db ? sqlite3_system_errno(db) : 0;
+	buf[0] = '\0';
+	if (err && (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN))
+		snprintf(buf, n, " (%s)", strerror(err));
+	return buf;
+}
 
 __attribute__((format(printf, 3, 0)))
 static int db_verrorf(sqlite3 *db, int code, const char *fmt, va_list ap)
 {
-	char what[512];
+	char what[512], os[128];
 	vsnprintf(what, sizeof(what), fmt, ap);
-	return mcr_error_set(code, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+	return mcr_error_set(code, "%s: %s%s", what, db ? sqlite3_errmsg(db) : "out of memory",
+	                     os_detail(db, os, sizeof(os)));
 }
 
 int mcr_db_errorf(sqlite3 *db, int code, const char *fmt, ...)
@@ -54,7 +69,9 @@ int mcr_db_exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		int rc = mcr_error_set(MCR_EIO, "%s: %s", sql, err ? err : sqlite3_errmsg(db));
+		char os[128];
+		int rc = mcr_error_set(MCR_EIO, "%s: %s%s", sql, err ? err : sqlite3_errmsg(db),
+		                       os_detail(db, os, sizeof(os)));
 		sqlite3_free(err);
 		return rc;
 	}

@@ -118,6 +118,55 @@ static void guard_message(const load_run *r, char *msg, size_t n)
 	}
 }
 
+/* The per-organisation totals into the summary (once). */
+static void summarise(load_run *r)
+{
+	mcr_load_summary *sum = r->sum;
+	if (r->summarised)
+		return;
+	r->summarised = 1;
+	for (size_t i = 0; r->orgs && i < r->cfg->norgs; i++) {
+		const org_run *o = &r->orgs[i];
+		if (!o->status)
+			continue;
+		if (strcmp(o->status, "current") == 0)
+			sum->loaded++;
+		else if (strcmp(o->status, "unchanged") == 0)
+			sum->unchanged++;
+		else if (strcmp(o->status, "stale") == 0)
+			sum->stale++;
+		else if (strcmp(o->status, "held") == 0)
+			sum->held++;
+		else
+			sum->never++;
+		sum->people += o->people;
+		sum->items += o->items;
+		for (int w = 0; w < MCR_REASON_COUNT; w++)
+			sum->withheld += o->withheld[w];
+	}
+}
+
+/* Record the run's end in the history: its outcome for rc (0: it publishes
+ * sum->generation), its files and counts. On failure (rc) the thread's message
+ * is the run's and stays set; returns the history's own error otherwise. */
+static int record_end(load_run *r, int rc)
+{
+	mcr_load_summary *sum = r->sum;
+	char msg[1100];
+	snprintf(msg, sizeof(msg), "%s", rc ? mcr_error_message() : "");
+	int saved = mcr_error_code();
+	const char *outcome = rc ? "failed" : sum->rejected ? "rejected"
+	                      : sum->held_files ? "held" : "ok";
+	if (!rc && (sum->held_files || sum->accepted))
+		guard_message(r, msg, sizeof(msg));
+	int hrc = mcr_load_history_end(r, outcome, msg[0] ? msg : NULL);
+	if (rc) {
+		mcr_error_set(saved ? saved : rc, "%s", msg);
+		return 0;
+	}
+	return hrc;
+}
+
 int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_summary *sum)
 {
 	load_run r;
@@ -135,7 +184,7 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	r.naccept = opt && opt->accept ? opt->naccept : 0;
 	r.now = mcr_time_now();
 	mcr_time_iso(r.now, r.now_iso);
-	int lockfd = -1, published = 0;
+	int lockfd = -1, published = 0, recorded = 0;
 	const char *lock_path = cfg->lock_path;
 	mcr_buf deflock = MCR_BUF_INIT;
 	int rc = 0;
@@ -164,15 +213,13 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 		r.orgs[i].org = &cfg->orgs[i];
 		r.orgs[i].dataset = mcr_org_dataset(cfg->orgs[i].kind);
 	}
-	if ((rc = mcr_load_history_start(&r)))
-		goto out;
 	rc = mcr_store_current_generation(cfg->store_dir, &r.cur_gen);
 	if (rc == MCR_ENOTFOUND) {
 		r.cur_gen = 0;
 		rc = 0;
 		mcr_error_clear();
 	}
-	if (rc)
+	if (rc || (rc = mcr_load_history_start(&r)))
 		goto out;
 	/* Leftovers of a crashed run: unpublished generations and a half-made link. */
 	if ((rc = mcr_load_remove_generations(cfg->store_dir, r.cur_gen, -1)))
@@ -192,46 +239,33 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 		rc = mcr_error_set(MCR_EIO, "the published generation %s is missing", r.prev_path);
 		goto out;
 	}
-	if ((rc = mcr_load_build(&r)) || (rc = mcr_load_publish(&r)))
+	if ((rc = mcr_load_build(&r)))
 		goto out;
-	published = 1;
+	/* The history says generation N is published before the rename makes it so,
+	 * so a run stopped after the rename is on record as it is; one stopped before
+	 * it is corrected by the next run (mcr_load_history_start). */
+	summarise(&r);
 	sum->generation = r.new_gen;
+	if ((rc = record_end(&r, 0))) {
+		sum->generation = 0;
+		goto out;
+	}
+	recorded = 1;
+	rc = mcr_load_publish(&r);
+	published = r.renamed;
+	if (!published)
+		sum->generation = 0;
+	if (rc)
+		goto out;
 	int keep = cfg->keep_generations >= 2 ? cfg->keep_generations : 2;
 	if (mcr_load_remove_generations(cfg->store_dir, -1, r.new_gen - keep) != 0)
 		mcr_load_warn(&r, "pruning generations");
 	mcr_load_quarantine(&r);
 out:
-	for (size_t i = 0; r.orgs && i < cfg->norgs; i++) {
-		org_run *o = &r.orgs[i];
-		if (!o->status)
-			continue;
-		if (strcmp(o->status, "current") == 0)
-			sum->loaded++;
-		else if (strcmp(o->status, "unchanged") == 0)
-			sum->unchanged++;
-		else if (strcmp(o->status, "stale") == 0)
-			sum->stale++;
-		else if (strcmp(o->status, "held") == 0)
-			sum->held++;
-		else
-			sum->never++;
-		sum->people += o->people;
-		sum->items += o->items;
-		for (int w = 0; w < MCR_REASON_COUNT; w++)
-			sum->withheld += o->withheld[w];
-	}
-	{
-		char msg[1100];
-		snprintf(msg, sizeof(msg), "%s", rc ? mcr_error_message() : "");
-		int saved = mcr_error_code();
-		const char *outcome = rc ? "failed" : sum->rejected ? "rejected"
-		                      : sum->held_files ? "held" : "ok";
-		if (!rc && (sum->held_files || sum->accepted))
-			guard_message(&r, msg, sizeof(msg));
-		int hrc = mcr_load_history_end(&r, outcome, msg[0] ? msg : NULL);
-		if (rc)
-			mcr_error_set(saved ? saved : rc, "%s", msg);
-		else if (hrc)
+	summarise(&r);
+	if (!recorded || rc) {
+		int hrc = record_end(&r, rc);
+		if (!rc)
 			rc = hrc;
 	}
 	if (!published && r.new_path) {

@@ -60,12 +60,29 @@ int mcr_load_history_start(load_run *r)
 	sqlite3_busy_timeout(r->hist, 10000);
 	if ((rc = mcr_db_exec(r->hist, mcr_schema_history_sql)))
 		goto out;
-	/* We hold the lock: a run still 'running' crashed before its end. */
+	/* We hold the lock: a run still 'running' was stopped before it recorded its
+	 * end, so before it published (a run records its end, generation included,
+	 * just before the rename that publishes). */
 	if ((rc = mcr_db_prepare(r->hist, "UPDATE load SET outcome = 'failed', finished = ?1, "
 	                                  "message = 'interrupted: the run ended without recording "
-	                                  "its end' WHERE outcome = 'running'", &st)))
+	                                  "its end; nothing published' WHERE outcome = 'running'",
+	                         &st)))
 		goto out;
 	mcr_db_bind_text(st, 1, r->now_iso);
+	if ((rc = mcr_db_step_done(r->hist, st, "history.sqlite")))
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	/* The last run recorded a generation that is not published: it was stopped
+	 * between recording its end and the rename. (Stopped after the rename, its
+	 * generation is current and its record stands as written.) */
+	if ((rc = mcr_db_prepare(r->hist, "UPDATE load SET outcome = 'failed', message = "
+	                                  "'interrupted before publishing generation ' || generation "
+	                                  "|| ': nothing published', generation = NULL "
+	                                  "WHERE rowid = (SELECT max(rowid) FROM load) "
+	                                  "AND generation > ?1", &st)))
+		goto out;
+	sqlite3_bind_int64(st, 1, r->cur_gen);
 	if ((rc = mcr_db_step_done(r->hist, st, "history.sqlite")))
 		goto out;
 	sqlite3_finalize(st);

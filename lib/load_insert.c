@@ -364,21 +364,34 @@ int mcr_load_carry_org(load_run *r, org_run *o)
 	                                "WHERE org = ?1", &st)))
 		return rc;
 	mcr_db_bind_text(st, 1, o->org->ods);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		mcr_section s;
 		if (mcr_section_parse((const char *)sqlite3_column_text(st, 0), &s) == 0) {
 			o->sec_people[s] = (long)sqlite3_column_int64(st, 1);
 			o->sec_items[s] = (long)sqlite3_column_int64(st, 2);
 		}
 	}
+	if (step != SQLITE_DONE) {
+		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: reading the sections of %s", r->prev_path,
+		                   o->org->ods);
+		sqlite3_finalize(st);
+		return rc;
+	}
 	sqlite3_finalize(st);
 	if ((rc = mcr_db_prepare(r->db, "SELECT reason, count FROM prev.withheld WHERE org = ?1", &st)))
 		return rc;
 	mcr_db_bind_text(st, 1, o->org->ods);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		mcr_reason why;
 		if (mcr_reason_parse((const char *)sqlite3_column_text(st, 0), &why) == 0)
 			o->withheld[why] = (long)sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_DONE) {
+		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: reading the withheld counts of %s", r->prev_path,
+		                   o->org->ods);
+		sqlite3_finalize(st);
+		return rc;
 	}
 	sqlite3_finalize(st);
 	free(o->extracted);

@@ -156,6 +156,8 @@ typedef struct load_run {
 	double parse_cpu;             /* CPU seconds of the parse threads */
 	const char *crash_at;
 	int parsed_once;
+	int renamed;                  /* current names the new generation (published) */
+	int summarised;               /* the organisations' totals are in sum */
 	const char *const *accept;    /* ODS codes the operator accepted (--accept) */
 	size_t naccept;
 } load_run;

@@ -122,7 +122,8 @@ static int apply_objections(load_run *r)
 	                         "WHERE i.org IN (SELECT org FROM temp.orgkind WHERE kind <> 'lcs') "
 	                         "GROUP BY i.org, i.section", &st)))
 		return rc;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int k = org_index(r, (const char *)sqlite3_column_text(st, 0));
 		mcr_section s;
 		if (k < 0 || mcr_section_parse((const char *)sqlite3_column_text(st, 1), &s) != 0)
@@ -134,6 +135,12 @@ static int apply_objections(load_run *r)
 		o->sec_people[s] -= (long)sqlite3_column_int64(st, 3);
 		o->withheld[MCR_REASON_OBJECTION] += n;
 	}
+	if (step != SQLITE_DONE) {
+		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: counting the objecting people's items",
+		                   r->new_path);
+		sqlite3_finalize(st);
+		return rc;
+	}
 	sqlite3_finalize(st);
 	st = NULL;
 	if ((rc = mcr_db_prepare(r->db,
@@ -143,12 +150,17 @@ static int apply_objections(load_run *r)
 	                         "WHERE p.org IN (SELECT org FROM temp.orgkind WHERE kind <> 'lcs') "
 	                         "GROUP BY p.org", &st)))
 		return rc;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int k = org_index(r, (const char *)sqlite3_column_text(st, 0));
 		if (k < 0)
 			continue;
 		r->orgs[k].people -= (long)sqlite3_column_int64(st, 1);
 		r->orgs[k].sec_people[MCR_SECTION_DEMOGRAPHICS] -= (long)sqlite3_column_int64(st, 2);
+	}
+	if (step != SQLITE_DONE) {
+		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: counting the objecting people", r->new_path);
+		sqlite3_finalize(st);
+		return rc;
 	}
 	sqlite3_finalize(st);
 	return mcr_db_exec(r->db,
@@ -320,9 +332,13 @@ static int verify_counts(load_run *r)
 		org_run *o = &r->orgs[i];
 		sqlite3_bind_int64(st, 1, o->first);
 		sqlite3_bind_int64(st, 2, o->last);
-		long items = 0;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			items = (long)sqlite3_column_int64(st, 0);
+		/* A failed count (disk full, I/O error) is that error, not a mismatch. */
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			rc = mcr_db_errorf(r->db, MCR_EIO, "%s: counting the items of %s", r->new_path,
+			                   o->org->ods);
+			goto out;
+		}
+		long items = (long)sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
 		if (mem[i] != o->members || per[i] + obj[i] != o->people || items != o->items ||
 		    obj[i] != o->objections) {
@@ -549,7 +565,10 @@ int mcr_load_publish(load_run *r)
 		unlink(tmp.ptr);
 		goto out;
 	}
+	r->renamed = 1;
 	rc = mcr_fs_fsync_dir(r->cfg->store_dir);
+	if (!rc)
+		mcr_load_crash_point(r, "published");
 out:
 	mcr_buf_free(&tmp);
 	mcr_buf_free(&cur);

@@ -62,6 +62,31 @@ for phase in parsed inserted indexed checked linked; do
   check_unchanged "crash at $phase"
 done
 
+# The load history matches what is published, however a run ends. A run records
+# its end (outcome, generation, files) just before the rename that publishes;
+# the next run corrects the record of one killed in between.
+hist() { sqlite3 -batch -noheader -separator ' ' "$store/history.sqlite" "$@"; }
+last_run() { hist "SELECT run_id FROM load ORDER BY rowid DESC LIMIT 1"; }
+run_row() { hist "SELECT outcome, coalesce(generation, '-'), coalesce(message, '') FROM load WHERE run_id = '$1'"; }
+linked_run=$(last_run)   # killed at 'linked' above: recorded, not published
+status=$( { MCR_LOAD_CRASH_AT=published "$BIN/mcr-load" --config "$cfg" >/dev/null 2>&1; echo $?; } 2>/dev/null )
+[ $status -eq 137 ] || err "crash at published: exit $status, expected death by SIGKILL (137)"
+published_run=$(last_run)
+now=$(readlink "$store/current")
+[ "$now" != "$gen0" ] || err "crash at published: nothing was published"
+n=$((10#$(echo "$now" | sed 's/^gen-0*\([0-9][0-9]*\)\.sqlite$/\1/')))
+[ "$(sqlite3 -readonly "$store/current" 'PRAGMA integrity_check')" = ok ] || err "crash at published: integrity_check"
+"$BIN/mcr-load" --config "$cfg" >"$work/out" 2>&1 || err "run after the crash at published failed: $(cat "$work/out")"
+want_linked="failed - interrupted before publishing generation $n: nothing published"
+[ "$(run_row "$linked_run")" = "$want_linked" ] ||
+  err "killed before its rename: history says '$(run_row "$linked_run")', expected '$want_linked'"
+[ "$(run_row "$published_run")" = "ok $n " ] ||
+  err "killed after its rename: history says '$(run_row "$published_run")', expected 'ok $n' (generation $n is what it published)"
+"$BIN/mcr-report" --config "$cfg" loads >"$work/loads" 2>&1 || err "mcr-report loads failed"
+grep -F "$published_run" "$work/loads" | grep -qw "$n" || err "mcr-report loads does not show $published_run with generation $n"
+gen0=$(readlink "$store/current")
+dump >"$work/before"
+
 # Random moments: measure one full run's time (in a copy), then kill within it.
 cp -a "$work/region" "$work/timing"
 start=$(date +%s%N)
