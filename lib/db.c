@@ -2,6 +2,7 @@
  * the one home of turning a SQLite failure into an mcr error. */
 #include "mcr/db.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@ static const char *os_detail(sqlite3 *db, char *buf, size_t n)
 {
 	int primary = db ? sqlite3_errcode(db) & 0xff : 0;
 	int err = db ? sqlite3_system_errno(db) : 0;
+	/* SQLite reports a write that found no space as SQLITE_FULL without errno. */
+	if (primary == SQLITE_FULL && !err)
+		err = ENOSPC;
 	buf[0] = '\0';
 	if (err && (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN))
 		snprintf(buf, n, " (%s)", strerror(err));

@@ -53,8 +53,7 @@ int mcr_load_history_start(load_run *r)
 		goto out;
 	if (sqlite3_open_v2(path.ptr, &r->hist, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	                    NULL) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EIO, "cannot open %s: %s", path.ptr,
-		                   r->hist ? sqlite3_errmsg(r->hist) : "out of memory");
+		rc = mcr_db_errorf(r->hist, MCR_EIO, "cannot open %s", path.ptr);
 		goto out;
 	}
 	sqlite3_busy_timeout(r->hist, 10000);

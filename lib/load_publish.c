@@ -367,7 +367,7 @@ static int create_schema(load_run *r)
 		sqlite3_stmt *st = NULL;
 		const char *tail = NULL;
 		if (sqlite3_prepare_v2(r->db, sql, -1, &st, &tail) != SQLITE_OK)
-			return mcr_error_set(MCR_EIO, "schema/store.sql: %s", sqlite3_errmsg(r->db));
+			return mcr_db_errorf(r->db, MCR_EIO, "%s: schema/store.sql", r->new_path);
 		if (!st)
 			break;   /* only comments or blanks left */
 		const char *p = sql;
@@ -386,7 +386,7 @@ static int create_schema(load_run *r)
 			if (!rc)
 				rc = mcr_buf_putc(&r->index_sql, '\n');
 		} else if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = mcr_error_set(MCR_EIO, "schema/store.sql: %s", sqlite3_errmsg(r->db));
+			rc = mcr_db_errorf(r->db, MCR_EIO, "%s: schema/store.sql", r->new_path);
 		}
 		sqlite3_finalize(st);
 		sql = tail;
@@ -420,8 +420,7 @@ int mcr_load_build(load_run *r)
 	/* One thread uses this connection: no per-call mutex. */
 	if (sqlite3_open_v2(r->new_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		return mcr_error_set(MCR_EIO, "cannot create %s: %s", r->new_path,
-		                     r->db ? sqlite3_errmsg(r->db) : "out of memory");
+		return mcr_db_errorf(r->db, MCR_EIO, "cannot create %s", r->new_path);
 	/* Speed (PERF-NOTES.md): the file is unpublished until it is complete and
 	 * checked, so a crash only leaves an orphan; no journal is needed. */
 	char pragmas[256];
