@@ -696,9 +696,12 @@ static enum MHD_Result healthz(serve_state *st, struct MHD_Connection *conn)
 	/* Writable: the log's file (or, before the first entry, its folder). */
 	int audit_ok = access(st->cfg->audit_path, W_OK) == 0;
 	int ok = store_ok && audit_ok;
-	int rc = mcr_buf_printf(&b, "status %s\nstore_generation %ld\nstore_age_seconds %lld\naudit %s\nsessions %zu\n",
+	mcr_audit_stats as;
+	mcr_audit_get_stats(st->audit, &as);
+	int rc = mcr_buf_printf(&b, "status %s\nstore_generation %ld\nstore_age_seconds %lld\naudit %s\n"
+	                            "audit_entries %ld\naudit_commits %ld\nsessions %zu\n",
 	                        ok ? "ok" : "degraded", gen, age, audit_ok ? "writable" : "not-writable",
-	                        mcr_sessions_count(st->sessions));
+	                        as.entries, as.commits, mcr_sessions_count(st->sessions));
 	enum MHD_Result ret = rc ? MHD_NO
 	                         : respond(st, conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
 	                                "text/plain; charset=utf-8", &b, NULL, NULL);

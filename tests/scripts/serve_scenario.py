@@ -465,6 +465,35 @@ for i in range(300):
 st, h, body = request("GET", "/healthz")
 check(st == 200, "/healthz after the random requests: %d" % st)
 
+# ---- concurrent views: every one audited once, before its answer (group commit) --------
+
+import threading
+def health():
+    st, h, body = request("GET", "/healthz")
+    return dict(l.split(" ", 1) for l in body.splitlines())
+sessions = []
+for i in range(8):
+    c, st, h, body = launch(mint("dr.jones", "A81001", "clinician", on_list))
+    st, h, body = request("GET", "/record", c)
+    request("POST", "/consent", c, form(choice="given", csrf=csrf_of(body)))
+    sessions.append(c)
+before, hb = audit_count(), health()
+results = []
+def views(c):
+    for _ in range(5):
+        results.append(request("GET", "/record", c)[0])
+threads = [threading.Thread(target=views, args=(c,)) for c in sessions]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ha = health()
+entries = int(ha["audit_entries"]) - int(hb["audit_entries"])
+commits = int(ha["audit_commits"]) - int(hb["audit_commits"])
+check(results == [200] * 40 and audit_count() == before + 40 and entries == 40,
+      "40 concurrent views: %r, %d entries" % (sorted(set(results)), audit_count() - before))
+print("40 concurrent views: %d audit commits (fsyncs)" % commits)
+
 # ---- the audit log cannot be written: 503, nothing shown ----------------------------------
 
 cookie, st, h, body = launch(mint("dr.jones", "A81001", "clinician", on_list))
