@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Runs one data-driven test case (curl's tests/data style).
 #   tests/cases/<name>/cmd       shell commands; $BIN is the programs' folder, $CASE the
-#                                case folder, $DATA tests/data, $SHARED ../shared/data;
-#                                runs in a fresh temporary directory
+#                                case folder, $CASES tests/cases (its mcr.yaml is the
+#                                config the cases share), $DATA tests/data, $SHARED
+#                                ../shared/data; runs in a fresh temporary directory
 #   tests/cases/<name>/exit      expected exit status (default 0)
 #   tests/cases/<name>/stdout    expected standard output, exactly (optional)
 #   tests/cases/<name>/stderr    a fixed string standard error must contain (optional)
 set -u
-CASE=$(cd "$1" && pwd); BIN=$(cd "$2" && pwd)
+CASE=$(cd "$1" && pwd); BIN=$(cd "$2" && pwd); CASES=$(dirname "$CASE")
 DATA=$(cd "$(dirname "$0")/data" && pwd)
 SHARED=$(cd "$(dirname "$0")/../.." && pwd)/../shared/data
-export CASE BIN DATA SHARED
+export CASE CASES BIN DATA SHARED
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 bash "$CASE/cmd" >"$work/.out" 2>"$work/.err"
