@@ -376,18 +376,37 @@ static void text_eq(sqlite3 *db, const char *sql, const char *want)
 	free(got);
 }
 
-static long qf(sqlite3 *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long qf(sqlite3 *db, const char *fmt, ...)
+/* Every table's content (item ids included), times and statuses aside. */
+/* One expected fact of a database, as data: the first column of sql's first row
+ * as text, with :p1, :p2 and :p5 bound to those people's NHS numbers. */
+typedef struct sql_check {
+	const char *sql, *want;
+} sql_check;
+
+static void check_sql(sqlite3 *db, const sql_check *checks, size_t n)
 {
-	char sql[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	return q_long(db, sql);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, checks[i].sql, -1, &st, NULL) != SQLITE_OK)
+			fail_msg("%s: %s", checks[i].sql, sqlite3_errmsg(db));
+		const char *names[] = { ":p1", ":p2", ":p5" }, *people[] = { P1, P2, P5 };
+		for (int k = 0; k < 3; k++) {
+			int at = sqlite3_bind_parameter_index(st, names[k]);
+			if (at)
+				sqlite3_bind_text(st, at, people[k], -1, SQLITE_STATIC);
+		}
+		const char *got = NULL;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			got = (const char *)sqlite3_column_text(st, 0);
+		if (!got || strcmp(got, checks[i].want) != 0)
+			fail_msg("%s: got %s, expected %s", checks[i].sql, got ? got : "no value",
+			         checks[i].want);
+		sqlite3_finalize(st);
+	}
 }
 
-/* Every table's content (item ids included), times and statuses aside. */
+#define CHECK_SQL(db, checks) check_sql((db), (checks), sizeof(checks) / sizeof((checks)[0]))
+
 static char *dump(sqlite3 *db)
 {
 	static const char *const queries[] = {
@@ -437,86 +456,80 @@ static void test_consent_rules(void **state)
 	assert_int_equal(sum.generation, 1);
 	assert_int_equal(sum.loaded, 4);
 	assert_int_equal(sum.rejected, 0);
+	static const sql_check store[] = {
+		{ "SELECT value FROM meta WHERE key = 'generation'", "1" },
+		{ "SELECT value FROM meta WHERE key = 'region'", "Test region" },
+		/* Items: only those every rule lets through. */
+		{ "SELECT count(*) FROM item WHERE org = 'A81001'", "2" },
+		{ "SELECT group_concat(source_id) FROM (SELECT source_id FROM item "
+		  "WHERE org = 'A81001' ORDER BY id)", "a1,r1" },
+		{ "SELECT details FROM item WHERE source_id = 'a1'",
+		  "[[\"reaction\",\"Rash \\\"bad\\\"\\n\"],[\"severity\",\"mild\\\\moderate\"]]" },
+		/* Each suppression counted by organisation and reason, extractor's and loader's. */
+		{ "SELECT count FROM withheld WHERE org = 'A81001' AND reason = 'sensitive'", "3" },
+		{ "SELECT count FROM withheld WHERE org = 'A81001' AND reason = 'confidential'", "1" },
+		{ "SELECT count FROM withheld WHERE org = 'A81001' AND reason = 'entered-in-error'", "1" },
+		{ "SELECT count FROM withheld WHERE org = 'A81001' AND reason = 'before-shares-from'",
+		  "1" },
+		{ "SELECT count FROM withheld WHERE org = 'A81001' AND reason = 'invalid-nhs-number'",
+		  "1" },
+		/* Per person: policy decisions only (not the error). */
+		{ "SELECT count FROM person_withheld WHERE nhs = :p1 AND section = 'problems' AND "
+		  "reason = 'sensitive'", "3" },
+		{ "SELECT count FROM person_withheld WHERE nhs = :p1 AND section = 'problems' AND "
+		  "reason = 'confidential'", "1" },
+		{ "SELECT count FROM person_withheld WHERE nhs = :p1 AND section = 'immunisations' AND "
+		  "reason = 'before-shares-from'", "1" },
+		{ "SELECT count(*) FROM person_withheld WHERE reason = 'entered-in-error'", "0" },
+		/* Objection: the marker only, and no health data from any organisation. */
+		{ "SELECT count(*) FROM objection WHERE nhs = :p2 AND org = 'A81001' "
+		  "AND since = '2024-03-01'", "1" },
+		{ "SELECT count(*) FROM item WHERE nhs = :p2 AND section <> 'social-care'", "0" },
+		{ "SELECT count(*) FROM person WHERE nhs = :p2 AND org IN ('A81001', 'NHS111')", "0" },
+		{ "SELECT count FROM withheld WHERE org = 'NHS111' AND reason = 'objection'", "1" },
+		{ "SELECT items FROM source WHERE org = 'NHS111'", "1" },
+		{ "SELECT people FROM source WHERE org = 'NHS111'", "1" },
+		{ "SELECT items FROM source_section WHERE org = 'NHS111' AND section = 'misc-reports'",
+		  "1" },
+		{ "SELECT people FROM source_section WHERE org = 'NHS111' AND section = 'misc-reports'",
+		  "1" },
+		/* ... but social care, a separate opt-in, stays. */
+		{ "SELECT count(*) FROM item WHERE nhs = :p2 AND org = 'LCS01'", "1" },
+		/* Social care without recorded consent: nothing, counted; caseload kept. */
+		{ "SELECT count(*) FROM item WHERE nhs = :p5", "0" },
+		{ "SELECT count(*) FROM person WHERE nhs = :p5", "0" },
+		{ "SELECT count(*) FROM member WHERE nhs = :p5 AND org = 'LCS01'", "1" },
+		{ "SELECT count FROM withheld WHERE org = 'LCS01' AND reason = 'no-consent'", "1" },
+		/* Sources and coverage figures. */
+		{ "SELECT count(*) FROM source WHERE status = 'current'", "4" },
+		{ "SELECT people FROM source WHERE org = 'A81001'", "3" },
+		{ "SELECT members FROM source WHERE org = 'A81001'", "3" },
+		{ "SELECT items FROM source WHERE org = 'A81001'", "2" },
+		{ "SELECT objections FROM source WHERE org = 'A81001'", "1" },
+		{ "SELECT extracted FROM source WHERE org = 'A81001'", "2026-11-21T02:00:00Z" },
+		{ "SELECT loaded FROM source WHERE org = 'A81001'", "2026-11-21T03:00:00Z" },
+		{ "SELECT shares_from FROM source WHERE org = 'A81001'", "2012-04-01" },
+		{ "SELECT people FROM source_section WHERE org = 'A81001' AND section = 'demographics'",
+		  "2" },
+		{ "PRAGMA integrity_check", "ok" },
+	};
+	/* The run is in the history. */
+	static const sql_check history[] = {
+		{ "SELECT outcome FROM load", "ok" },
+		{ "SELECT generation FROM load", "1" },
+		{ "SELECT count(*) FROM load_file WHERE outcome = 'loaded'", "4" },
+	};
 	long gen;
 	sqlite3 *db = open_current(&gen);
 	assert_int_equal(gen, 1);
-	text_eq(db, "SELECT value FROM meta WHERE key = 'generation'", "1");
-	text_eq(db, "SELECT value FROM meta WHERE key = 'region'", "Test region");
 	assert_int_equal(q_long(db, "PRAGMA user_version"), MCR_STORE_SCHEMA_VERSION);
-
-	/* Items: only those every rule lets through. */
-	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81001'"), 2);
-	text_eq(db, "SELECT group_concat(source_id) FROM (SELECT source_id FROM item "
-	            "WHERE org = 'A81001' ORDER BY id)", "a1,r1");
-	text_eq(db, "SELECT details FROM item WHERE source_id = 'a1'",
-	        "[[\"reaction\",\"Rash \\\"bad\\\"\\n\"],[\"severity\",\"mild\\\\moderate\"]]");
-	/* Each suppression counted by organisation and reason, extractor's and loader's. */
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'A81001' AND "
-	                            "reason = 'sensitive'"), 3);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'A81001' AND "
-	                            "reason = 'confidential'"), 1);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'A81001' AND "
-	                            "reason = 'entered-in-error'"), 1);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'A81001' AND "
-	                            "reason = 'before-shares-from'"), 1);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'A81001' AND "
-	                            "reason = 'invalid-nhs-number'"), 1);
-	/* Per person: policy decisions only (not the error). */
-	assert_int_equal(qf(db, "SELECT count FROM person_withheld WHERE nhs = '%s' AND "
-	                        "section = 'problems' AND reason = 'sensitive'", P1), 3);
-	assert_int_equal(qf(db, "SELECT count FROM person_withheld WHERE nhs = '%s' AND "
-	                        "section = 'problems' AND reason = 'confidential'", P1), 1);
-	assert_int_equal(qf(db, "SELECT count FROM person_withheld WHERE nhs = '%s' AND "
-	                        "section = 'immunisations' AND reason = 'before-shares-from'", P1), 1);
-	assert_int_equal(qf(db, "SELECT count(*) FROM person_withheld WHERE "
-	                        "reason = 'entered-in-error'"), 0);
-
-	/* Objection: the marker only, and no health data from any organisation. */
-	assert_int_equal(qf(db, "SELECT count(*) FROM objection WHERE nhs = '%s' AND org = 'A81001' "
-	                        "AND since = '2024-03-01'", P2), 1);
-	assert_int_equal(qf(db, "SELECT count(*) FROM item WHERE nhs = '%s' AND section <> "
-	                        "'social-care'", P2), 0);
-	assert_int_equal(qf(db, "SELECT count(*) FROM person WHERE nhs = '%s' AND org IN "
-	                        "('A81001', 'NHS111')", P2), 0);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'NHS111' AND "
-	                            "reason = 'objection'"), 1);
-	assert_int_equal(q_long(db, "SELECT items FROM source WHERE org = 'NHS111'"), 1);
-	assert_int_equal(q_long(db, "SELECT people FROM source WHERE org = 'NHS111'"), 1);
-	assert_int_equal(q_long(db, "SELECT items FROM source_section WHERE org = 'NHS111' AND "
-	                            "section = 'misc-reports'"), 1);
-	assert_int_equal(q_long(db, "SELECT people FROM source_section WHERE org = 'NHS111' AND "
-	                            "section = 'misc-reports'"), 1);
-	/* ... but social care, a separate opt-in, stays. */
-	assert_int_equal(qf(db, "SELECT count(*) FROM item WHERE nhs = '%s' AND org = 'LCS01'", P2), 1);
-	/* Social care without recorded consent: nothing, counted; caseload kept. */
-	assert_int_equal(qf(db, "SELECT count(*) FROM item WHERE nhs = '%s'", P5), 0);
-	assert_int_equal(qf(db, "SELECT count(*) FROM person WHERE nhs = '%s'", P5), 0);
-	assert_int_equal(qf(db, "SELECT count(*) FROM member WHERE nhs = '%s' AND org = 'LCS01'", P5),
-	                 1);
-	assert_int_equal(q_long(db, "SELECT count FROM withheld WHERE org = 'LCS01' AND "
-	                            "reason = 'no-consent'"), 1);
-
-	/* Sources and coverage figures. */
-	assert_int_equal(q_long(db, "SELECT count(*) FROM source WHERE status = 'current'"), 4);
-	assert_int_equal(q_long(db, "SELECT people FROM source WHERE org = 'A81001'"), 3);
-	assert_int_equal(q_long(db, "SELECT members FROM source WHERE org = 'A81001'"), 3);
-	assert_int_equal(q_long(db, "SELECT items FROM source WHERE org = 'A81001'"), 2);
-	assert_int_equal(q_long(db, "SELECT objections FROM source WHERE org = 'A81001'"), 1);
-	text_eq(db, "SELECT extracted FROM source WHERE org = 'A81001'", "2026-11-21T02:00:00Z");
-	text_eq(db, "SELECT loaded FROM source WHERE org = 'A81001'", "2026-11-21T03:00:00Z");
-	text_eq(db, "SELECT shares_from FROM source WHERE org = 'A81001'", "2012-04-01");
-	assert_int_equal(q_long(db, "SELECT people FROM source_section WHERE org = 'A81001' AND "
-	                            "section = 'demographics'"), 2);
-	text_eq(db, "PRAGMA integrity_check", "ok");
+	CHECK_SQL(db, store);
 	sqlite3_close(db);
 
-	/* The run is in the history. */
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open_v2(path_in("store/history.sqlite"), &h, SQLITE_OPEN_READONLY,
 	                                 NULL), SQLITE_OK);
-	text_eq(h, "SELECT outcome FROM load", "ok");
-	assert_int_equal(q_long(h, "SELECT generation FROM load"), 1);
-	assert_int_equal(q_long(h, "SELECT count(*) FROM load_file WHERE outcome = 'loaded'"), 4);
+	CHECK_SQL(h, history);
 	sqlite3_close(h);
 }
 
@@ -572,16 +585,18 @@ static void test_corrupt_file_stale(void **state)
 	assert_int_equal(sum.stale, 1);
 	assert_int_equal(sum.loaded, 1);
 	assert_int_equal(sum.unchanged, 2);
+	static const sql_check store[] = {
+		{ "SELECT status FROM source WHERE org = 'A81001'", "current" },
+		{ "SELECT count(*) FROM item WHERE org = 'A81001'", "5" },
+		{ "SELECT status FROM source WHERE org = 'A81002'", "stale" },
+		{ "SELECT extracted FROM source WHERE org = 'A81002'", "2026-11-20T02:00:00Z" },
+		{ "SELECT count(*) FROM item WHERE org = 'A81002'", "1" },
+		{ "SELECT count(*) FROM member WHERE org = 'A81002'", "1" },
+		{ "SELECT count(*) FROM source WHERE org = 'A81002' AND rejected_reason IS NOT NULL "
+		  "AND rejected_file LIKE '%quarantine/A81002/gp/20261121T020000Z.yaml'", "1" },
+	};
 	sqlite3 *db = open_current(NULL);
-	text_eq(db, "SELECT status FROM source WHERE org = 'A81001'", "current");
-	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81001'"), 5);
-	text_eq(db, "SELECT status FROM source WHERE org = 'A81002'", "stale");
-	text_eq(db, "SELECT extracted FROM source WHERE org = 'A81002'", "2026-11-20T02:00:00Z");
-	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81002'"), 1);
-	assert_int_equal(q_long(db, "SELECT count(*) FROM member WHERE org = 'A81002'"), 1);
-	assert_int_equal(q_long(db, "SELECT count(*) FROM source WHERE org = 'A81002' AND "
-	                            "rejected_reason IS NOT NULL AND rejected_file LIKE "
-	                            "'%quarantine/A81002/gp/20261121T020000Z.yaml'"), 1);
+	CHECK_SQL(db, store);
 	sqlite3_close(db);
 	assert_true(mcr_fs_exists(path_in("quarantine/A81002/gp/20261121T020000Z.xml.gz")));
 	assert_true(mcr_fs_exists(path_in("quarantine/A81002/gp/20261121T020000Z.yaml")));
@@ -597,9 +612,11 @@ static void test_corrupt_file_stale(void **state)
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open_v2(path_in("store/history.sqlite"), &h, SQLITE_OPEN_READONLY,
 	                                 NULL), SQLITE_OK);
-	text_eq(h, "SELECT outcome FROM load ORDER BY started DESC, rowid DESC", "rejected");
-	assert_int_equal(q_long(h, "SELECT count(*) FROM load_file WHERE outcome = 'rejected' "
-	                           "AND org = 'A81002'"), 1);
+	static const sql_check history[] = {
+		{ "SELECT outcome FROM load ORDER BY started DESC, rowid DESC", "rejected" },
+		{ "SELECT count(*) FROM load_file WHERE outcome = 'rejected' AND org = 'A81002'", "1" },
+	};
+	CHECK_SQL(h, history);
 	sqlite3_close(h);
 
 	/* The next night, the organisation's good file loads and it is current again. */
