@@ -151,6 +151,13 @@ int mcr_html_page_begin(mcr_buf *out, const mcr_html_page *p)
 		rc = mcr_html_escape(out, p->title);
 	if (!rc)
 		rc = mcr_buf_puts(out, "</title>\n");
+	if (!rc && p->refresh) {
+		rc = mcr_buf_puts(out, "<meta http-equiv=\"refresh\" content=\"0; url=");
+		if (!rc)
+			rc = mcr_html_escape(out, p->refresh);
+		if (!rc)
+			rc = mcr_buf_puts(out, "\">\n");
+	}
 	if (!rc && p->served)
 		rc = mcr_buf_puts(out, "<link rel=\"stylesheet\" href=\"" MCR_HTML_CSS_PATH "\">\n");
 	else if (!rc)

@@ -48,7 +48,7 @@ static void csrf_field(out *o, const mcr_page_session *s)
 static void open_page(out *o, const mcr_page_session *s, const char *title, const char *kind,
                       const char *service)
 {
-	mcr_html_page p = { title, s->served, kind, 0 };
+	mcr_html_page p = { title, s->served, kind, 0, NULL };
 	if (!o->rc)
 		o->rc = mcr_html_page_begin(o->b, &p);
 	raw(o, "<a class=\"skip\" href=\"#main\">Skip to the content</a>\n<header class=\"top\">\n"
@@ -67,14 +67,41 @@ static void open_page(out *o, const mcr_page_session *s, const char *title, cons
 	raw(o, "</header>\n<div class=\"wrap\">\n");
 }
 
+static void end_session(out *o, const char *csrf)
+{
+	raw(o, "<form class=\"end\" method=\"post\" action=\"/logout\">\n"
+	       "<input type=\"hidden\" name=\"csrf\" value=\"");
+	text(o, csrf);
+	raw(o, "\">\n<button type=\"submit\">End session</button>\n</form>\n");
+}
+
+int mcr_page_end_session(mcr_buf *b, const char *csrf)
+{
+	out o = { b, 0 };
+	end_session(&o, csrf);
+	return o.rc ? MCR_ENOMEM : 0;
+}
+
+int mcr_page_launched(mcr_buf *b, const char *to)
+{
+	out o = { b, 0 };
+	mcr_html_page p = { "Opening the shared care record", 1, "refusal", 0, to };
+	if (!o.rc)
+		o.rc = mcr_html_page_begin(b, &p);
+	raw(&o, "<div class=\"wrap\">\n<main id=\"main\" class=\"refusal\">\n<h1>Opening the shared care "
+	        "record</h1>\n<p><a href=\"");
+	text(&o, to);
+	raw(&o, "\">Continue to the record</a></p>\n</main>\n</div>\n");
+	if (!o.rc)
+		o.rc = mcr_html_page_end(b, &p);
+	return o.rc ? MCR_ENOMEM : 0;
+}
+
 static void close_page(out *o, const mcr_page_session *s)
 {
-	mcr_html_page p = { NULL, s->served, NULL, 0 };
-	if (s->csrf) {
-		raw(o, "<form class=\"end\" method=\"post\" action=\"/logout\">\n");
-		csrf_field(o, s);
-		raw(o, "<button type=\"submit\">End session</button>\n</form>\n");
-	}
+	mcr_html_page p = { NULL, s->served, NULL, 0, NULL };
+	if (s->csrf)
+		end_session(o, s->csrf);
 	raw(o, "</div>\n");
 	if (!o->rc)
 		o->rc = mcr_html_page_end(o->b, &p);

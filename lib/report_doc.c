@@ -560,7 +560,7 @@ static int render_html_body(const mcr_report_doc *d, int whole_page, mcr_buf *ou
 /* A self-contained page (inline style, nothing fetched) for a file. */
 static int render_html(const mcr_report_doc *d, mcr_buf *out)
 {
-	mcr_html_page page = { d->title, 0, "ig", 0 };
+	mcr_html_page page = { d->title, 0, "ig", 0, NULL };
 	if (mcr_html_page_begin(out, &page) || mcr_buf_puts(out, "<div class=\"wrap\">\n<main class=\"ig\">\n") ||
 	    render_html_body(d, 1, out) || mcr_buf_puts(out, "</main>\n</div>\n"))
 		return MCR_ENOMEM;

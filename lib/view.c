@@ -527,7 +527,7 @@ static void html_banner(out *o, const mcr_view *v)
 int mcr_view_render_html(const mcr_view *v, const mcr_view_html *how, mcr_buf *b)
 {
 	out o = { b, 1, 0 };
-	mcr_html_page page = { "Shared care record (view only)", how && how->served, "care", 1 };
+	mcr_html_page page = { "Shared care record (view only)", how && how->served, "care", 1, NULL };
 	o.rc = mcr_html_page_begin(b, &page);
 	put_raw(&o, "<a class=\"skip\" href=\"#record\">Skip to the record</a>\n"
 	            "<header class=\"top\">\n<p class=\"service\">Shared care record"

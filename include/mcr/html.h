@@ -33,6 +33,7 @@ typedef struct mcr_html_page {
 	int served;           /* 0: self-contained (inline style); 1: links MCR_HTML_CSS_PATH */
 	const char *kind;     /* body class, letters and '-' only ("care", "ig", "form", "refusal") */
 	int view_only;        /* 1: printing shows only the "view only" notice (care record) */
+	const char *refresh;  /* a path on this site to move on to at once (meta refresh), or NULL */
 } mcr_html_page;
 
 /* Append the document head and open <body> (and, with view_only, the print

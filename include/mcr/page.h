@@ -10,6 +10,7 @@
  *   POST /consent      csrf, choice=given|refused
  *   POST /break-glass  csrf, reason (1-499 characters)
  *   POST /logout       csrf
+ *   GET  /record[?section=a,b]  the care view (mcr_lookup_render_html)
  *   POST /ig/access    csrf, nhs | user, from, to (YYYY-MM-DD), format=html|csv
  *   GET  /ig/<report>[?format=csv]  coverage, break-glass, loads, verify-audit
  * Pure functions; each appends one whole page to out: 0 or MCR_ENOMEM.
@@ -37,6 +38,19 @@ int mcr_page_consent(mcr_buf *out, const mcr_page_session *s, const char *nhs, i
 
 /* Access refused with why (no record data), and the break-glass form. */
 int mcr_page_break_glass(mcr_buf *out, const mcr_page_session *s, const char *why);
+
+/*
+ * The answer to a good launch: the session cookie comes with it, and the page
+ * moves on to `to` ("/record" or "/ig") by itself (a meta refresh; a link for
+ * the rare browser that does not). Not a 303: a redirect that ends a navigation
+ * begun on the host system's site is cross-site, so the browser would withhold
+ * the new SameSite=Strict cookie from it; the refresh starts on this site.
+ */
+int mcr_page_launched(mcr_buf *out, const char *to);
+
+/* The end-session form (POST /logout with the CSRF token) as markup, for the care
+ * view's top bar (mcr_view_html.nav_html). */
+int mcr_page_end_session(mcr_buf *out, const char *csrf);
 
 /* The IG reports a page links to, in the order shown. */
 typedef enum mcr_page_ig_report {
