@@ -321,7 +321,17 @@ static enum MHD_Result launch(serve_state *st, struct MHD_Connection *conn)
 	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict", SERVE_COOKIE, s.id);
 	serve_log(st, LOG_INFO, "launch accepted (launcher %s, purpose %s)", c.iss,
 	          c.purpose == MCR_PURPOSE_IG ? "ig" : "care");
-	return redirect(st, conn, c.purpose == MCR_PURPOSE_IG ? "/ig" : "/record", cookie);
+	/* A page that moves on by itself, not a 303: a redirect ending a navigation
+	 * begun on the host system's site is cross-site, and the browser would keep
+	 * the new SameSite=Strict cookie from it (include/mcr/page.h). */
+	mcr_buf b = MCR_BUF_INIT;
+	enum MHD_Result ret;
+	if (mcr_page_launched(&b, c.purpose == MCR_PURPOSE_IG ? "/ig" : "/record"))
+		ret = message(st, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", "The page could not be built.");
+	else
+		ret = respond(st, conn, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL, cookie);
+	mcr_buf_free(&b);
+	return ret;
 }
 
 /* ---- care pages ------------------------------------------------------------------------- */

@@ -206,7 +206,10 @@ srv = Server()
 # ---- a good launch, the view ------------------------------------------------------
 
 cookie, st, h, body = launch(mint("dr.jones", "A81001", "clinician", on_list))
-check(st == 303 and h.get("location") == "/record", "good launch: %d %s" % (st, h.get("location")))
+# A page that moves on by a meta refresh (a 303 would lose the SameSite=Strict
+# cookie after a cross-site start: test_browser.sh shows it in Chromium).
+check(st == 200 and '<meta http-equiv="refresh" content="0; url=/record">' in body,
+      "good launch: %d %s" % (st, body[:200]))
 sc = h.get("set-cookie", "")
 for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/"):
     check(flag in sc, "session cookie lacks %s: %s" % (flag, sc))
@@ -264,7 +267,7 @@ for code, token, verified in refusals:
 # Replay: the same token again, then again after a restart.
 replayed = mint("dr.jones", "A81001", "clinician", on_list)
 c, st, h, body = launch(replayed)
-check(st == 303, "first use: %d" % st)
+check(st == 200 and c, "first use: %d" % st)
 c, st, h, body = launch(replayed)
 check(st == 401 and "already been used" in body, "replay: %d" % st)
 check(audit_last()[0][4].startswith("launch refused: replayed"), "replay audited")
@@ -398,7 +401,7 @@ check(st == 401, "absolute time-out at +300 s: %d" % st)
 # ---- IG pages ---------------------------------------------------------------------------
 
 ig, st, h, body = launch(mint("ig.lead", "Q99IG", "ig"))
-check(st == 303 and h.get("location") == "/ig", "IG launch: %d %s" % (st, h.get("location")))
+check(st == 200 and 'content="0; url=/ig"' in body, "IG launch: %d" % st)
 st, h, body = request("GET", "/ig", ig)
 check(st == 200 and "/ig/coverage" in body, "IG index: %d" % st)
 tok = csrf_of(body)
