@@ -524,6 +524,40 @@ static void html_banner(out *o, const mcr_view *v)
 	put_raw(o, "</dd></div>\n</dl>\n</div>\n");
 }
 
+/* Warnings before anything else: an objection in its own red box, then the
+ * sources' warnings in one box as a list (kind order), so a region with several
+ * late sources does not push the record off the first screen. */
+static void html_warnings(out *o, const mcr_view *v)
+{
+	size_t nsources = 0;
+	put_raw(o, "<div class=\"warnings\" role=\"alert\">\n");
+	for (size_t i = 0; i < v->nwarnings; i++) {
+		const mcr_view_warning *w = &v->warnings[i];
+		if (w->kind != MCR_VIEW_WARN_OBJECTION) {
+			nsources++;
+			continue;
+		}
+		put_raw(o, "<p class=\"warning objection\"><span class=\"label\">Warning:</span>");
+		warning_sentence(o, w);
+		put_raw(o, "</p>\n");
+	}
+	if (nsources) {
+		put_raw(o, "<div class=\"warning\"><p class=\"label\">Warning: information from ");
+		put_raw(o, nsources == 1 ? "this source" : "these sources");
+		put_raw(o, " may be out of date or missing</p>\n<ul>\n");
+		for (int k = MCR_VIEW_WARN_OBJECTION + 1; k < MCR_VIEW_WARN_COUNT; k++)
+			for (size_t i = 0; i < v->nwarnings; i++) {
+				if ((int)v->warnings[i].kind != k)
+					continue;
+				put_raw(o, "<li>");
+				warning_sentence(o, &v->warnings[i]);
+				put_raw(o, "</li>\n");
+			}
+		put_raw(o, "</ul>\n</div>\n");
+	}
+	put_raw(o, "</div>\n");
+}
+
 int mcr_view_render_html(const mcr_view *v, const mcr_view_html *how, mcr_buf *b)
 {
 	out o = { b, 1, 0 };
@@ -545,21 +579,8 @@ int mcr_view_render_html(const mcr_view *v, const mcr_view_html *how, mcr_buf *b
 	put_raw(&o, "</header>\n");
 	html_banner(&o, v);
 	put_raw(&o, "<div class=\"wrap\">\n");
-	if (v->nwarnings) {
-		put_raw(&o, "<div class=\"warnings\" role=\"alert\">\n");
-		for (int k = 0; k < MCR_VIEW_WARN_COUNT; k++)
-			for (size_t i = 0; i < v->nwarnings; i++) {
-				const mcr_view_warning *w = &v->warnings[i];
-				if ((int)w->kind != k)
-					continue;
-				put_raw(&o, w->kind == MCR_VIEW_WARN_OBJECTION ? "<p class=\"warning objection\">"
-				                                               : "<p class=\"warning\">");
-				put_raw(&o, "<span class=\"label\">Warning:</span>");
-				warning_sentence(&o, w);
-				put_raw(&o, "</p>\n");
-			}
-		put_raw(&o, "</div>\n");
-	}
+	if (v->nwarnings)
+		html_warnings(&o, v);
 	put_raw(&o, "<div class=\"meta\">\n<p><strong>Basis:</strong> ");
 	basis_line(&o, v);
 	put_raw(&o, "</p>\n<p><strong>Sources:</strong> ");

@@ -584,10 +584,9 @@ static void warnings_name_stale_rejected_and_held_sources(void **state)
 	}
 	/* The same warnings in HTML, escaped like any text. */
 	assert_int_equal(run((call){ .nhs = "9990000018", .format = MCR_LOOKUP_HTML }, &out), 0);
-	assert_non_null(strstr(view(&out), "<p class=\"warning\"><span class=\"label\">Warning:</span>"
-	                                   "Herts Urgent Care data is stale: as of "
+	assert_non_null(strstr(view(&out), "<li>Herts Urgent Care data is stale: as of "
 	                                   "21-Nov-2026 00:30, 33 h 30 min old; its twice-daily "
-	                                   "schedule allows 14 h</p>"));
+	                                   "schedule allows 14 h</li>"));
 	/* Limits are configurable: 48 h for nightly data clears the GP and social care. */
 	cfg.fresh_nightly_hours = 48;
 	assert_int_equal(run((call){ .nhs = "9990000018" }, &out), 0);
