@@ -136,6 +136,10 @@ static int parse_time(const char *p, mcr_fhirtime *t, int hl7)
 	int64_t local = days_from_civil(t->year, t->month, t->day) * MS_PER_DAY +
 	                (hh * INT64_C(3600) + mi * 60 + ss) * 1000 + ms;
 	t->lo = t->hi = local - offset_ms;
+	/* An offset cannot move the instant out of the years 0001-9999. */
+	if (t->lo < days_from_civil(1, 1, 1) * MS_PER_DAY ||
+	    t->lo >= days_from_civil(10000, 1, 1) * MS_PER_DAY)
+		return MCR_EFORMAT;
 	return 0;
 }
 
@@ -247,13 +251,11 @@ void mcr_fhirtime_format(const mcr_fhirtime *t, char out[32])
 		int64_t sod = secs - days * 86400;
 		int y, m, d;
 		civil_from_days(days, &y, &m, &d);
-		if (y >= 1 && y <= 9999) {
-			snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600),
-			         (int)(sod / 60 % 60), (int)(sod % 60));
-			return;
-		}
+		snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600),
+		         (int)(sod / 60 % 60), (int)(sod % 60));
+		return;
 	}
-	/* No zone (or a UTC year out of range): the local time as written. */
+	/* No zone: the local time as written. */
 	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d", t->year, t->month, t->day, t->hour,
 	         t->minute, t->second);
 }
