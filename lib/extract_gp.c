@@ -112,6 +112,7 @@ typedef struct pending_note {
 	long res_no;
 	int line;
 	char type[32];
+	char id[64];   /* the resource's id, for naming it ("" when none) */
 } pending_note;
 
 typedef struct gp {
@@ -517,6 +518,7 @@ static int note_choice(gp *g, const rtype *t)
 	const char *d = item_date(r, t);
 	snprintf(n->date, sizeof n->date, "%s", d ? d : "");
 	snprintf(n->type, sizeof n->type, "%s", t->name);
+	snprintf(n->id, sizeof n->id, "%s", fr_get(r, "id") ? fr_get(r, "id") : "(no id)");
 	n->file = g->file;
 	n->res_no = g->res_no;
 	n->line = r->line;
@@ -529,9 +531,8 @@ static int note_choice(gp *g, const rtype *t)
 static void unmatched(gp *g, size_t file, int line, const char *type, const char *id,
                       const char *subject)
 {
-	mcr_ex_notice("%s:%d: %s%s%s: subject %s matches no Patient in the export; not staged "
-	              "(unmatched)", g->files[file], line, type, id ? " " : "", id ? id : "",
-	              *subject ? subject : "(none)");
+	mcr_ex_notice("%s:%d: %s %s: subject %s matches no Patient in the export; not staged "
+	              "(unmatched)", g->files[file], line, type, id, *subject ? subject : "(none)");
 	mcr_staged_count_withheld(g->w, MCR_REASON_UNMATCHED, 1);
 	if (!g->nunmatched++) {
 		g->first_unmatched_file = file;
@@ -569,7 +570,7 @@ static int apply_notes(gp *g)
 		if (rc == 0 && found < 0)
 			rc = found;
 		else if (rc == 0 && !found)
-			unmatched(g, n->file, n->line, n->type, NULL, mcr_buf_cstr(&desc));
+			unmatched(g, n->file, n->line, n->type, n->id, mcr_buf_cstr(&desc));
 		else if (rc == 0 && g->pats[idx].valid)
 			mcr_objection_note(&g->pats[idx].obj, g->cfg, n->code, n->date);
 	}
@@ -1052,10 +1053,10 @@ static int on_resource(gp *g)
 /*
  * The top-level elements of a clinical resource that pass 1 reads: the main
  * concepts (main_codes_match), status (item_status), dates (item_date) and
- * subject (note_choice). Pass 1 skips the rest; pass 2 reads everything.
+ * subject and id (note_choice). Pass 1 skips the rest; pass 2 reads everything.
  */
 static const char *const pass1_names[] = {
-	"code", "medicationCodeableConcept", "vaccineCode", "type", "status", "verificationStatus",
+	"id", "code", "medicationCodeableConcept", "vaccineCode", "type", "status", "verificationStatus",
 	"clinicalStatus", "subject", "patient", "onsetDateTime", "onsetPeriod", "recordedDate",
 	"effectiveDateTime", "effectivePeriod", "dateAsserted", "authoredOn", "dispenseRequest",
 	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", "contained", NULL,

@@ -149,7 +149,7 @@ static void test_unresolved(void **state)
 	assert_int_equal(tman->objections, 0);
 	assert_int_equal(tnotes_n, 2);
 	assert_notice_has("unresolved.xml:4: Condition c9-0: subject Patient/nobody matches no Patient in the export; not staged (unmatched)");
-	assert_notice_has("unresolved.xml:6: Observation: subject an NHS number identifier matches no Patient");
+	assert_notice_has("unresolved.xml:6: Observation o9: subject an NHS number identifier matches no Patient");
 	assert_false(strstr(mcr_buf_cstr(&tnotes), "9990000026"));
 	/* 3 of 41: more than 5%: the export is broken. */
 	mcr_buf cmd = MCR_BUF_INIT;
