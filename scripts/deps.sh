@@ -7,7 +7,7 @@ build=(build-essential cmake pkg-config
        libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev
        libjwt-dev libmicrohttpd-dev clang libclang-rt-14-dev)
 tools=(sqlite3 libxml2-utils valgrind chromium chromium-driver python3-selenium poppler-utils procps time
-       python3 openssl wrk)
+       python3 openssl wrk help2man dpkg-dev systemd logrotate)
 missing=()
 for p in "${build[@]}" "${tools[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

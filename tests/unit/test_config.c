@@ -205,6 +205,21 @@ static void test_relative_config_path(void **state)
 	mcr_config_free(c);
 }
 
+/* The example config the package installs (jobs/mcr.yaml.example) is valid and
+ * uses the package's folders. */
+static void test_packaged_example(void **state)
+{
+	(void)state;
+	mcr_config *c = NULL;
+	if (mcr_config_load(&c, MCR_SOURCE_DIR "/jobs/mcr.yaml.example") != 0)
+		fail_msg("%s", mcr_error_message());
+	assert_string_equal(c->store_dir, "/var/lib/mcr/store");
+	assert_string_equal(c->audit_path, "/var/lib/mcr/audit/audit.sqlite");
+	assert_string_equal(c->log_path, "/var/log/mcr/mcr.log");
+	assert_int_equal(c->norgs, 3);
+	mcr_config_free(c);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -302,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_web),
 		cmocka_unit_test(test_relative_config_path),
+		cmocka_unit_test(test_packaged_example),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_bad),
