@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "extract_common.h"
 #include "fhir_res.h"
@@ -129,6 +130,8 @@ typedef struct gp {
 	mcr_staged_writer *w;
 	mcr_ex_spill *spill;
 	mcr_fhir_reader rd;
+	FILE *replay; /* pass 1's resource records, read by pass 2 */
+	mcr_fhir_replay *rp;
 	long res_no;  /* the resource's ordinal in its file (the same in both passes) */
 	fres sub;     /* a contained Patient as a resource of its own */
 	mcr_buf ckey; /* a contained Patient's key */
@@ -1050,38 +1053,52 @@ static int on_resource(gp *g)
  * fhir_xml.c and fhir_json.c hand over each resource as (path, value) pairs.
  */
 
-/*
- * The top-level elements of a clinical resource that pass 1 reads: the main
- * concepts (main_codes_match), status (item_status), dates (item_date) and
- * subject and id (note_choice). Pass 1 skips the rest; pass 2 reads everything.
- */
-static const char *const pass1_names[] = {
-	"id", "code", "medicationCodeableConcept", "vaccineCode", "type", "status", "verificationStatus",
-	"clinicalStatus", "subject", "patient", "onsetDateTime", "onsetPeriod", "recordedDate",
-	"effectiveDateTime", "effectivePeriod", "dateAsserted", "authoredOn", "dispenseRequest",
-	"occurrenceDateTime", "recorded", "effectiveInstant", "issued", "period", "contained", NULL,
-};
-
+/* Pass 1: the rules, then the resource's record for pass 2. */
 static int on_resource_cb(void *ctx, fres *r)
 {
-	(void)r;
-	return on_resource(ctx);
+	gp *g = ctx;
+	int rc = on_resource(g);
+	return rc ? rc : mcr_fhir_replay_save(g->rp, r, g->file);
 }
 
+/*
+ * The files are parsed once. Pass 1 reads each file, applies its rules and
+ * keeps each resource's (path, value) record in a scratch file (g->replay:
+ * mode 0600, unlinked at once, in the organisation's staging folder like the
+ * spill); pass 2 reads the records back in the same order. A record holds what
+ * the export itself holds, withheld content included: it never reaches the
+ * spill or the staged file, and the scratch file goes with the process.
+ */
 static int run_pass(gp *g, int pass)
 {
 	g->pass = pass;
-	g->rd.on_resource = on_resource_cb;
-	g->rd.ctx = g;
-	g->rd.only = pass == 1 ? pass1_names : NULL;
-	g->rd.whole = "Patient";
-	for (g->file = 0; g->file < g->nfiles; g->file++) {
-		g->res_no = 0;
-		int rc = mcr_fhir_read(&g->rd, g->files[g->file]);
-		if (rc)
+	if (pass == 1) {
+		g->rd.on_resource = on_resource_cb;
+		g->rd.ctx = g;
+		for (g->file = 0; g->file < g->nfiles; g->file++) {
+			g->res_no = 0;
+			int rc = mcr_fhir_read(&g->rd, g->files[g->file]);
+			if (rc)
+				return rc;
+		}
+		if (fflush(g->replay) != 0)
+			return mcr_error_set_errno(MCR_EIO, "cannot write the resource scratch file");
+		return 0;
+	}
+	rewind(g->replay);
+	size_t file = 0;
+	g->file = SIZE_MAX;
+	for (;;) {
+		int rc = mcr_fhir_replay_load(g->rp, &g->rd.res, &file, g->files, g->nfiles);
+		if (rc <= 0)
+			return rc;
+		if (file != g->file) {
+			g->file = file;
+			g->res_no = 0;
+		}
+		if ((rc = on_resource(g)) != 0)
 			return rc;
 	}
-	return 0;
 }
 
 int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
@@ -1111,6 +1128,16 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 		rc = mcr_staged_writer_open(&g.w, staging_dir, &h);
 	if (rc == 0)
 		rc = mcr_ex_spill_open(&g.spill, folder.ptr);
+	mcr_buf replay = MCR_BUF_INIT;
+	if (rc == 0)
+		rc = mcr_buf_printf(&replay, "%s/.replay-%ld", folder.ptr, (long)getpid());
+	if (rc == 0)
+		rc = mcr_fs_temp_anonymous(replay.ptr, &g.replay);
+	if (rc == 0)
+		setvbuf(g.replay, NULL, _IOFBF, (size_t)1 << 20);
+	if (rc == 0)
+		rc = mcr_fhir_replay_open(&g.rp, g.replay);
+	mcr_buf_free(&replay);
 	if (rc == 0)
 		rc = run_pass(&g, 1);
 	if (rc == 0)
@@ -1140,6 +1167,9 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	if (rc == 0)
 		rc = mcr_ex_spill_emit(g.spill, g.w);
 	mcr_ex_spill_close(g.spill);
+	mcr_fhir_replay_close(g.rp);
+	if (g.replay)
+		fclose(g.replay);
 	if (rc == 0) {
 		rc = mcr_staged_writer_commit(g.w, manifest_path);
 		g.w = NULL;

@@ -55,6 +55,218 @@ void mcr_fhir_res_begin(fres *r, const char *type, size_t type_len, int line, in
 	mcr_buf_reset(&r->arena);
 }
 
+/*
+ * A record: rec_head, the type, the fullUrl, then per pair a rec_pair and its
+ * value's bytes; a path is written once per scratch file (a rec_pair whose
+ * path id has PATH_NEW set is followed by the path's length and bytes) and
+ * named by its id after that, so a record is about half the model's size.
+ */
+typedef struct rec_head {
+	uint32_t magic, file;
+	int32_t line, root;
+	uint32_t type_len, url_len; /* url_len UINT32_MAX: no fullUrl */
+	uint64_t n, body_len;
+} rec_head;
+
+typedef struct rec_pair {
+	uint32_t path_id, value_len;
+	int32_t depth;
+	int32_t anc[NANC];
+} rec_pair;
+
+#define REC_MAGIC 0x52485046u /* "FPHR" */
+#define PATH_NEW 0x80000000u
+#define MAX_PATHS 65536
+
+struct mcr_fhir_replay {
+	FILE *f;
+	mcr_buf body;
+	/* paths: id -> text and hash; an open-addressing table hash -> id + 1 */
+	char **paths;
+	uint32_t *hashes;
+	size_t npaths;
+	uint32_t table[2 * MAX_PATHS];
+};
+
+int mcr_fhir_replay_open(mcr_fhir_replay **out, FILE *f)
+{
+	mcr_fhir_replay *rp = calloc(1, sizeof *rp);
+	if (rp) {
+		rp->paths = calloc(MAX_PATHS, sizeof *rp->paths);
+		rp->hashes = calloc(MAX_PATHS, sizeof *rp->hashes);
+	}
+	if (!rp || !rp->paths || !rp->hashes) {
+		mcr_fhir_replay_close(rp);
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	}
+	rp->f = f;
+	*out = rp;
+	return 0;
+}
+
+void mcr_fhir_replay_close(mcr_fhir_replay *rp)
+{
+	if (!rp)
+		return;
+	for (size_t i = 0; rp->paths && i < rp->npaths; i++)
+		free(rp->paths[i]);
+	free(rp->paths);
+	free(rp->hashes);
+	mcr_buf_free(&rp->body);
+	free(rp);
+}
+
+/* The id of path (hash h), and whether it is new (1). Negative: too many. */
+static long path_id(mcr_fhir_replay *rp, const char *path, uint32_t h, int *is_new)
+{
+	size_t mask = 2 * MAX_PATHS - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t e = rp->table[i];
+		if (e == 0)
+			break;
+		if (rp->hashes[e - 1] == h && strcmp(rp->paths[e - 1], path) == 0) {
+			*is_new = 0;
+			return (long)(e - 1);
+		}
+	}
+	if (rp->npaths == MAX_PATHS)
+		return mcr_error_set(MCR_ELIMIT, "more than %d distinct element paths", MAX_PATHS);
+	char *copy = strdup(path);
+	if (!copy)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	size_t id = rp->npaths++;
+	rp->paths[id] = copy;
+	rp->hashes[id] = h;
+	size_t i = h & mask;
+	while (rp->table[i])
+		i = (i + 1) & mask;
+	rp->table[i] = (uint32_t)id + 1;
+	*is_new = 1;
+	return (long)id;
+}
+
+int mcr_fhir_replay_save(mcr_fhir_replay *rp, const fres *r, size_t file)
+{
+	mcr_buf *b = &rp->body;
+	mcr_buf_reset(b);
+	int rc = 0;
+	for (size_t i = 0; i < r->n && rc == 0; i++) {
+		const fpair *q = &r->pairs[i];
+		const char *path = r->arena.ptr + q->path, *value = r->arena.ptr + q->value;
+		int is_new = 0;
+		long id = path_id(rp, path, q->hash, &is_new);
+		if (id < 0)
+			return (int)id;
+		rec_pair e = {(uint32_t)id | (is_new ? PATH_NEW : 0), (uint32_t)strlen(value), q->depth, {0}};
+		memcpy(e.anc, q->anc, sizeof e.anc);
+		rc = mcr_buf_put(b, &e, sizeof e);
+		if (rc == 0 && is_new) {
+			uint32_t len = (uint32_t)strlen(path);
+			rc = mcr_buf_put(b, &len, sizeof len);
+			rc = rc ? rc : mcr_buf_put(b, path, len);
+		}
+		rc = rc ? rc : mcr_buf_put(b, value, e.value_len);
+	}
+	if (rc)
+		return rc;
+	rec_head h = {REC_MAGIC, (uint32_t)file, r->line, r->root, (uint32_t)strlen(r->type),
+	              r->full_url ? (uint32_t)strlen(r->full_url) : UINT32_MAX, r->n, b->len};
+	if (fwrite(&h, sizeof h, 1, rp->f) != 1 || fwrite(r->type, 1, h.type_len, rp->f) != h.type_len ||
+	    (r->full_url && fwrite(r->full_url, 1, h.url_len, rp->f) != h.url_len) ||
+	    (b->len && fwrite(b->ptr, 1, b->len, rp->f) != b->len))
+		return mcr_error_set_errno(MCR_EIO, "cannot write the resource scratch file");
+	return 0;
+}
+
+static int damaged(void)
+{
+	return mcr_error_set(MCR_EFORMAT, "the resource scratch file is damaged");
+}
+
+int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const *files,
+                         size_t nfiles)
+{
+	rec_head h;
+	size_t got = fread(&h, 1, sizeof h, rp->f);
+	if (got == 0 && feof(rp->f))
+		return 0;
+	if (got != sizeof h || h.magic != REC_MAGIC || h.file >= nfiles ||
+	    h.type_len >= sizeof r->type || h.body_len > 4 * MCR_FHIR_MAX_RESOURCE_BYTES ||
+	    (h.url_len != UINT32_MAX && h.url_len > MCR_FHIR_MAX_RESOURCE_BYTES) ||
+	    h.n > h.body_len / sizeof(rec_pair))
+		return damaged();
+	mcr_buf *b = &rp->body;
+	mcr_buf_reset(b);
+	mcr_buf_reset(&r->arena);
+	size_t url = h.url_len == UINT32_MAX ? 0 : h.url_len;
+	if (mcr_buf_grow(b, h.body_len + url + 1) != 0)
+		return MCR_ENOMEM;
+	if (h.n > r->cap) {
+		fpair *p = realloc(r->pairs, h.n * sizeof *p);
+		if (!p)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		r->pairs = p;
+		r->cap = h.n;
+	}
+	if (fread(r->type, 1, h.type_len, rp->f) != h.type_len ||
+	    (url && fread(b->ptr, 1, url, rp->f) != url) ||
+	    (h.body_len && fread(b->ptr + url, 1, h.body_len, rp->f) != h.body_len))
+		return mcr_error_set(MCR_EIO, "cannot read the resource scratch file");
+	r->type[h.type_len] = '\0';
+	const char *p = b->ptr + url, *end = p + h.body_len;
+	for (size_t i = 0; i < h.n; i++) {
+		rec_pair e;
+		if ((size_t)(end - p) < sizeof e)
+			return damaged();
+		memcpy(&e, p, sizeof e);
+		p += sizeof e;
+		uint32_t id = e.path_id & ~PATH_NEW;
+		if (e.path_id & PATH_NEW) {
+			uint32_t len;
+			if ((size_t)(end - p) < sizeof len || id > rp->npaths || id >= MAX_PATHS)
+				return damaged();
+			memcpy(&len, p, sizeof len);
+			p += sizeof len;
+			if ((size_t)(end - p) < len)
+				return damaged();
+			/* The same process wrote it: the table may know it already. */
+			if (id == rp->npaths) {
+				if (!(rp->paths[id] = strndup(p, len)))
+					return mcr_error_set(MCR_ENOMEM, "out of memory");
+				rp->hashes[id] = path_hash(p, len);
+				rp->npaths++;
+			}
+			p += len;
+		} else if (id >= rp->npaths) {
+			return damaged();
+		}
+		if ((size_t)(end - p) < e.value_len)
+			return damaged();
+		fpair *q = &r->pairs[i];
+		q->path = r->arena.len;
+		q->hash = rp->hashes[id];
+		q->depth = e.depth;
+		memcpy(q->anc, e.anc, sizeof q->anc);
+		if (mcr_buf_put(&r->arena, rp->paths[id], strlen(rp->paths[id]) + 1) != 0)
+			return MCR_ENOMEM;
+		q->value = r->arena.len;
+		if (mcr_buf_put(&r->arena, p, e.value_len) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
+			return MCR_ENOMEM;
+		p += e.value_len;
+	}
+	/* The fullUrl after the pairs, once the arena no longer moves. */
+	size_t url_off = r->arena.len;
+	if (url && (mcr_buf_put(&r->arena, b->ptr, url) != 0 || mcr_buf_putc(&r->arena, '\0') != 0))
+		return MCR_ENOMEM;
+	r->full_url = url ? r->arena.ptr + url_off : NULL;
+	r->n = h.n;
+	r->line = h.line;
+	r->root = h.root;
+	r->file = files[h.file];
+	*file = h.file;
+	return 1;
+}
+
 void mcr_fhir_res_free(fres *r)
 {
 	free(r->pairs);

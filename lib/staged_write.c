@@ -249,7 +249,7 @@ int mcr_staged_writer_open(mcr_staged_writer **out, const char *staging_dir,
 	}
 	if ((rc = mcr_fs_temp_track(w->tmp_path)))
 		goto fail;
-	if ((rc = mcr_gz_writer_open(&w->gz, w->tmp_path, 6)))
+	if ((rc = mcr_gz_writer_open(&w->gz, w->tmp_path, 1)))
 		goto fail;
 	char iso[32];
 	mcr_time_iso(h->extracted, iso);
