@@ -277,23 +277,68 @@ static int accepted(const load_run *r, const char *ods)
  * fewer, people or items. A failed export must never silently empty a source, so
  * the file is held: left in staging, the data carried over and flagged, until the
  * operator accepts it (mcr-load --accept ODS) or a newer file passes. A first
- * load has nothing to fall from.
+ * load has nothing to fall from. Members (the organisation's own list: every
+ * lookup's relationship) are guarded like people.
  */
+/* The items o's data held has in each section (the previous generation's
+ * source_section; demographics counts people there, not items, and is left 0). */
+static int prev_section_items(load_run *r, const org_run *o, long *items)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = mcr_db_prepare(r->db, "SELECT section, items FROM prev.source_section WHERE org = ?1",
+	                        &st);
+	if (rc)
+		return rc;
+	mcr_db_bind_text(st, 1, o->org->ods);
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mcr_section sec;
+		if (mcr_section_parse((const char *)sqlite3_column_text(st, 0), &sec) == 0 &&
+		    sec != MCR_SECTION_DEMOGRAPHICS)
+			items[sec] = (long)sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_DONE)
+		rc = mcr_db_error(r->db, r->prev_path);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int guard(load_run *r, org_run *o, const char *iso)
 {
 	const mcr_staged_manifest *m = o->m;
 	int pct = r->cfg->hold_drop_percent, min = r->cfg->hold_min_fall;
-	if (!o->prev_data || (!falls(o->prev_people, m->people, pct, min) &&
-	                      !falls(o->prev_items, m->items, pct, min)))
+	if (!o->prev_data)
 		return 0;
-	char why[300];
-	int none = (o->prev_people > 0 && m->people <= 0) || (o->prev_items > 0 && m->items <= 0);
+	long sec[MCR_SECTION_COUNT] = { 0 };
+	int rc = prev_section_items(r, o, sec);
+	if (rc)
+		return rc;
+	/* A whole section gone (a resource type missing from a bulk export) would show
+	 * "No items shared" where there were many: held like a fall of the whole. */
+	char gone[200] = "";
+	size_t gl = 0;
+	for (int s = 0; s < MCR_SECTION_COUNT && gl < sizeof(gone); s++)
+		if (sec[s] >= min && m->section_items[s] == 0)
+			gl += (size_t)snprintf(gone + gl, sizeof(gone) - gl, ", %s %ld -> 0",
+			                       mcr_section_name((mcr_section)s), sec[s]);
+	int people = falls(o->prev_people, m->people, pct, min);
+	int members = falls(o->prev_members, m->members, pct, min);
+	int items = falls(o->prev_items, m->items, pct, min);
+	if (!people && !members && !items && !gone[0])
+		return 0;
+	int none = (o->prev_people > 0 && m->people <= 0) || (o->prev_items > 0 && m->items <= 0) ||
+	           (o->prev_members > 0 && m->members <= 0);
+	char verdict[80];
 	if (none)
-		snprintf(why, sizeof(why), "people %ld -> %ld, items %ld -> %ld: none left of the "
-		         "data held", o->prev_people, m->people, o->prev_items, m->items);
+		snprintf(verdict, sizeof(verdict), "none left of the data held");
+	else if (people || members || items)
+		snprintf(verdict, sizeof(verdict), "more than %d%% fewer than the data held", pct);
 	else
-		snprintf(why, sizeof(why), "people %ld -> %ld, items %ld -> %ld: more than %d%% fewer "
-		         "than the data held", o->prev_people, m->people, o->prev_items, m->items, pct);
+		snprintf(verdict, sizeof(verdict), "a whole section gone");
+	char why[600];
+	snprintf(why, sizeof(why), "people %ld -> %ld, members %ld -> %ld, items %ld -> %ld%s: %s",
+	         o->prev_people, m->people, o->prev_members, m->members, o->prev_items, m->items,
+	         none ? "" : gone, verdict);
 	free(o->guard_reason);
 	if (!(o->guard_reason = strdup(why)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory");

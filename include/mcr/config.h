@@ -137,8 +137,8 @@ typedef struct mcr_config {
 	 * (mcr_freshness_max_age). */
 	int fresh_nightly_hours, fresh_twice_daily_hours;
 	/* Night-on-night guard: a new staged file with none, or more than
-	 * hold_drop_percent (load.hold_drop_percent, default 10; 0..100) fewer, people
-	 * or items than the data held is held; a fall of fewer than hold_min_fall
+	 * hold_drop_percent (load.hold_drop_percent, default 10; 0..100) fewer, people,
+	 * members or items than the data held is held; a fall of fewer than hold_min_fall
 	 * (load.hold_min_fall, default 5) is a small organisation's ordinary churn and
 	 * is held only when it is to none. */
 	int hold_drop_percent, hold_min_fall;

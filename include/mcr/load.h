@@ -107,8 +107,10 @@ typedef struct mcr_load_summary {
  * store is as it was). *sum is filled as far as the run got in every case.
  *
  * Night-on-night guard (docs/LOAD.md): an organisation holding data whose newest
- * staged file has none, or more than cfg->hold_drop_percent fewer, people or
- * items (its manifest's counts against the data held) is held: not loaded, left
+ * staged file has none, or more than cfg->hold_drop_percent (and at least
+ * cfg->hold_min_fall) fewer, people, members or items, or none in a section that
+ * held at least hold_min_fall items (its manifest's counts against the data
+ * held) is held: not loaded, left
  * in staging, its data carried over with status held (source_held has the
  * figures), recorded in the history as 'held'; unless opt->accept names it, when
  * the file is loaded and recorded as 'accepted'. A first load is never held.

@@ -140,7 +140,7 @@ accept_at=$(date -u -d "${now3%Z} UTC + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
 MCR_NOW=$accept_at "$BIN/mcr-load" --config "$region/mcr.yaml" --quiet --accept A81001 >"$work/load.out" 2>"$work/load.err"
 got=$?
 [ "$got" = 0 ] || fail "mcr-load --accept A81001: exit $got: $(cat "$work/load.err")"
-grep -q 'mcr-load: A81001: accepted .*: people '"$people1"' -> 1, items '"$items1"' -> 0' "$work/load.err" ||
+grep -q 'mcr-load: A81001: accepted .*: people '"$people1"' -> 1, members [0-9]* -> 1, items '"$items1"' -> 0' "$work/load.err" ||
   fail "mcr-load --accept: stderr does not name the accepted fall"
 grep -q ', 1 accepted, ' "$work/load.out" || fail "mcr-load --accept: the summary does not count the acceptance"
 [ "$(db "SELECT status || ' ' || people || ' ' || items FROM source WHERE org = 'A81001'")" = "current 1 0" ] ||

@@ -840,19 +840,29 @@ static void test_crash_points(void **state)
 
 /* ---- the night-on-night guard ------------------------------------------- */
 
-/* A81002 exporting people persons with 2 items each (people 0: header only). */
-static void stage_people(const char *when, int people)
+/* A81002 exporting people persons with 2 items each (people 0: header only), the
+ * first members of them on its list and the first allergies with an allergy. */
+static void stage_people_ex(const char *when, int people, int members, int allergies)
 {
 	mcr_staged_writer *w = open_writer("A81002", "gp", when, "");
 	for (int i = 0; i < people; i++) {
 		const char *n = nhs(100 + 10 * i); /* nhs() steps past invalid numbers */
-		member(w, n);
+		if (i < members)
+			member(w, n);
 		person(w, n, "Many", NULL, NULL);
 		item(w, MCR_SECTION_ENCOUNTERS, "e1", "2022-01-01", "3333", "Surgery visit", NULL, NULL);
 		item(w, MCR_SECTION_PROBLEMS, "p1", "2021-01-01", "4444", "Asthma", NULL, NULL);
+		if (i < allergies)
+			item(w, MCR_SECTION_ALLERGIES, "a1", "2020-01-01", "91936005", "Penicillin allergy",
+			     "active", NULL);
 		end(w);
 	}
 	commit(w);
+}
+
+static void stage_people(const char *when, int people)
+{
+	stage_people_ex(when, people, people, 0);
 }
 
 typedef struct guard_events {
@@ -913,7 +923,8 @@ static void test_guard_holds_until_accepted(void **state)
 	assert_int_equal(sum.held, 1);
 	assert_int_equal(sum.rejected, 0);
 	assert_int_equal(g.held, 1);
-	assert_string_equal(g.text, "people 20 -> 0, items 40 -> 0: none left of the data held");
+	assert_string_equal(g.text, "people 20 -> 0, members 20 -> 0, items 40 -> 0: none left of the "
+	                            "data held");
 	sqlite3 *db = open_current(NULL);
 	text_eq(db, "SELECT status || ' ' || extracted || ' ' || people || ' ' || items FROM source "
 	            "WHERE org = 'A81002'", "held 2026-11-20T02:00:00Z 20 40");
@@ -928,7 +939,8 @@ static void test_guard_holds_until_accepted(void **state)
 	/* Night 3: a near-empty export (one person of twenty): held again. */
 	guard_night("22", 1, &sum, &g);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
-	assert_string_equal(g.text, "people 20 -> 1, items 40 -> 2: more than 10% fewer than the "
+	assert_string_equal(g.text, "people 20 -> 1, members 20 -> 1, items 40 -> 2: more than 10% fewer "
+	                            "than the "
 	                            "data held");
 	db = open_current(NULL);
 	text_eq(db, "SELECT status || ' ' || extracted || ' ' || items FROM source "
@@ -953,16 +965,17 @@ static void test_guard_holds_until_accepted(void **state)
 	                                 NULL), SQLITE_OK);
 	assert_int_equal(q_long(h, "SELECT count(*) FROM load WHERE outcome = 'held'"), 2);
 	text_eq(h, "SELECT message FROM load WHERE started = '2026-11-21T03:00:00Z'",
-	        "held: A81002 (people 20 -> 0, items 40 -> 0: none left of the data held)");
+	        "held: A81002 (people 20 -> 0, members 20 -> 0, items 40 -> 0: none left of the data "
+	        "held)");
 	text_eq(h, "SELECT group_concat(outcome || ' ' || reason, '; ') FROM load_file "
 	           "WHERE org = 'A81002' AND outcome <> 'loaded'",
-	        "held people 20 -> 0, items 40 -> 0: none left of the data held; "
-	        "held people 20 -> 1, items 40 -> 2: more than 10% fewer than the data held; "
-	        "accepted accepted by the operator (mcr-load --accept A81002): people 20 -> 1, "
-	        "items 40 -> 2: more than 10% fewer than the data held");
+	        "held people 20 -> 0, members 20 -> 0, items 40 -> 0: none left of the data held; "
+	        "held people 20 -> 1, members 20 -> 1, items 40 -> 2: more than 10% fewer than the "
+	        "data held; accepted accepted by the operator (mcr-load --accept A81002): people "
+	        "20 -> 1, members 20 -> 1, items 40 -> 2: more than 10% fewer than the data held");
 	text_eq(h, "SELECT outcome || ' ' || message FROM load WHERE started = '2026-11-22T09:00:00Z'",
-	        "ok accepted: A81002 (people 20 -> 1, items 40 -> 2: more than 10% fewer than the "
-	        "data held)");
+	        "ok accepted: A81002 (people 20 -> 1, members 20 -> 1, items 40 -> 2: more than 10% "
+	        "fewer than the data held)");
 	sqlite3_close(h);
 
 	/* An --accept for no configured organisation is a usage error: nothing done. */
@@ -986,7 +999,8 @@ static void test_guard_threshold(void **state)
 	/* ... and 12 -> 5 (58% fewer) does not. */
 	guard_night("22", 5, &sum, &g);
 	assert_int_equal(g.held, 1);
-	assert_string_equal(g.text, "people 12 -> 5, items 24 -> 10: more than 50% fewer than the "
+	assert_string_equal(g.text, "people 12 -> 5, members 12 -> 5, items 24 -> 10: more than 50% fewer "
+	                            "than the "
 	                            "data held");
 	/* 12 -> 10 people (17% fewer, 2 people) is within the default limit's churn... */
 	cfg->hold_drop_percent = 10;
@@ -1000,6 +1014,38 @@ static void test_guard_threshold(void **state)
 	guard_night("24", 8, &sum, &g);
 	assert_int_equal(g.held, 1);
 	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
+}
+
+/* A whole section gone, or the organisation's list gone, is held too: a lookup
+ * would say "No items shared", or deny everyone, where there was data. */
+static void test_guard_section_and_list(void **state)
+{
+	(void)state;
+	mcr_load_summary sum;
+	guard_events g;
+	stage_people_ex("2026-11-20T02:00:00Z", 20, 20, 6);
+	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	/* Every allergy missing (46 -> 40 items is within a 50% limit). */
+	cfg->hold_drop_percent = 50;
+	stage_people_ex("2026-11-21T02:00:00Z", 20, 20, 0);
+	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 1);
+	assert_string_equal(g.text, "people 20 -> 20, members 20 -> 20, items 46 -> 40, allergies 6 -> 0: "
+	                            "a whole section gone");
+	sqlite3 *db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || items FROM source WHERE org = 'A81002'", "held 46");
+	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81002' AND "
+	                            "section = 'allergies'"), 6);
+	sqlite3_close(db);
+	/* The people and items all there, the registered list gone. */
+	stage_people_ex("2026-11-22T02:00:00Z", 20, 0, 6);
+	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	assert_int_equal(g.held, 1);
+	assert_string_equal(g.text, "people 20 -> 20, members 20 -> 0, items 46 -> 46: none left of "
+	                            "the data held");
 }
 
 static void test_summary_line(void **state)
@@ -1041,6 +1087,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guard_holds_until_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guard_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_section_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_section_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
