@@ -337,18 +337,23 @@ check(st == 403 and audit_last()[0][0] == "self-access", "self-access: %d" % st)
 
 # ---- SIGHUP: consent at the point of care becomes required -------------------------------
 
+# Each SIGHUP is answered on the server's stdout, "reloaded" or "reload refused:
+# why", read before the config changes again (signals do not queue).
+def write_config(t):
+    with open(CONFIG + ".tmp", "w") as f:
+        f.write(t)
+    os.replace(CONFIG + ".tmp", CONFIG)
 text = open(CONFIG).read()
-open(CONFIG, "w").write(text.replace("consent_at_point_of_care: implied", "consent_at_point_of_care: sometimes"))
+write_config(text.replace("consent_at_point_of_care: implied", "consent_at_point_of_care: sometimes"))
 srv.p.send_signal(signal.SIGHUP)
 cookie, st, h, body = launch(mint("dr.jones", "A81001", "clinician", on_list))  # served while reloading
-st, h, body = request("GET", "/record", cookie)
-check(st == 200 and item in body, "a bad config must not be swapped in: %d" % st)
-open(CONFIG, "w").write(text.replace("consent_at_point_of_care: implied", "consent_at_point_of_care: required"))
-srv.p.send_signal(signal.SIGHUP)
-# Each SIGHUP is answered on the server's stdout: "reloaded" or "reload refused: why".
 line = srv.p.stdout.readline().decode()
 check(line.startswith("reload refused:") and "consent_at_point_of_care 'sometimes'" in line,
       "a bad config's reload: %r" % line)
+st, h, body = request("GET", "/record", cookie)
+check(st == 200 and item in body, "a bad config must not be swapped in: %d" % st)
+write_config(text.replace("consent_at_point_of_care: implied", "consent_at_point_of_care: required"))
+srv.p.send_signal(signal.SIGHUP)
 line = srv.p.stdout.readline().decode()
 check(line.strip() == "reloaded", "a good config's reload: %r" % line)
 check("reload refused" in open(LOG).read(), "the log lacks the refused reload")
