@@ -37,7 +37,7 @@ now=$(value synth.extract_time)
 
 echo "== mcr-nightly at $now (MCR_NOW): extracts, load, archive, coverage report"
 set +e
-MCR_NOW=$now "$bin/mcr-nightly" --config "$region/mcr.yaml"
+MCR_NOW=$now "$bin/mcr-nightly" --config "$region/mcr.yaml" --verbose
 night=$?
 set -e
 echo "(every step is in $region/log/mcr.log)"
