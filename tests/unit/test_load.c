@@ -860,11 +860,6 @@ static void stage_people_ex(const char *when, int people, int members, int aller
 	commit(w);
 }
 
-static void stage_people(const char *when, int people)
-{
-	stage_people_ex(when, people, people, 0);
-}
-
 typedef struct guard_events {
 	int held, accepted;
 	char text[512];
@@ -889,16 +884,23 @@ static int run_guard(mcr_load_summary *sum, guard_events *g, const char *accept)
 	return mcr_load_run(cfg, &opt, sum);
 }
 
-/* Night "2026-11-DD": A81002 stages people at 02:00 and the load runs at 03:00. */
-static void guard_night(const char *day, int people, mcr_load_summary *sum, guard_events *g)
+/* Night "2026-11-DD": A81002 stages people (members of them on its list,
+ * allergies with an allergy) at 02:00 and the load runs at 03:00. */
+static void guard_night_ex(const char *day, int people, int members, int allergies,
+                           mcr_load_summary *sum, guard_events *g)
 {
 	char when[32];
 	snprintf(when, sizeof(when), "2026-11-%sT02:00:00Z", day);
-	stage_people(when, people);
+	stage_people_ex(when, people, members, allergies);
 	snprintf(when, sizeof(when), "2026-11-%sT03:00:00Z", day);
 	setenv("MCR_NOW", when, 1);
 	if (run_guard(sum, g, NULL))
 		fail_msg("load on %s failed: %s", when, mcr_error_message());
+}
+
+static void guard_night(const char *day, int people, mcr_load_summary *sum, guard_events *g)
+{
+	guard_night_ex(day, people, people, 0, sum, g);
 }
 
 /* Night after night, a failed export (header only) and a near-empty one are
@@ -1023,26 +1025,20 @@ static void test_guard_section_and_list(void **state)
 	(void)state;
 	mcr_load_summary sum;
 	guard_events g;
-	stage_people_ex("2026-11-20T02:00:00Z", 20, 20, 6);
-	setenv("MCR_NOW", "2026-11-20T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night_ex("20", 20, 20, 6, &sum, &g);
 	/* Every allergy missing (46 -> 40 items is within a 50% limit). */
 	cfg->hold_drop_percent = 50;
-	stage_people_ex("2026-11-21T02:00:00Z", 20, 20, 0);
-	setenv("MCR_NOW", "2026-11-21T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night_ex("21", 20, 20, 0, &sum, &g);
 	assert_int_equal(g.held, 1);
-	assert_string_equal(g.text, "people 20 -> 20, members 20 -> 20, items 46 -> 40, allergies 6 -> 0: "
-	                            "a whole section gone");
+	assert_string_equal(g.text, "people 20 -> 20, members 20 -> 20, items 46 -> 40, "
+	                            "allergies 6 -> 0: a whole section gone");
 	sqlite3 *db = open_current(NULL);
 	text_eq(db, "SELECT status || ' ' || items FROM source WHERE org = 'A81002'", "held 46");
 	assert_int_equal(q_long(db, "SELECT count(*) FROM item WHERE org = 'A81002' AND "
 	                            "section = 'allergies'"), 6);
 	sqlite3_close(db);
 	/* The people and items all there, the registered list gone. */
-	stage_people_ex("2026-11-22T02:00:00Z", 20, 0, 6);
-	setenv("MCR_NOW", "2026-11-22T03:00:00Z", 1);
-	assert_int_equal(run_guard(&sum, &g, NULL), 0);
+	guard_night_ex("22", 20, 0, 6, &sum, &g);
 	assert_int_equal(g.held, 1);
 	assert_string_equal(g.text, "people 20 -> 20, members 20 -> 0, items 46 -> 46: none left of "
 	                            "the data held");
