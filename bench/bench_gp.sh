@@ -23,7 +23,7 @@ for fmt in ${FORMATS:-xml json}; do
   for ods in $(awk -F'[. ]' '$1 == "organisations" && $4 == "gp" { print $2 }' "$work/summary"); do
     files=$(find "$work/r/sources/gp/$ods" -type f | sort)
     mb=$(du -cm $files | tail -1 | cut -f1)
-    read -r _ _ _ _ _ pw _ pu < <(nice -n 10 "$BIN/bench_gp_parse" $files)
+    read -r _ _ _ _ _ pw _ pu _ < <(nice -n 10 "$BIN/bench_gp_parse" $files)
     t nice -n 10 "$BIN/mcr-extract-gp" --config "$work/r/mcr.yaml" --org "$ods" \
       --input "$work/r/sources/gp/$ods" --out "$work/staging" >/dev/null
     read -r ew eu _ rss <"$work/time"

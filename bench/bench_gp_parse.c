@@ -4,7 +4,10 @@
  * through mcr_gz (inflate and CRC, as the extractor reads it) and parsed with
  * no work per event, .xml(.gz) by libxml2's SAX2 push parser (mcr_xml_sax, the
  * extractor's parser setup) and .json/.ndjson(.gz) by yajl. Prints one line:
- * files, input bytes, wall seconds, user CPU seconds.
+ * files, input bytes, wall seconds, user CPU seconds, peak RSS (KiB).
+ * bench_gp_parse --model FILE...: the same through the extractor's readers
+ * (lib/fhir_xml.c, lib/fhir_json.c: the per-resource model, no rules), to show
+ * that their memory does not grow with the file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,14 @@
 #include "mcr/error.h"
 #include "mcr/gz.h"
 #include "mcr/xml.h"
+#include "../lib/fhir_res.h"
+
+static int count_resource(void *ctx, fres *r)
+{
+	(void)r;
+	(*(long *)ctx)++;
+	return 0;
+}
 
 static int on_start(void *ctx, const xmlChar *ln, const xmlChar *uri, int nattrs,
                     const xmlChar **attrs)
@@ -83,18 +94,25 @@ static int parse_json(const char *path, int ndjson)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: bench_gp_parse FILE...\n");
+	int model = argc > 1 && strcmp(argv[1], "--model") == 0;
+	if (argc < 2 + model) {
+		fprintf(stderr, "usage: bench_gp_parse [--model] FILE...\n");
 		return 2;
 	}
+	mcr_fhir_reader rd = {0};
+	long resources = 0;
+	rd.on_resource = count_resource;
+	rd.ctx = &resources;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	long events = 0;
 	unsigned long long bytes = 0;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1 + model; i < argc; i++) {
 		const char *p = argv[i];
 		int rc;
-		if (ends_with(p, ".ndjson") || ends_with(p, ".ndjson.gz"))
+		if (model)
+			rc = mcr_fhir_read(&rd, p);
+		else if (ends_with(p, ".ndjson") || ends_with(p, ".ndjson.gz"))
 			rc = parse_json(p, 1);
 		else if (ends_with(p, ".json") || ends_with(p, ".json.gz"))
 			rc = parse_json(p, 0);
@@ -115,6 +133,11 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-	printf("files %d bytes %llu wall %.3f user %.3f\n", argc - 1, bytes, wall, user);
+	printf("files %d bytes %llu wall %.3f user %.3f peak_kib %ld", argc - 1 - model, bytes, wall,
+	       user, ru.ru_maxrss);
+	if (model)
+		printf(" resources %ld", resources);
+	printf("\n");
+	mcr_fhir_reader_free(&rd);
 	return 0;
 }
