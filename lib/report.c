@@ -380,10 +380,10 @@ static void freshness_detail(const mcr_config *cfg, const cov_org *o, mcr_freshn
 enum { COV_FIXED = 14 };
 #define COV_CSV_COLS (COV_FIXED + 2 * MCR_SECTION_COUNT + MCR_REASON_COUNT + 6)
 
-static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, time_t now)
+/* Sources: the freshness table. */
+static int cov_sources(const mcr_config *cfg, mcr_report_doc *d, const coverage *c, time_t now)
 {
 	int rc;
-	/* Sources: the freshness table. */
 	static const char *const src_cols[] = {
 		"org", "name", "dataset", "schedule", "freshness", "extracted", "loaded",
 		"shares_from", "people", "members", "items", "objections", "detail",
@@ -410,13 +410,17 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 		if ((rc = mcr_report_doc_row(d, row)))
 			return rc;
 	}
+	return 0;
+}
 
-	/* Chart (HTML): items by organisation and section. */
+/* Chart (HTML): items by organisation and section. */
+static int cov_chart(mcr_report_doc *d, const coverage *c)
+{
 	const char **labels = calloc(c->n ? c->n : 1, sizeof(*labels));
 	char **label_text = calloc(c->n ? c->n : 1, sizeof(*label_text));
 	long *values = calloc((c->n ? c->n : 1) * MCR_SECTION_COUNT, sizeof(long));
 	const char *series[MCR_SECTION_COUNT];
-	rc = (!labels || !label_text || !values) ? mcr_error_set(MCR_ENOMEM, "out of memory") : 0;
+	int rc = (!labels || !label_text || !values) ? mcr_error_set(MCR_ENOMEM, "out of memory") : 0;
 	for (size_t i = 0; !rc && i < c->n; i++) {
 		mcr_buf l = MCR_BUF_INIT;
 		if (mcr_buf_printf(&l, "%s %s", c->orgs[i].ods, c->orgs[i].name ? c->orgs[i].name : "") ||
@@ -436,9 +440,13 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 	free(label_text);
 	free(labels);
 	free(values);
-	if (rc)
-		return rc;
+	return rc;
+}
 
+/* People and items by section. */
+static int cov_sections(mcr_report_doc *d, const coverage *c)
+{
+	int rc;
 	static const char *const sec_cols[] = { "org", "section", "people", "items" };
 	if ((rc = mcr_report_doc_table(d, "People and items by section", 4, sec_cols, 0xCu, 0, 0)))
 		return rc;
@@ -453,7 +461,13 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 			if ((rc = mcr_report_doc_row(d, row)))
 				return rc;
 		}
+	return 0;
+}
 
+/* Withheld by reason. */
+static int cov_withheld(mcr_report_doc *d, const coverage *c)
+{
+	int rc;
 	static const char *const wh_cols[] = { "org", "reason", "count" };
 	if ((rc = mcr_report_doc_table(d, "Withheld by reason", 3, wh_cols, 0x4u, 0, 0)))
 		return rc;
@@ -468,7 +482,13 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 			if ((rc = mcr_report_doc_row(d, row)))
 				return rc;
 		}
+	return 0;
+}
 
+/* Rejected files and why. */
+static int cov_rejected(mcr_report_doc *d, const coverage *c)
+{
+	int rc;
 	static const char *const rej_cols[] = { "org", "dataset", "file", "reason" };
 	if ((rc = mcr_report_doc_table(d, "Rejected files", 4, rej_cols, 0, 0, 0)))
 		return rc;
@@ -480,9 +500,14 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 		if ((rc = mcr_report_doc_row(d, row)))
 			return rc;
 	}
+	return 0;
+}
 
-	/* Files the night-on-night guard held: the data kept against the held file
-	 * (a table only when there is one: the Sources table says HELD as well). */
+/* Files the night-on-night guard held: the data kept against the held file
+ * (a table only when there is one: the Sources table says HELD as well). */
+static int cov_held(mcr_report_doc *d, const coverage *c)
+{
+	int rc;
 	size_t nheld = 0;
 	for (size_t i = 0; i < c->n; i++)
 		nheld += c->orgs[i].held != NULL;
@@ -507,8 +532,13 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 		if ((rc = mcr_report_doc_row(d, row)))
 			return rc;
 	}
+	return 0;
+}
 
-	/* CSV: one wide row per organisation. */
+/* CSV: one wide row per organisation. */
+static int cov_csv(const mcr_config *cfg, mcr_report_doc *d, const coverage *c, time_t now)
+{
+	int rc;
 	const char *cols[COV_CSV_COLS];
 	char names[2 * MCR_SECTION_COUNT + MCR_REASON_COUNT][48];
 	static const char *const fixed[COV_FIXED] = {
@@ -576,6 +606,16 @@ static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, t
 			return rc;
 	}
 	return 0;
+}
+
+/* The coverage report: one function a table, in the order shown. */
+static int coverage_doc(const mcr_config *cfg, mcr_report_doc *d, coverage *c, time_t now)
+{
+	int rc;
+	if ((rc = cov_sources(cfg, d, c, now)) || (rc = cov_chart(d, c)) || (rc = cov_sections(d, c)) ||
+	    (rc = cov_withheld(d, c)) || (rc = cov_rejected(d, c)) || (rc = cov_held(d, c)))
+		return rc;
+	return cov_csv(cfg, d, c, now);
 }
 
 int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, mcr_buf *out)

@@ -376,7 +376,6 @@ static void text_eq(sqlite3 *db, const char *sql, const char *want)
 	free(got);
 }
 
-/* Every table's content (item ids included), times and statuses aside. */
 /* One expected fact of a database, as data: the first column of sql's first row
  * as text, with :p1, :p2 and :p5 bound to those people's NHS numbers. */
 typedef struct sql_check {
@@ -407,6 +406,7 @@ static void check_sql(sqlite3 *db, const sql_check *checks, size_t n)
 
 #define CHECK_SQL(db, checks) check_sql((db), (checks), sizeof(checks) / sizeof((checks)[0]))
 
+/* Every table's content (item ids included), times and statuses aside. */
 static char *dump(sqlite3 *db)
 {
 	static const char *const queries[] = {
