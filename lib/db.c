@@ -21,8 +21,12 @@ static const char *os_detail(sqlite3 *db, char *buf, size_t n)
 	if (primary == SQLITE_FULL && !err)
 		err = ENOSPC;
 	buf[0] = '\0';
-	if (err && (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN))
-		snprintf(buf, n, " (%s)", strerror(err));
+	if (err && (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN)) {
+		char sys[96];
+		if (strerror_r(err, sys, sizeof(sys)) != 0)
+			snprintf(sys, sizeof(sys), "error %d", err);
+		snprintf(buf, n, " (%s)", sys);
+	}
 	return buf;
 }
 

@@ -36,7 +36,9 @@ int mcr_error_set_errno(int code, const char *fmt, ...)
 	int saved = errno;
 	char sys[256];
 	va_list ap;
-	snprintf(sys, sizeof(sys), "%s", strerror(saved));
+	/* strerror_r (XSI): strerror's buffer may be shared between threads. */
+	if (strerror_r(saved, sys, sizeof(sys)) != 0)
+		snprintf(sys, sizeof(sys), "error %d", saved);
 	va_start(ap, fmt);
 	error_vset(code, sys, fmt, ap);
 	va_end(ap);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,12 +361,12 @@ struct mcr_ex_spill {
 	size_t nbuckets;
 };
 
-static unsigned spill_seq;
+static atomic_uint spill_seq; /* unique spill names within the process, whatever the thread */
 
 static int temp_path(mcr_buf *b, const char *dir, const char *what)
 {
 	mcr_buf_reset(b);
-	if (mcr_buf_printf(b, "%s/.%s-%ld-%u", dir, what, (long)getpid(), spill_seq++) != 0)
+	if (mcr_buf_printf(b, "%s/.%s-%ld-%u", dir, what, (long)getpid(), atomic_fetch_add(&spill_seq, 1)) != 0)
 		return MCR_ENOMEM;
 	return 0;
 }

@@ -252,7 +252,8 @@ static int child_start(struct night *n, struct child *c, char *const argv[], int
 		dup2(out_fd >= 0 ? out_fd : outp[1], 1);
 		dup2(errp[1], 2);
 		execv(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		/* Into the step's error pipe (the child's fd 2), read back as its last line. */
+		dprintf(errp[1], "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(errp[1]);

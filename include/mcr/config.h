@@ -60,6 +60,10 @@
  * Unknown keys, missing required keys, duplicate keys and bad values (unknown kind
  * or section, bad date, bad ODS code, invalid NHS number) are errors whose message
  * names file:line:column.
+ *
+ * Thread safety: mcr_config_load keeps no static state; a loaded config is
+ * read-only and may be shared by any number of threads until mcr_config_free.
+ * The lookups by name (mcr_config_org, ...) and parsers below are pure.
  */
 #ifndef MCR_CONFIG_H
 #define MCR_CONFIG_H

@@ -2,6 +2,9 @@
  * The consent and sensitivity rules (DESIGN.md, "Consent and sensitivity").
  * Extractors apply them at source; the loader applies the same functions again
  * (defence in depth), so the rules live here once.
+ *
+ * Thread safety: pure functions over a read-only config; an objection tracker
+ * is its caller's.
  */
 #ifndef MCR_CONSENT_H
 #define MCR_CONSENT_H

@@ -23,6 +23,11 @@
  *   9. otherwise shown.
  * Every attempt past step 1 is appended to the audit log before anything is
  * rendered; when the append fails the lookup fails and nothing is shown.
+ *
+ * Thread safety: no static state. Any number of lookups may run at once on
+ * separate mcr_lookup handles (each opens its own read-only store connection);
+ * the config and the mcr_audit handle they are given may be shared (the audit's
+ * append is thread-safe, mcr/audit.h); errors are the calling thread's.
  */
 #ifndef MCR_LOOKUP_H
 #define MCR_LOOKUP_H

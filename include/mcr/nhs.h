@@ -1,4 +1,5 @@
-/* NHS numbers: 10 digits, the last a modulus 11 check digit. */
+/* NHS numbers: 10 digits, the last a modulus 11 check digit. Pure functions:
+ * safe from any thread. */
 #ifndef MCR_NHS_H
 #define MCR_NHS_H
 

@@ -7,6 +7,10 @@
  * tables (mcr_report_doc) and renders it as aligned text, CSV (RFC 4180, one
  * header row) or a self-contained HTML page (inline CSS and SVG, no scripts,
  * nothing fetched) into a caller's buffer.
+ *
+ * Thread safety: no static state; every report opens and closes its own
+ * read-only connections, so reports may run at once from several threads over a
+ * shared config, each into its own buffer and document.
  */
 #ifndef MCR_REPORT_H
 #define MCR_REPORT_H

@@ -1,6 +1,9 @@
 /*
  * The consolidated store: one SQLite file per generation (schema/store.sql),
  * published by replacing the symlink <store>/current with rename(2).
+ *
+ * Thread safety: no state; each open returns a connection of the caller's,
+ * used by one thread at a time.
  */
 #ifndef MCR_STORE_H
 #define MCR_STORE_H

@@ -1,6 +1,7 @@
 /*
  * The shared vocabulary: record sections and the reasons an item is withheld.
  * Names are what config files, staged files, the store and reports use.
+ * Pure functions over constant tables: safe from any thread.
  */
 #ifndef MCR_VOCAB_H
 #define MCR_VOCAB_H
