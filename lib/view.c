@@ -104,6 +104,18 @@ static int instant_at(const char *p)
 	return 1;
 }
 
+/* A detail that is a date or a UTC instant and nothing else ("recorded"). */
+static int is_date(const char *v)
+{
+	if (!v)
+		return 0;
+	size_t n = strlen(v);
+	if (n == 20)
+		return instant_at(v);
+	return n == 10 && v[4] == '-' && v[7] == '-' && v[0] >= '0' && v[0] <= '9' && v[5] >= '0' &&
+	       v[5] <= '1' && v[8] >= '0' && v[8] <= '3';
+}
+
 /* Prose (a warning's sentence): in HTML its instants take the view's date style. */
 static void put_prose(out *o, const char *s)
 {
@@ -394,7 +406,10 @@ static void html_item(out *o, const mcr_view_section *s, const mcr_view_item *it
 			put_raw(o, "<dt>");
 			put_text(o, d->name ? d->name : "detail");
 			put_raw(o, "</dt><dd>");
-			put_lines(o, d->value, "<br>");
+			if (is_date(d->value))
+				put_when(o, d->value);
+			else
+				put_lines(o, d->value, "<br>");
 			put_raw(o, "</dd>");
 		}
 		if (it->details_bad)
