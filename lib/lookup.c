@@ -12,11 +12,13 @@
 #include "mcr/view.h"
 #include "mcr/vocab.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SC_BIT (1u << MCR_SECTION_SOCIAL_CARE)
 #define ALL_BITS ((1u << MCR_SECTION_COUNT) - 1)
@@ -170,6 +172,7 @@ struct mcr_lookup {
 	const char *outcome;    /* static */
 	int denied_rc;          /* 0 shown, MCR_EDENIED, MCR_ENOTFOUND or MCR_EIO (store failed) */
 	int not_on_list, consent_needed, audited;
+	int db_kept;            /* db is this thread's kept connection: not closed at free */
 };
 typedef struct mcr_lookup ctx;
 
@@ -876,6 +879,118 @@ static int decide(ctx *c, int store_rc)
 	return rc;
 }
 
+/*
+ * Each thread keeps the read-only connection of the generation it last read, for
+ * its next lookup of the same generation: a server's threads look people up all
+ * day, and a new connection per lookup parsed the schema and re-read cold pages
+ * every time (a third of a lookup's CPU). A published generation never changes,
+ * so a kept connection reads what a new one would; it is used again only while
+ * the store's current generation is the same file (same number, inode and
+ * mtime), by one lookup at a time, and closed when the thread ends or the
+ * generation moves on.
+ */
+typedef struct kept {
+	sqlite3 *db;
+	long generation;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	char *dir;
+	int in_use;
+} kept;
+
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static int kept_ok;
+
+static void kept_close(kept *k)
+{
+	sqlite3_close(k->db);
+	free(k->dir);
+	k->db = NULL;
+	k->dir = NULL;
+}
+
+static void kept_free(void *p)
+{
+	if (p) {
+		kept_close(p);
+		free(p);
+	}
+}
+
+static void kept_init(void)
+{
+	kept_ok = pthread_key_create(&kept_key, kept_free) == 0;
+}
+
+/* c->db: the current generation, read-only, from this thread's kept connection
+ * when it is that generation's and free, else newly opened (and kept). */
+static int open_store(ctx *c)
+{
+	const char *dir = c->cfg->store_dir;
+	char *path = NULL;
+	struct stat sb;
+	long g;
+	int rc = mcr_store_current_generation(dir, &g);
+	if (rc)
+		return rc;
+	pthread_once(&kept_once, kept_init);
+	kept *k = kept_ok ? pthread_getspecific(kept_key) : NULL;
+	int same = k && k->db && !k->in_use && k->generation == g && strcmp(k->dir, dir) == 0 &&
+	           mcr_store_generation_path(dir, g, &path) == 0 && stat(path, &sb) == 0 &&
+	           sb.st_dev == k->dev && sb.st_ino == k->ino && sb.st_mtim.tv_sec == k->mtime.tv_sec &&
+	           sb.st_mtim.tv_nsec == k->mtime.tv_nsec;
+	free(path);
+	path = NULL;
+	if (same) {
+		c->db = k->db;
+		c->generation = g;
+		c->db_kept = 1;
+		k->in_use = 1;
+		return 0;
+	}
+	if ((rc = mcr_store_open_generation(dir, g, &c->db)))
+		return rc;
+	c->generation = g;
+	if (k && k->in_use)
+		return 0; /* another lookup of this thread holds the kept one: this one is private */
+	if (!k && kept_ok && (k = calloc(1, sizeof(*k))) && pthread_setspecific(kept_key, k) != 0) {
+		free(k);
+		k = NULL;
+	}
+	if (!k || mcr_store_generation_path(dir, g, &path) != 0 || stat(path, &sb) != 0) {
+		free(path);
+		return 0;
+	}
+	free(path);
+	kept_close(k);
+	if (!(k->dir = strdup(dir)))
+		return 0;
+	k->db = c->db;
+	k->generation = g;
+	k->dev = sb.st_dev;
+	k->ino = sb.st_ino;
+	k->mtime = sb.st_mtim;
+	k->in_use = 1;
+	c->db_kept = 1;
+	return 0;
+}
+
+/* A lookup is done with its connection: the kept one is free for the next. */
+static void release_store(ctx *c)
+{
+	if (c->db_kept) {
+		kept *k = pthread_getspecific(kept_key);
+		if (k)
+			k->in_use = 0;
+	} else if (c->db) {
+		sqlite3_close(c->db);
+	}
+	c->db = NULL;
+	c->db_kept = 0;
+}
+
 int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_lookup **out)
 {
 	ctx *c;
@@ -899,7 +1014,7 @@ int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_
 		goto fail;
 
 	/* Open the store; a failure is still an attempt, decided (and audited) as failed. */
-	int store_rc = mcr_store_open_current(cfg->store_dir, &c->db, &c->generation);
+	int store_rc = open_store(c);
 	if (!store_rc)
 		store_rc = load_record(c);
 	if ((rc = decide(c, store_rc)))
@@ -1007,8 +1122,7 @@ void mcr_lookup_free(mcr_lookup *lk)
 {
 	if (!lk)
 		return;
-	if (lk->db)
-		sqlite3_close(lk->db);
+	release_store(lk);
 	record_free(&lk->rec);
 	mcr_buf_free(&lk->secs);
 	mcr_buf_free(&lk->why);
