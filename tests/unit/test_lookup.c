@@ -377,9 +377,20 @@ static void objection_in_force_shows_no_health_data(void **state)
 }
 
 /* Everything but the NHS number must match. */
+/* The time a view was made (its audit entry's, to the second) is masked: two
+ * lookups a moment apart may straddle a second. */
+static void mask_viewed_at(mcr_buf *v)
+{
+	char *at = v->ptr ? strstr(v->ptr, "\nViewed by:") : NULL;
+	char *eol = at ? strchr(at + 1, '\n') : NULL;
+	for (char *p = at; p && p < eol; p++)
+		if (*p >= '0' && *p <= '9')
+			*p = '#';
+}
+
 static void assert_same_view(const char *a, const char *b, const char *num_a, const char *num_b)
 {
-	mcr_buf x = MCR_BUF_INIT;
+	mcr_buf x = MCR_BUF_INIT, y = MCR_BUF_INIT;
 	for (const char *p = a; *p;) {
 		if (strncmp(p, num_a, strlen(num_a)) == 0) {
 			mcr_buf_puts(&x, num_b);
@@ -388,8 +399,12 @@ static void assert_same_view(const char *a, const char *b, const char *num_a, co
 			mcr_buf_putc(&x, *p++);
 		}
 	}
-	assert_string_equal(mcr_buf_cstr(&x), b);
+	mcr_buf_puts(&y, b);
+	mask_viewed_at(&x);
+	mask_viewed_at(&y);
+	assert_string_equal(mcr_buf_cstr(&x), mcr_buf_cstr(&y));
 	mcr_buf_free(&x);
+	mcr_buf_free(&y);
 }
 
 static void social_care_without_consent_looks_unknown(void **state)
