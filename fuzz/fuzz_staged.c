@@ -106,7 +106,7 @@ static void write_manifest(uint64_t len, uint32_t crc, const tally *t)
 {
 	char text[4096];
 	size_t n = (size_t)snprintf(text, sizeof(text),
-		"schema_version: 1\norganisation: A81001\ndataset: gp\n"
+		"schema_version: 2\norganisation: A81001\ndataset: gp\n"
 		"extracted: 2026-11-20T02:00:00Z\nshares_from: \"\"\n"
 		"payload: 20261120T020000Z.xml.gz\npayload_length: %llu\npayload_crc32: %08x\n"
 		"counts:\n  people: %ld\n  members: %ld\n  items: %ld\n  objections: %ld\n  sections:\n",

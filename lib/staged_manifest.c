@@ -119,19 +119,24 @@ static int parse_manifest(const mctx *c, yaml_node_t *root, mcr_staged_manifest 
 	for (int i = 0; i < MCR_REASON_COUNT; i++)
 		reason_names[i] = mcr_reason_name((mcr_reason)i);
 	int rc;
+	uint64_t x;
 	if ((rc = keys(c, root, "the manifest", top, 10, v)) ||
-	    (rc = keys(c, v[8], "counts", cnt, 5, cv)) ||
+	    (rc = number(c, v[0], "schema_version", &x)))
+		return rc;
+	if (x < MCR_STAGED_SCHEMA_OLDEST || x > MCR_STAGED_SCHEMA_VERSION)
+		return merr(c, v[0], "unsupported schema_version %llu (this build reads %d to %d)",
+		            (unsigned long long)x, MCR_STAGED_SCHEMA_OLDEST, MCR_STAGED_SCHEMA_VERSION);
+	m->schema_version = (int)x;
+	/* Version 1 (the release before invalid-date and malformed) lists only the reasons
+	 * before them; the later ones were not counted then and read as 0. */
+	int nreasons = x == 1 ? (int)MCR_REASON_INVALID_DATE : MCR_REASON_COUNT;
+	for (int i = nreasons; i < MCR_REASON_COUNT; i++)
+		m->withheld[i] = 0;
+	if ((rc = keys(c, v[8], "counts", cnt, 5, cv)) ||
 	    (rc = keys(c, cv[4], "counts.sections", section_names, MCR_SECTION_COUNT, sv)) ||
-	    (rc = keys(c, v[9], "withheld", reason_names, MCR_REASON_COUNT, wv)))
+	    (rc = keys(c, v[9], "withheld", reason_names, (size_t)nreasons, wv)))
 		return rc;
 	const char *s = "";
-	uint64_t x;
-	if ((rc = number(c, v[0], "schema_version", &x)))
-		return rc;
-	if (x != MCR_STAGED_SCHEMA_VERSION)
-		return merr(c, v[0], "unsupported schema_version %llu (this build reads %d)",
-		            (unsigned long long)x, MCR_STAGED_SCHEMA_VERSION);
-	m->schema_version = (int)x;
 	if ((rc = str(c, v[1], "organisation", &s)))
 		return rc;
 	if (!mcr_org_ods_valid(s))
@@ -184,7 +189,7 @@ static int parse_manifest(const mctx *c, yaml_node_t *root, mcr_staged_manifest 
 		return merr(c, cv[2], "items %ld is not the sum of the sections (%ld)", m->items, sum);
 	if (m->objections > m->people)
 		return merr(c, cv[3], "objections %ld exceed people %ld", m->objections, m->people);
-	for (int i = 0; i < MCR_REASON_COUNT; i++)
+	for (int i = 0; i < nreasons; i++)
 		if ((rc = count(c, wv[i], reason_names[i], &m->withheld[i])))
 			return rc;
 	return 0;

@@ -34,7 +34,11 @@
 
 #include "mcr/vocab.h"
 
-#define MCR_STAGED_SCHEMA_VERSION 1
+/* The manifest version this build writes (2: the withheld reasons invalid-date and
+ * malformed) and the oldest it reads (1: the release of 546f27b, without them; they
+ * read as 0). The payload's namespace is unchanged: version 2 only adds reason values. */
+#define MCR_STAGED_SCHEMA_VERSION 2
+#define MCR_STAGED_SCHEMA_OLDEST 1
 #define MCR_STAGED_NS "urn:mcr:staged:1"
 
 typedef struct mcr_staged_header {
@@ -129,7 +133,10 @@ const mcr_staged_manifest *mcr_staged_writer_counts(const mcr_staged_writer *w);
 
 /* ---- manifest ------------------------------------------------------------ */
 
-/* Read a manifest; errors MCR_EFORMAT naming file:line. Free with mcr_staged_manifest_free. */
+/* Read a manifest of schema_version MCR_STAGED_SCHEMA_OLDEST..MCR_STAGED_SCHEMA_VERSION
+ * (version 1 without the reasons invalid-date and malformed: they read as 0; any other
+ * version is refused); errors MCR_EFORMAT naming file:line. Free with
+ * mcr_staged_manifest_free. */
 int mcr_staged_manifest_read(const char *path, mcr_staged_manifest **out);
 void mcr_staged_manifest_free(mcr_staged_manifest *m);
 

@@ -265,7 +265,7 @@ static void stage_raw(const char *org, const char *dataset, const char *stamp, c
 	assert_int_equal(mcr_gz_writer_open(&gw, p.ptr, -1), 0);
 	assert_int_equal(mcr_gz_write(gw, xml, strlen(xml)), 0);
 	assert_int_equal(mcr_gz_writer_finish(gw, &len, &crc), 0);
-	mcr_buf_printf(&m, "schema_version: 1\norganisation: %s\ndataset: %s\n"
+	mcr_buf_printf(&m, "schema_version: 2\norganisation: %s\ndataset: %s\n"
 	               "extracted: %.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ\nshares_from: \"\"\n"
 	               "payload: %s.xml.gz\npayload_length: %" PRIu64 "\n"
 	               "payload_crc32: %08" PRIx32 "\ncounts:\n  people: %ld\n  members: %ld\n"

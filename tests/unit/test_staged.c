@@ -271,7 +271,7 @@ static void test_round_trip(void **state)
 
 	mcr_staged_manifest *m = NULL;
 	assert_int_equal(mcr_staged_manifest_read(mp, &m), 0);
-	assert_int_equal(m->schema_version, 1);
+	assert_int_equal(m->schema_version, 2);
 	assert_string_equal(m->org, "A81001");
 	assert_string_equal(m->dataset, "gp");
 	assert_int_equal(m->extracted, T0);
@@ -689,7 +689,7 @@ static void handmade(const char *name, const char *xml, long people, long items,
 	assert_int_equal(mcr_gz_writer_finish(gz, &len, &crc), 0);
 	mcr_buf t = MCR_BUF_INIT;
 	mcr_buf_printf(&t,
-		"schema_version: 1\norganisation: A81001\ndataset: gp\n"
+		"schema_version: 2\norganisation: A81001\ndataset: gp\n"
 		"extracted: 2026-11-20T02:00:00Z\nshares_from: \"\"\n"
 		"payload: 20261120T020000Z.xml.gz\npayload_length: %llu\npayload_crc32: %08x\n"
 		"counts:\n  people: %ld\n  members: 0\n  items: %ld\n  objections: 0\n  sections:\n",
@@ -787,7 +787,8 @@ static void test_bad_manifests(void **state)
 	static const struct {
 		const char *key, *line, *message;
 	} cases[] = {
-		{"schema_version:", "schema_version: 2", ":2: unsupported schema_version 2"},
+		{"schema_version:", "schema_version: 3", ":2: unsupported schema_version 3 (this build reads 1 to 2)"},
+		{"schema_version:", "schema_version: 0", ":2: unsupported schema_version 0"},
 		{"dataset:", "dataset: hospital", ":4: bad dataset 'hospital'"},
 		{"extracted:", "extracted: yesterday", ":5: bad extracted time"},
 		{"payload:", "payload: ../../etc/passwd.xml.gz", ":7: bad payload name"},
@@ -816,6 +817,50 @@ static void test_bad_manifests(void **state)
 			         mcr_error_message(), want);
 		assert_null(m);
 	}
+	mcr_buf_free(&good);
+	mcr_buf_free(&text);
+}
+
+/* A version 1 manifest (the release before invalid-date and malformed) is read with
+ * those reasons 0; listing them in version 1, or leaving them out of 2, is refused. */
+static void test_manifest_v1(void **state)
+{
+	(void)state;
+	char mp[PATH_MAX], payload[PATH_MAX];
+	fresh("manv1", mp, payload, sizeof(mp));
+	mcr_buf good = MCR_BUF_INIT, text = MCR_BUF_INIT;
+	slurp(mp, &good);
+	mcr_buf_puts(&text, good.ptr);
+	set_line(&text, "schema_version:", "schema_version: 1");
+	set_line(&text, "  invalid-date:", "");
+	set_line(&text, "  malformed:", "");
+	spit(mp, text.ptr, text.len);
+	mcr_staged_manifest *m = NULL;
+	assert_int_equal(mcr_staged_manifest_read(mp, &m), 0);
+	assert_int_equal(m->schema_version, 1);
+	assert_int_equal(m->withheld[MCR_REASON_INVALID_DATE], 0);
+	assert_int_equal(m->withheld[MCR_REASON_MALFORMED], 0);
+	assert_int_equal(m->people, 4);
+	mcr_staged_manifest_free(m);
+	m = NULL;
+
+	mcr_buf_reset(&text);
+	mcr_buf_puts(&text, good.ptr);
+	set_line(&text, "schema_version:", "schema_version: 1");
+	spit(mp, text.ptr, text.len);
+	mcr_error_clear();
+	assert_int_equal(mcr_staged_manifest_read(mp, &m), MCR_EFORMAT);
+	assert_non_null(strstr(mcr_error_message(), "unknown key 'invalid-date' in withheld"));
+	assert_null(m);
+
+	mcr_buf_reset(&text);
+	mcr_buf_puts(&text, good.ptr);
+	set_line(&text, "  malformed:", "");
+	spit(mp, text.ptr, text.len);
+	mcr_error_clear();
+	assert_int_equal(mcr_staged_manifest_read(mp, &m), MCR_EFORMAT);
+	assert_non_null(strstr(mcr_error_message(), "missing key 'malformed' in withheld"));
+	assert_null(m);
 	mcr_buf_free(&good);
 	mcr_buf_free(&text);
 }
@@ -880,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_handmade_good),
 		cmocka_unit_test(test_schema_violations),
 		cmocka_unit_test(test_bad_manifests),
+		cmocka_unit_test(test_manifest_v1),
 		cmocka_unit_test(test_missing_parts),
 		cmocka_unit_test(test_callback_stops),
 	};
