@@ -335,7 +335,7 @@ static int guard(load_run *r, org_run *o, const char *iso)
 		snprintf(verdict, sizeof(verdict), "more than %d%% fewer than the data held", pct);
 	else
 		snprintf(verdict, sizeof(verdict), "a whole section gone");
-	char why[600];
+	char why[720];
 	snprintf(why, sizeof(why), "people %ld -> %ld, members %ld -> %ld, items %ld -> %ld%s: %s",
 	         o->prev_people, m->people, o->prev_members, m->members, o->prev_items, m->items,
 	         none ? "" : gone, verdict);
@@ -344,11 +344,25 @@ static int guard(load_run *r, org_run *o, const char *iso)
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
 	mcr_load_event ev = { .org = o->org->ods, .path = o->manifest_path, .text = why };
 	if (accepted(r, o->org->ods)) {
-		/* Recorded in the history once the file is in (mcr_load_org). */
-		o->guard_accepted = 1;
-		ev.kind = MCR_LOAD_EVENT_ACCEPTED;
-		mcr_load_report(r, &ev);
-		return 0;
+		/* The operator accepts the fall they were shown: a file an earlier run
+		 * held. A newer file that arrived since is judged afresh and held. */
+		int was_held = 0;
+		if ((rc = mcr_load_history_was_held(r, o->org->ods, o->manifest_path, &was_held)))
+			return rc;
+		if (was_held) {
+			/* Recorded in the history once the file is in (mcr_load_org). */
+			o->guard_accepted = 1;
+			ev.kind = MCR_LOAD_EVENT_ACCEPTED;
+			mcr_load_report(r, &ev);
+			return 0;
+		}
+		size_t wl = strlen(why);
+		snprintf(why + wl, sizeof(why) - wl, " (a newer file than the one held: not accepted; "
+		                                     "check it, then accept again)");
+		free(o->guard_reason);
+		if (!(o->guard_reason = strdup(why)))
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		ev.text = why;
 	}
 	o->guard_held = 1;
 	o->action = ACT_CARRY;

@@ -162,6 +162,25 @@ out:
 	return rc;
 }
 
+int mcr_load_history_was_held(load_run *r, const char *ods, const char *manifest, int *held)
+{
+	sqlite3_stmt *st = NULL;
+	*held = 0;
+	int rc = mcr_db_prepare(r->hist, "SELECT 1 FROM load_file WHERE org = ?1 AND manifest = ?2 "
+	                                 "AND outcome = 'held' LIMIT 1", &st);
+	if (rc)
+		return rc;
+	mcr_db_bind_text(st, 1, ods);
+	mcr_db_bind_text(st, 2, manifest);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*held = 1;
+	else if (step != SQLITE_DONE)
+		rc = mcr_db_error(r->hist, "history.sqlite");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int mcr_load_note_file(load_run *r, const org_run *o, const char *manifest, const char *extracted,
                        const char *outcome, const char *reason, long items)
 {

@@ -277,6 +277,10 @@ int mcr_load_history_start(load_run *r);
 /* Record the run's end and the files it examined, in one transaction. */
 int mcr_load_history_end(load_run *r, const char *outcome, const char *message);
 
+/* Whether an earlier run held the file at manifest for ods (history load_file
+ * outcome 'held'): --accept loads only a file the operator was shown held. 0 or
+ * a negative code with the message set; *held 1 or 0. */
+int mcr_load_history_was_held(load_run *r, const char *ods, const char *manifest, int *held);
 int mcr_load_note_file(load_run *r, const org_run *o, const char *manifest, const char *extracted,
                        const char *outcome, const char *reason, long items);
 

@@ -112,8 +112,9 @@ typedef struct mcr_load_summary {
  * held at least hold_min_fall items (its manifest's counts against the data
  * held) is held: not loaded, left
  * in staging, its data carried over with status held (source_held has the
- * figures), recorded in the history as 'held'; unless opt->accept names it, when
- * the file is loaded and recorded as 'accepted'. A first load is never held.
+ * figures), recorded in the history as 'held'; unless opt->accept names it and an
+ * earlier run held that same file (the fall the operator saw), when the file is
+ * loaded and recorded as 'accepted'. A first load is never held.
  */
 int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_summary *sum);
 

@@ -986,6 +986,41 @@ static void test_guard_holds_until_accepted(void **state)
 	assert_non_null(strstr(mcr_error_message(), "--accept Z99999: no such organisation"));
 }
 
+/* --accept loads the file the operator was shown held, never a newer one that
+ * arrived since: that one is judged afresh (held again) until accepted itself. */
+static void test_guard_accepts_only_the_held_file(void **state)
+{
+	(void)state;
+	mcr_load_summary sum;
+	guard_events g;
+	guard_night("20", 20, &sum, &g);
+	guard_night("21", 1, &sum, &g);
+	assert_int_equal(g.held, 1);
+
+	/* A newer near-empty export arrives before the operator's --accept runs. */
+	stage_people_ex("2026-11-22T02:00:00Z", 1, 1, 0);
+	setenv("MCR_NOW", "2026-11-22T09:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, "A81002"), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_REJECTED);
+	assert_int_equal(g.accepted, 0);
+	assert_int_equal(g.held, 1);
+	assert_non_null(strstr(g.text, "a newer file than the one held: not accepted"));
+	sqlite3 *db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || extracted || ' ' || people FROM source "
+	            "WHERE org = 'A81002'", "held 2026-11-20T02:00:00Z 20");
+	sqlite3_close(db);
+
+	/* Accepted once it has been shown held. */
+	setenv("MCR_NOW", "2026-11-22T10:00:00Z", 1);
+	assert_int_equal(run_guard(&sum, &g, "A81002"), 0);
+	assert_int_equal(mcr_load_exit_status(0, &sum), MCR_EXIT_OK);
+	assert_int_equal(g.accepted, 1);
+	db = open_current(NULL);
+	text_eq(db, "SELECT status || ' ' || extracted || ' ' || people FROM source "
+	            "WHERE org = 'A81002'", "current 2026-11-22T02:00:00Z 1");
+	sqlite3_close(db);
+}
+
 /* The share is configurable; a small fall (under hold_min_fall) is churn. */
 static void test_guard_threshold(void **state)
 {
@@ -1082,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guard_holds_until_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guard_accepts_only_the_held_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guard_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guard_section_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_section_rejected, setup, teardown),
