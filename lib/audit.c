@@ -53,20 +53,15 @@ struct mcr_audit {
 	void *on_commit_ctx;
 };
 
+/* Every SQLite failure of the audit log is "audit log <path>: ..." (mcr/db.h). */
 static int db_error(sqlite3 *db, const char *what, const char *path)
 {
-	return mcr_error_set(MCR_EIO, "audit log %s: %s: %s", path, what,
-	                     db ? sqlite3_errmsg(db) : "out of memory");
+	return mcr_db_errorf(db, MCR_EIO, "audit log %s: %s", path, what);
 }
 
 static int exec(sqlite3 *db, const char *sql, const char *path)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	int rc = mcr_error_set(MCR_EIO, "audit log %s: %s", path, msg ? msg : sqlite3_errmsg(db));
-	sqlite3_free(msg);
-	return rc;
+	return mcr_db_execf(db, sql, "audit log %s", path);
 }
 
 /* The folder holding path into dir ("." when none). */
@@ -750,7 +745,7 @@ static int head_record(sqlite3 *db, const char *path, int *have, long *seq, char
 	*seq = 0;
 	hash[0] = '\0';
 	if (sqlite3_prepare_v2(db, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
-		return mcr_error_set(MCR_EFORMAT, "audit log %s: not an audit log: %s", path, sqlite3_errmsg(db));
+		return mcr_db_errorf(db, MCR_EFORMAT, "audit log %s: not an audit log", path);
 	int step = sqlite3_step(st), rc = 0;
 	if (step == SQLITE_ROW) {
 		*have = 1;
@@ -1059,7 +1054,7 @@ int mcr_audit_verify(const char *path, const mcr_audit_checkpoints *cps, mcr_aud
 	    (rc = read_v2_from(v.db, path, &v.v2_from)))
 		goto out;
 	if (sqlite3_prepare_v2(v.db, "SELECT " ROW_COLUMNS " FROM audit ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EFORMAT, "audit log %s: not an audit log: %s", path, sqlite3_errmsg(v.db));
+		rc = mcr_db_errorf(v.db, MCR_EFORMAT, "audit log %s: not an audit log", path);
 		goto out;
 	}
 	/* Checkpoints of the empty log: entry 0's "hash" is the zeros. */

@@ -73,17 +73,26 @@ int mcr_db_error(sqlite3 *db, const char *what)
 	return mcr_db_errorf(db, MCR_EIO, "%s", what);
 }
 
-int mcr_db_exec(sqlite3 *db, const char *sql)
+int mcr_db_execf(sqlite3 *db, const char *sql, const char *fmt, ...)
 {
 	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		char os[128];
-		int rc = mcr_error_set(MCR_EIO, "%s: %s%s", sql, err ? err : sqlite3_errmsg(db),
-		                       os_detail(db, os, sizeof(os)));
-		sqlite3_free(err);
-		return rc;
-	}
-	return 0;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	char os[128];
+	int rc = mcr_error_set(MCR_EIO, "%s: %s%s", what, err ? err : sqlite3_errmsg(db),
+	                       os_detail(db, os, sizeof(os)));
+	sqlite3_free(err);
+	return rc;
+}
+
+int mcr_db_exec(sqlite3 *db, const char *sql)
+{
+	return mcr_db_execf(db, sql, "%s", sql);
 }
 
 int mcr_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)

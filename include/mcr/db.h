@@ -27,6 +27,10 @@ int mcr_db_error(sqlite3 *db, const char *what);
  * "<sql>: <SQLite's message>"; returns 0 or MCR_EIO. */
 int mcr_db_exec(sqlite3 *db, const char *sql);
 
+/* The same with the context "<fmt, formatted>: <SQLite's message>" instead. */
+int mcr_db_execf(sqlite3 *db, const char *sql, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prepare sql into *st. On failure "cannot prepare <sql>: <SQLite's message>";
  * returns 0 or MCR_EIO. */
 int mcr_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
