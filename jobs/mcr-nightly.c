@@ -1,6 +1,7 @@
 /* mcr-nightly: one unattended night (or the out-of-hours run): extracts, load,
  * archive, coverage report. The work is in lib/night.c; docs/OPERATIONS.md. */
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,22 @@ static void print_summary(FILE *to, const mcr_night_result *res)
 	        res->pruned, res->seconds);
 }
 
+/* The library's log lines, echoed on an interactive stderr (under cron the log
+ * and syslog have them, and a good night stays silent). */
+static void echo_log_line(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	if (fwrite(line, 1, len, stderr) != len) {
+		/* nothing more to do: the log and syslog have the line */
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	const char **orgs = NULL;
 	size_t norgs = 0;
-	mcr_night_options opt = {NULL, -1, NULL, 0, 1, -1, 0, 0};
+	mcr_night_options opt = {NULL, -1, NULL, 0, 1, -1, 0, 0, NULL, NULL};
 	mcr_night_result res;
 	mcr_config *cfg = NULL;
 	int status = MCR_EXIT_FAILED, c, ran = 0, verbose = 0;
@@ -156,6 +167,8 @@ int main(int argc, char **argv)
 	/* The report and the summary must reach the terminal in order. */
 	fflush(stdout);
 	ran = 1;
+	if (isatty(STDERR_FILENO))
+		opt.on_log = echo_log_line;
 	int rc = mcr_night_run(cfg, &opt, &res);
 	status = res.status;
 	if (rc) {

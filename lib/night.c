@@ -31,7 +31,6 @@ struct night {
 	const mcr_night_options *opt;
 	mcr_night_result *res;
 	int log_fd;
-	int echo;         /* also write log lines to stderr (an interactive run) */
 	mcr_buf bin;      /* programs' folder */
 	time_t now;
 };
@@ -64,10 +63,9 @@ static void night_log(struct night *n, int prio, const char *fmt, ...)
 		if (n->log_fd >= 0 && write(n->log_fd, line.ptr, line.len) < 0) {
 			/* the log is best effort once open: syslog still has the line */
 		}
-		if (n->echo && write(2, line.ptr, line.len) < 0) {
-			/* nothing more to do */
-		}
 		syslog(prio, "run=%s %s", n->res->run_id, msg.ptr);
+		if (n->opt->on_log)
+			n->opt->on_log(n->opt->ctx, line.ptr, line.len);
 	}
 	mcr_buf_free(&msg);
 	mcr_buf_free(&line);
@@ -802,7 +800,7 @@ int mcr_night_run(const mcr_config *cfg, const mcr_night_options *opt, mcr_night
 	res->status = MCR_EXIT_OK;
 	res->load_status = -1;
 	res->report_status = -1;
-	struct night n = {cfg, opt, res, -1, isatty(2), MCR_BUF_INIT, mcr_time_now()};
+	struct night n = {cfg, opt, res, -1, MCR_BUF_INIT, mcr_time_now()};
 	char stamp[32];
 	mcr_time_stamp(n.now, stamp);
 	snprintf(res->run_id, sizeof(res->run_id), "%s-%ld", stamp, (long)getpid());

@@ -45,6 +45,11 @@ typedef struct mcr_night_options {
 	int wait;                   /* 1: block on the run lock instead of returning MCR_ELOCKED */
 	int jobs;                   /* extracts run at once; 0: the number of processors
 	                               (at most MCR_NIGHT_MAX_JOBS) */
+	/* Called with every log line (newline-terminated, len bytes) after it is in the
+	 * log and syslog, for the program to render (mcr-nightly echoes them on an
+	 * interactive stderr); NULL: none. The library itself never prints. */
+	void (*on_log)(void *ctx, const char *line, size_t len);
+	void *ctx;
 } mcr_night_options;
 
 typedef struct mcr_night_result {
