@@ -3,6 +3,7 @@
 #include "mcr/audit.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
+#include "mcr/log.h"
 #include "mcr/report.h"
 #include "mcr/store.h"
 
@@ -52,21 +53,14 @@ static void night_log(struct night *n, int prio, const char *fmt, ...)
 	mcr_buf msg = MCR_BUF_INIT, line = MCR_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = mcr_buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	char at[32];
-	mcr_time_iso(mcr_time_now(), at);
+	int rc = mcr_buf_printf(&msg, "run=%s ", n->res->run_id);
 	if (!rc)
-		rc = mcr_buf_printf(&line, "%s mcr-nightly[%ld] run=%s %s\n", at, (long)getpid(),
-		                    n->res->run_id, mcr_buf_cstr(&msg));
-	if (!rc) {
-		if (n->log_fd >= 0 && write(n->log_fd, line.ptr, line.len) < 0) {
-			/* the log is best effort once open: syslog still has the line */
-		}
-		syslog(prio, "run=%s %s", n->res->run_id, msg.ptr);
-		if (n->opt->on_log)
-			n->opt->on_log(n->opt->ctx, line.ptr, line.len);
-	}
+		rc = mcr_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (!rc)
+		rc = mcr_log_line(n->log_fd, "mcr-nightly", mcr_time_now(), prio, msg.ptr, &line);
+	if (!rc && n->opt->on_log)
+		n->opt->on_log(n->opt->ctx, line.ptr, line.len);
 	mcr_buf_free(&msg);
 	mcr_buf_free(&line);
 }

@@ -20,6 +20,7 @@
 
 #include "mcr/error.h"
 #include "mcr/fs.h"
+#include "mcr/log.h"
 
 #define PROG "mcr-serve"
 
@@ -54,17 +55,8 @@ void serve_log(serve_state *st, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	int rc = mcr_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	char at[32];
-	mcr_time_iso(time(NULL), at);
 	if (!rc)
-		rc = mcr_buf_printf(&line, "%s " PROG "[%ld] %s\n", at, (long)getpid(), msg.ptr);
-	if (!rc) {
-		/* One write(2) to an O_APPEND file: lines of threads never mix. */
-		if (st->log_fd >= 0 && write(st->log_fd, line.ptr, line.len) < 0) {
-			/* best effort: syslog still has the line */
-		}
-		syslog(prio, "%s", msg.ptr);
-	}
+		mcr_log_line(st->log_fd, PROG, time(NULL), prio, msg.ptr, &line);
 	mcr_buf_free(&msg);
 	mcr_buf_free(&line);
 }
