@@ -1,8 +1,9 @@
 /*
  * Launch tokens: ES256 compact JWS verified with libjwt (OpenSSL), claims checked
- * as include/mcr/launch.h orders, single-use jti kept in SQLite.
+ * as include/mcr/launch.h orders, single-use jti kept behind lib/jti_backend.h.
  */
 #include "mcr/launch.h"
+#include "jti_backend.h"
 #include "mcr/error.h"
 #include "mcr/buf.h"
 #include "mcr/fs.h"
@@ -14,7 +15,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,108 +117,53 @@ static const launcher_key *find_key(const mcr_launch_keys *k, const char *iss)
 	return NULL;
 }
 
-/* ---- the jti store ---------------------------------------------------------- */
+/* ---- the jti store (lib/jti_backend.h) ----------------------------------------- */
 
 struct mcr_jti_store {
-	sqlite3 *db;
-	pthread_mutex_t lock;
-	char *path;
+	jti_backend *b;
+	pthread_mutex_t lock; /* one claim at a time on the backend's connection */
 };
 
-static const char jti_schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"CREATE TABLE IF NOT EXISTS launch_jti ("
-	" iss TEXT NOT NULL, jti TEXT NOT NULL, expires INTEGER NOT NULL,"
-	" PRIMARY KEY (iss, jti)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS launch_jti_expires ON launch_jti (expires);";
+static int wrap_jti(jti_backend *b, mcr_jti_store **out)
+{
+	mcr_jti_store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		b->ops->close(b);
+		return mcr_error_set(MCR_ENOMEM, "out of memory opening the launch store");
+	}
+	s->b = b;
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return 0;
+}
 
 int mcr_jti_open(mcr_jti_store **out, const char *dir)
 {
-	mcr_buf path = MCR_BUF_INIT;
-	mcr_jti_store *s = NULL;
-	char *msg = NULL;
-	int rc;
+	jti_backend *b = NULL;
 	*out = NULL;
-	if ((rc = mcr_fs_mkdirs(dir)) || (rc = mcr_fs_join(&path, dir, "launch.sqlite")))
-		goto fail;
-	if (!(s = calloc(1, sizeof(*s)))) {
-		rc = MCR_ENOMEM; /* message set by mcr_buf */
-		goto fail;
-	}
-	pthread_mutex_init(&s->lock, NULL);
-	s->path = mcr_buf_detach(&path);
-	if (!s->path) {
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory opening the launch store");
-		goto fail;
-	}
-	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EIO, "launch store %s: cannot open: %s", s->path,
-		                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	if (sqlite3_exec(s->db, jti_schema, NULL, NULL, &msg) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EIO, "launch store %s: %s", s->path, msg ? msg : "cannot create");
-		sqlite3_free(msg);
-		goto fail;
-	}
-	*out = s;
-	return 0;
-fail:
-	mcr_buf_free(&path);
-	mcr_jti_close(s);
-	return rc;
+	int rc = jti_sqlite_open(dir, &b);
+	return rc ? rc : wrap_jti(b, out);
+}
+
+int mcr_jti_open_config(mcr_jti_store **out, const mcr_config *cfg)
+{
+	return mcr_jti_open(out, cfg->web.state_dir);
 }
 
 void mcr_jti_close(mcr_jti_store *s)
 {
 	if (!s)
 		return;
-	sqlite3_close(s->db);
+	s->b->ops->close(s->b);
 	pthread_mutex_destroy(&s->lock);
-	free(s->path);
 	free(s);
 }
 
 int mcr_jti_claim(mcr_jti_store *s, const char *iss, const char *jti, long long expires,
                   long long now)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0, step;
 	pthread_mutex_lock(&s->lock);
-	/* Durable before the session starts: a replay after a crash is still refused. */
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EIO, "launch store %s: %s", s->path, sqlite3_errmsg(s->db));
-		goto out;
-	}
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM launch_jti WHERE expires < ?1", -1, &st, NULL) != SQLITE_OK)
-		goto db_fail;
-	sqlite3_bind_int64(st, 1, now);
-	step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (step != SQLITE_DONE)
-		goto db_fail;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO launch_jti (iss, jti, expires) VALUES (?1, ?2, ?3)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		goto db_fail;
-	sqlite3_bind_text(st, 1, iss, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, jti, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, expires);
-	step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (step != SQLITE_DONE)
-		goto db_fail;
-	if (sqlite3_changes(s->db) == 0)
-		rc = mcr_error_set(MCR_EDENIED, "launch token already used");
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto db_fail;
-	goto out;
-db_fail:
-	rc = mcr_error_set(MCR_EIO, "launch store %s: %s", s->path, sqlite3_errmsg(s->db));
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-out:
+	int rc = s->b->ops->claim(s->b, iss, jti, expires, now);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -25,7 +25,7 @@ static int record_audit_checkpoint(load_run *r)
 {
 	mcr_audit_checkpoint head;
 	sqlite3_stmt *st = NULL;
-	if (!r->cfg->audit_path || mcr_audit_read_head(r->cfg->audit_path, &head) != 0) {
+	if (mcr_audit_read_head_config(r->cfg, &head) != 0) {
 		mcr_error_clear();
 		return 0;
 	}

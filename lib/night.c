@@ -753,9 +753,7 @@ static int open_log(struct night *n)
 static void log_audit_checkpoint(struct night *n)
 {
 	mcr_audit_checkpoint head;
-	if (!n->cfg->audit_path)
-		return;
-	int rc = mcr_audit_read_head(n->cfg->audit_path, &head);
+	int rc = mcr_audit_read_head_config(n->cfg, &head);
 	if (rc == 0) {
 		char cp[MCR_AUDIT_CHECKPOINT_MAX];
 		mcr_audit_checkpoint_format(&head, cp);

@@ -84,7 +84,7 @@ static int render_report(const mcr_config *cfg, mcr_report_doc *d, mcr_report_fo
 {
 	mcr_audit_checkpoint head;
 	mcr_buf text = MCR_BUF_INIT;
-	int rc = 0, hrc = cfg->audit_path ? mcr_audit_read_head(cfg->audit_path, &head) : MCR_ENOTFOUND;
+	int rc = 0, hrc = mcr_audit_read_head_config(cfg, &head);
 	if (hrc == 0) {
 		char cp[MCR_AUDIT_CHECKPOINT_MAX];
 		mcr_audit_checkpoint_format(&head, cp);
@@ -1445,9 +1445,6 @@ int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoi
 	size_t from_history = 0, from_log = 0;
 	char n[32], head[MCR_AUDIT_CHECKPOINT_MAX];
 	int rc;
-	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
-		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
-		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
 	if ((rc = history_checkpoints(cfg, &all, &from_history)))
 		goto out;
 	if (cfg->log_path) {
@@ -1459,7 +1456,7 @@ int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoi
 	for (size_t i = 0; given && i < given->n; i++)
 		if ((rc = mcr_audit_checkpoints_add(&all, &given->v[i])))
 			goto out;
-	if ((rc = mcr_audit_verify(cfg->audit_path, &all, &res)))
+	if ((rc = mcr_audit_verify_config(cfg, &all, &res)))
 		goto out;
 	mcr_audit_checkpoint h = { .seq = res.entries };
 	memcpy(h.hash, res.head, sizeof(h.hash));
@@ -1469,7 +1466,7 @@ int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoi
 		                    from_history, from_log, given ? given->n : 0);
 	else
 		rc = mcr_buf_puts(&checked, "none found");
-	const char *row[] = { cfg->audit_path, ltoa_buf(n, res.entries), "chain intact", head, checked.ptr };
+	const char *row[] = { res.log, ltoa_buf(n, res.entries), "chain intact", head, checked.ptr };
 	if (rc || (rc = mcr_report_doc_new(&d, "Audit log verification")) ||
 	    (rc = mcr_report_doc_table(d, NULL, 5, cols, 0x2u, 0x4u, MCR_REPORT_IN_CSV)) ||
 	    (rc = mcr_report_doc_row(d, row)))

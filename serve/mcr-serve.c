@@ -207,8 +207,8 @@ int main(int argc, char **argv)
 	if ((st.log_fd = open_log(st.cfg->log_path)) < 0)
 		fprintf(stderr, "%s: warning: cannot open the log %s: %s (syslog only)\n", PROG, st.cfg->log_path,
 		        strerror(errno));
-	if ((rc = mcr_audit_open(&st.audit, st.cfg->audit_path)) ||
-	    (rc = mcr_jti_open(&st.jti, st.cfg->web.state_dir)) ||
+	if ((rc = mcr_audit_open_config(&st.audit, st.cfg)) ||
+	    (rc = mcr_jti_open_config(&st.jti, st.cfg)) ||
 	    (rc = mcr_sessions_new(&st.sessions, st.cfg->web.session_idle, st.cfg->web.session_max,
 	                           SERVE_MAX_SESSIONS))) {
 		mcr_error_print(PROG);

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 		status = mcr_cli_usage_error(PROG, "%s", mcr_error_message());
 		goto out;
 	}
-	if ((rc = mcr_audit_open(&audit, cfg->audit_path))) {
+	if ((rc = mcr_audit_open_config(&audit, cfg))) {
 		mcr_error_print(PROG);
 		status = MCR_EXIT_FAILED;
 		goto out;

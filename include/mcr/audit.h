@@ -1,19 +1,24 @@
 /*
  * The audit log (schema/audit.sql, docs/AUDIT.md): append-only, hash-chained with
- * SHA-256 (OpenSSL libcrypto), separate from the store and never rebuilt. The SQL
- * stays behind this interface (a PostgreSQL backend comes later).
+ * SHA-256 (OpenSSL libcrypto), separate from the store and never rebuilt. Stored
+ * in SQLite (a file, paths.audit) or PostgreSQL (store.backend: postgresql); the
+ * SQL stays behind this interface (lib/audit_backend.h). The *_config functions
+ * choose the backend from cfg; the path ones are the SQLite file at path.
  *
  * Thread safety: one mcr_audit handle may be shared by any number of threads for
  * mcr_audit_append() and mcr_audit_stats(); concurrent appends are group-committed
  * (one transaction and one fsync for every entry waiting). mcr_audit_open() and
  * mcr_audit_close() are not: close only after every append has returned. Other
- * processes may append to the same log at the same time (SQLite's write lock).
+ * processes (and nodes, on PostgreSQL) may append to the same log at the same
+ * time (SQLite's write lock; a lock on the chain head in PostgreSQL).
  * The other functions take no handle and are safe from any thread.
  */
 #ifndef MCR_AUDIT_H
 #define MCR_AUDIT_H
 
 #include <stddef.h>
+
+#include "mcr/config.h"
 
 typedef struct mcr_audit mcr_audit;
 
@@ -39,13 +44,19 @@ typedef struct mcr_audit_entry {
  */
 int mcr_audit_open(mcr_audit **out, const char *path);
 
+/* Open the log cfg names: the SQLite file paths.audit, or with store.backend
+ * postgresql the tables of schema mcr in that database (made when missing).
+ * cfg must outlive the handle. */
+int mcr_audit_open_config(mcr_audit **out, const mcr_config *cfg);
+
 /*
  * Append e durably, chained to the last entry, and return only when it is on
  * disk (synchronous=FULL commit) or has failed. Thread-safe on a shared handle:
  * entries appended while another thread's commit is in progress wait and are
  * written together by one of them in the next transaction (group commit), each
  * caller still returning only after its own entry is durable. Safe against
- * appenders in other processes (BEGIN IMMEDIATE with a busy timeout).
+ * appenders in other processes (SQLite: BEGIN IMMEDIATE with a busy timeout;
+ * PostgreSQL: the chain head locked in the transaction, synchronous commit).
  * Fills e->seq, e->at (system clock) and e->hash. On failure e->seq is 0,
  * nothing of e was appended, the message is set on the caller's thread and
  * the caller must show nothing.
@@ -103,6 +114,9 @@ void mcr_audit_checkpoint_format(const mcr_audit_checkpoint *c, char out[MCR_AUD
  */
 int mcr_audit_read_head(const char *path, mcr_audit_checkpoint *out);
 
+/* The same for the log cfg names (MCR_ENOTFOUND: no log there yet). */
+int mcr_audit_read_head_config(const mcr_config *cfg, mcr_audit_checkpoint *out);
+
 /* A growable list of checkpoints. */
 typedef struct mcr_audit_checkpoints {
 	mcr_audit_checkpoint *v;
@@ -126,6 +140,7 @@ typedef struct mcr_audit_verify_result {
 	char head[65];             /* hash of the last entry (64 zeros when empty) */
 	size_t checkpoints;        /* checkpoints checked (all matched on success) */
 	long v1_entries;           /* entries hashed under scheme 1 (older logs) */
+	char log[160];             /* the log verified: its path, or its PostgreSQL table */
 } mcr_audit_verify_result;
 
 /*
@@ -138,5 +153,9 @@ typedef struct mcr_audit_verify_result {
  * MCR_ENOTFOUND when there is no log at path. cps may be NULL.
  */
 int mcr_audit_verify(const char *path, const mcr_audit_checkpoints *cps, mcr_audit_verify_result *res);
+
+/* The same for the log cfg names: identical results on both backends. */
+int mcr_audit_verify_config(const mcr_config *cfg, const mcr_audit_checkpoints *cps,
+                            mcr_audit_verify_result *res);
 
 #endif

@@ -76,13 +76,18 @@ typedef struct mcr_launch_keys mcr_launch_keys;
 int mcr_launch_keys_load(const mcr_config *cfg, mcr_launch_keys **out);
 void mcr_launch_keys_free(mcr_launch_keys *k); /* accepts NULL */
 
-/* Single-use jti store: an SQLite table in the server's state folder. Safe for
+/* Single-use jti store: an SQLite table in the server's state folder, or with
+ * store.backend postgresql the table mcr.jti shared by every node. Safe for
  * concurrent use by the threads of one process (its own mutex) and by several
- * processes on the folder (SQLite locking). */
+ * processes (SQLite locking) or nodes (the table's primary key). */
 typedef struct mcr_jti_store mcr_jti_store;
 
 /* Open (creating) <dir>/launch.sqlite, making dir when missing. */
 int mcr_jti_open(mcr_jti_store **out, const char *dir);
+
+/* Open the store cfg names: <web.state_dir>/launch.sqlite, or mcr.jti in the
+ * PostgreSQL database (made when missing). cfg must outlive the store. */
+int mcr_jti_open_config(mcr_jti_store **out, const mcr_config *cfg);
 
 /* Remember (iss, jti) until expires. 0 when new; MCR_EDENIED when already
  * there (a replay); MCR_EIO when the store failed (refuse the launch). Entries
