@@ -6,6 +6,7 @@
 #include "mcr/freshness.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
+#include "store_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,17 +72,6 @@ typedef struct wlist {
 	int oom;
 } wlist;
 
-static char *dup_col(sqlite3_stmt *st, int i, int *oom)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-	if (!s)
-		return NULL;
-	char *p = strdup((const char *)s);
-	if (!p)
-		*oom = 1;
-	return p;
-}
-
 static char *dup_str(const char *s, int *oom)
 {
 	if (!s)
@@ -110,109 +100,79 @@ static mcr_source_warning *wlist_add(wlist *l)
 	return w;
 }
 
-/* Generations written before source_held existed have no such table. */
-static int has_table(sqlite3 *db, const char *name)
+typedef struct held_arg {
+	mcr_source_warning *w;
+	int *oom;
+} held_arg;
+
+/* The held file's figures of one HELD warning. */
+static int held_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	int yes = 0;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-	                       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		yes = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
-	return yes;
+	held_arg *h = arg;
+	h->w->held_file = dup_str(row->v[0], h->oom);
+	h->w->held_extracted = dup_str(row->v[1], h->oom);
+	h->w->held_people = mcr_store_row_long(row, 2);
+	h->w->held_items = mcr_store_row_long(row, 3);
+	return 0;
 }
 
-static int store_error(sqlite3 *db, const char *what)
-{
-	const char *file = sqlite3_db_filename(db, "main");
-	return mcr_error_set(MCR_EIO, "store %s: cannot read %s: %s", file && *file ? file : "(memory)",
-	                     what, sqlite3_errmsg(db));
-}
+typedef struct sources_arg {
+	const mcr_config *cfg;
+	time_t now;
+	wlist *l;
+	unsigned char *seen;
+} sources_arg;
 
-/* The held file's figures for the HELD warnings. */
-static int read_held(sqlite3 *db, wlist *l)
+/* One source row: a warning unless it is OK. */
+static int source_row(void *arg, const mcr_store_row *row)
 {
-	if (!has_table(db, "source_held"))
+	sources_arg *a = arg;
+	const mcr_config *cfg = a->cfg;
+	const char *org = row->v[0], *status = row->v[2], *extracted = row->v[3];
+	const mcr_org *o = org && cfg ? mcr_config_org(cfg, org) : NULL;
+	if (o)
+		a->seen[o - cfg->orgs] = 1;
+	mcr_schedule sched = o ? o->schedule : MCR_SCHEDULE_NIGHTLY;
+	mcr_freshness f = mcr_freshness_judge(cfg, status, extracted, sched, a->now);
+	if (f == MCR_FRESH_OK)
 		return 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT manifest, extracted, people, items FROM source_held "
-	                           "WHERE org = ?1", -1, &st, NULL) != SQLITE_OK)
-		return store_error(db, "held files");
-	int rc = 0;
-	for (size_t i = 0; !rc && i < l->n; i++) {
-		mcr_source_warning *w = &l->v[i];
-		if (w->state != MCR_FRESH_HELD)
-			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, w->org, -1, SQLITE_STATIC);
-		int step = sqlite3_step(st);
-		if (step == SQLITE_ROW) {
-			w->held_file = dup_col(st, 0, &l->oom);
-			w->held_extracted = dup_col(st, 1, &l->oom);
-			w->held_people = (long)sqlite3_column_int64(st, 2);
-			w->held_items = (long)sqlite3_column_int64(st, 3);
-		} else if (step != SQLITE_DONE) {
-			rc = store_error(db, "held files");
-		}
-	}
-	sqlite3_finalize(st);
-	return rc;
+	wlist *l = a->l;
+	mcr_source_warning *w = wlist_add(l);
+	if (!w)
+		return MCR_ENOMEM;
+	w->state = f;
+	w->schedule = sched;
+	w->max_age = mcr_freshness_max_age(cfg, sched);
+	w->org = dup_str(org, &l->oom);
+	w->name = row->v[1] ? dup_str(row->v[1], &l->oom) : dup_str(o ? o->name : org, &l->oom);
+	w->extracted = f == MCR_FRESH_NEVER ? NULL : dup_str(extracted, &l->oom);
+	w->reason = f == MCR_FRESH_FAILED ? dup_str(row->v[4], &l->oom) : NULL;
+	w->people = mcr_store_row_long(row, 5);
+	w->items = mcr_store_row_long(row, 6);
+	time_t t;
+	if (w->extracted && mcr_time_parse(w->extracted, &t) == 0)
+		w->age = (long)(a->now - t);
+	return 0;
 }
 
-int mcr_source_warnings_read(const mcr_config *cfg, sqlite3 *db, time_t now,
+int mcr_source_warnings_read(const mcr_config *cfg, mcr_store_gen *gen, time_t now,
                              mcr_source_warning **out, size_t *n)
 {
 	wlist l = { 0 };
-	sqlite3_stmt *st = NULL;
-	int rc = 0, step;
+	int rc = 0;
 	unsigned char *seen = NULL;
 	*out = NULL;
 	*n = 0;
 	if (cfg && cfg->norgs && !(seen = calloc(cfg->norgs, 1)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
-	if (sqlite3_prepare_v2(db, "SELECT org, name, status, extracted, rejected_reason, people, "
-	                           "items FROM source ORDER BY org", -1, &st, NULL) != SQLITE_OK) {
-		rc = store_error(db, "sources");
-		goto out;
-	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *org = (const char *)sqlite3_column_text(st, 0);
-		const char *status = (const char *)sqlite3_column_text(st, 2);
-		const char *extracted = (const char *)sqlite3_column_text(st, 3);
-		const mcr_org *o = org && cfg ? mcr_config_org(cfg, org) : NULL;
-		if (o)
-			seen[o - cfg->orgs] = 1;
-		mcr_schedule sched = o ? o->schedule : MCR_SCHEDULE_NIGHTLY;
-		mcr_freshness f = mcr_freshness_judge(cfg, status, extracted, sched, now);
-		if (f == MCR_FRESH_OK)
-			continue;
-		mcr_source_warning *w = wlist_add(&l);
-		if (!w)
-			break;
-		w->state = f;
-		w->schedule = sched;
-		w->max_age = mcr_freshness_max_age(cfg, sched);
-		w->org = dup_col(st, 0, &l.oom);
-		w->name = sqlite3_column_type(st, 1) != SQLITE_NULL ? dup_col(st, 1, &l.oom)
-		                                                    : dup_str(o ? o->name : org, &l.oom);
-		w->extracted = f == MCR_FRESH_NEVER ? NULL : dup_col(st, 3, &l.oom);
-		w->reason = f == MCR_FRESH_FAILED ? dup_col(st, 4, &l.oom) : NULL;
-		w->people = (long)sqlite3_column_int64(st, 5);
-		w->items = (long)sqlite3_column_int64(st, 6);
-		time_t t;
-		if (w->extracted && mcr_time_parse(w->extracted, &t) == 0)
-			w->age = (long)(now - t);
-	}
-	if (l.oom) {
+	sources_arg a = { cfg, now, &l, seen };
+	rc = mcr_store_query(gen, MCR_SQ_FRESH_SOURCES, NULL, source_row, &a);
+	if (rc == MCR_ENOMEM || (!rc && l.oom)) {
 		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
 		goto out;
 	}
-	if (step != SQLITE_DONE) {
-		rc = store_error(db, "sources");
+	if (rc)
 		goto out;
-	}
 	/* A configured organisation the generation does not describe has shared nothing here. */
 	for (size_t i = 0; cfg && i < cfg->norgs; i++) {
 		if (seen[i])
@@ -226,12 +186,17 @@ int mcr_source_warnings_read(const mcr_config *cfg, sqlite3 *db, time_t now,
 		w->org = dup_str(cfg->orgs[i].ods, &l.oom);
 		w->name = dup_str(cfg->orgs[i].name ? cfg->orgs[i].name : cfg->orgs[i].ods, &l.oom);
 	}
-	if (!l.oom)
-		rc = read_held(db, &l);
+	/* The held file's figures for the HELD warnings. */
+	for (size_t i = 0; !rc && !l.oom && i < l.n; i++) {
+		if (l.v[i].state != MCR_FRESH_HELD)
+			continue;
+		held_arg h = { &l.v[i], &l.oom };
+		const char *params[] = { l.v[i].org };
+		rc = mcr_store_query(gen, MCR_SQ_HELD, params, held_row, &h);
+	}
 	if (!rc && l.oom)
 		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
 out:
-	sqlite3_finalize(st);
 	free(seen);
 	if (rc) {
 		mcr_source_warnings_free(l.v, l.n);

@@ -25,7 +25,7 @@
 
 #include "mcr/error.h"
 #include "mcr/fs.h"
-#include "mcr/store.h"
+#include "mcr/store_sqlite.h"
 
 /* Finalize the build's statements and close the new file (statements first:
  * sqlite3_close refuses a connection with live statements). */

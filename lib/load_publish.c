@@ -21,7 +21,7 @@
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/schema.h"
-#include "mcr/store.h"
+#include "mcr/store_sqlite.h"
 
 /* Up to this many items in the new generation, the index is created before the
  * insert: the inserting thread waits on the parser most of the time, so it

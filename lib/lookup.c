@@ -3,7 +3,6 @@
  * The rules and their order are in include/mcr/lookup.h and docs/LOOKUP.md.
  */
 #include "mcr/lookup.h"
-#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/freshness.h"
 #include "mcr/fs.h"
@@ -11,14 +10,13 @@
 #include "mcr/store.h"
 #include "mcr/view.h"
 #include "mcr/vocab.h"
+#include "store_backend.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <yajl/yajl_parse.h>
 
 #define SC_BIT (1u << MCR_SECTION_SOCIAL_CARE)
 #define ALL_BITS ((1u << MCR_SECTION_COUNT) - 1)
@@ -64,13 +62,13 @@ static void arena_free(arena *a)
 	}
 }
 
-/* Copy column i of st (NULL stays NULL). Sets *fail on ENOMEM. */
-static const char *col(arena *a, sqlite3_stmt *st, int i, int *fail)
+/* Copy column i of row (NULL stays NULL). Sets *fail on ENOMEM. */
+static const char *col(arena *a, const mcr_store_row *row, int i, int *fail)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	const char *s = row->v[i];
 	if (!s)
 		return NULL;
-	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	size_t n = row->len[i];
 	char *p = arena_alloc(a, n + 1);
 	if (!p) {
 		*fail = 1;
@@ -160,8 +158,6 @@ static void record_free(record *r)
 struct mcr_lookup {
 	const mcr_config *cfg;
 	const mcr_lookup_request *req;
-	const char *store_path; /* for messages */
-	sqlite3 *db;
 	char nhs[11];
 	char reason[512];       /* break-glass reason, trimmed */
 	unsigned sections;      /* effective sections */
@@ -172,56 +168,25 @@ struct mcr_lookup {
 	const char *outcome;    /* static */
 	int denied_rc;          /* 0 shown, MCR_EDENIED, MCR_ENOTFOUND or MCR_EIO (store failed) */
 	int not_on_list, consent_needed, audited;
-	int db_kept;            /* db is this thread's kept connection: not closed at free */
+	int store_opened;       /* a generation was opened (its number is audited) */
 };
 typedef struct mcr_lookup ctx;
 
-static int store_error(ctx *c, const char *what)
+/* Each row callback copies what it needs into the record's arena; ENOMEM stops
+ * the query with MCR_ENOMEM (message set by the caller). */
+static int source_row(void *arg, const mcr_store_row *row)
 {
-	return mcr_db_errorf(c->db, MCR_EIO, "store %s: %s", c->store_path, what);
-}
-
-static int prep(ctx *c, const char *sql, sqlite3_stmt **st)
-{
-	int rc = mcr_db_preparef(c->db, sql, st, MCR_EIO, "store %s: cannot read", c->store_path);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(*st, 1, c->nhs, -1, SQLITE_STATIC);
-	return 0;
-}
-
-static int load_sources(ctx *c)
-{
-	sqlite3_stmt *st = NULL;
-	record *r = &c->rec;
-	int rc, step, fail = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT org, kind, name, status, extracted FROM source ORDER BY org",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return store_error(c, "cannot read sources");
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->nsources == r->csources) {
-			size_t cap = r->csources ? r->csources * 2 : 16;
-			source *p = realloc(r->sources, cap * sizeof(*p));
-			if (!p) {
-				sqlite3_finalize(st);
-				return mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
-			}
-			r->sources = p;
-			r->csources = cap;
-		}
-		source *s = &r->sources[r->nsources++];
-		memset(s, 0, sizeof(*s));
-		s->org = col(&r->mem, st, 0, &fail);
-		s->kind = col(&r->mem, st, 1, &fail);
-		s->name = col(&r->mem, st, 2, &fail);
-		s->status = col(&r->mem, st, 3, &fail);
-		s->extracted = col(&r->mem, st, 4, &fail);
-	}
-	rc = step == SQLITE_DONE ? 0 : store_error(c, "cannot read sources");
-	sqlite3_finalize(st);
-	if (!rc && fail)
-		rc = MCR_ENOMEM;
-	return rc;
+	record *r = arg;
+	int fail = 0;
+	GROW(r->sources, r->nsources, r->csources);
+	source *s = &r->sources[r->nsources++];
+	memset(s, 0, sizeof(*s));
+	s->org = col(&r->mem, row, 0, &fail);
+	s->kind = col(&r->mem, row, 1, &fail);
+	s->name = col(&r->mem, row, 2, &fail);
+	s->status = col(&r->mem, row, 3, &fail);
+	s->extracted = col(&r->mem, row, 4, &fail);
+	return fail ? MCR_ENOMEM : 0;
 }
 
 static source *find_source(record *r, const char *org)
@@ -244,228 +209,224 @@ static int org_is_social(ctx *c, const char *org)
 	return o ? o->kind == MCR_KIND_LCS : 1;
 }
 
-static int load_persons(ctx *c)
+static int person_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	record *r = &c->rec;
-	int rc, step, fail = 0;
-	if ((rc = prep(c, "SELECT org, family, given, birth_date, gender, address, postcode, phone"
-	                  " FROM person WHERE nhs = ?1 ORDER BY org", &st)))
-		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->npersons == r->cpersons) {
-			size_t cap = r->cpersons ? r->cpersons * 2 : 8;
-			person *p = realloc(r->persons, cap * sizeof(*p));
-			if (!p) {
-				fail = 1;
-				break;
-			}
-			r->persons = p;
-			r->cpersons = cap;
-		}
-		person *p = &r->persons[r->npersons++];
-		p->org = col(&r->mem, st, 0, &fail);
-		p->family = col(&r->mem, st, 1, &fail);
-		p->given = col(&r->mem, st, 2, &fail);
-		p->birth_date = col(&r->mem, st, 3, &fail);
-		p->gender = col(&r->mem, st, 4, &fail);
-		p->address = col(&r->mem, st, 5, &fail);
-		p->postcode = col(&r->mem, st, 6, &fail);
-		p->phone = col(&r->mem, st, 7, &fail);
-	}
-	if (fail)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
-	else if (step != SQLITE_DONE)
-		rc = store_error(c, "cannot read demographics");
-	sqlite3_finalize(st);
-	return rc;
+	record *r = arg;
+	int fail = 0;
+	GROW(r->persons, r->npersons, r->cpersons);
+	person *p = &r->persons[r->npersons++];
+	p->org = col(&r->mem, row, 0, &fail);
+	p->family = col(&r->mem, row, 1, &fail);
+	p->given = col(&r->mem, row, 2, &fail);
+	p->birth_date = col(&r->mem, row, 3, &fail);
+	p->gender = col(&r->mem, row, 4, &fail);
+	p->address = col(&r->mem, row, 5, &fail);
+	p->postcode = col(&r->mem, row, 6, &fail);
+	p->phone = col(&r->mem, row, 7, &fail);
+	return fail ? MCR_ENOMEM : 0;
 }
 
-/* The [name, value] pairs of an item's details (a JSON array), read with SQLite's
- * own JSON functions. A malformed value is flagged, not fatal: the item shows. */
-static int load_details(ctx *c, sqlite3_stmt *js, item *it, const char *json)
+/* ---- an item's details: a JSON array of [name, value] pairs (yajl) ------------- */
+
+typedef struct details_parse {
+	arena *mem;
+	detail *d;
+	size_t n, cap;
+	int depth;        /* 1 inside the outer array, 2 inside a pair */
+	int index;        /* position inside the current pair */
+	int fail;         /* out of memory */
+} details_parse;
+
+/* A new detail, no name and no value yet; 0 when out of memory. */
+static int dp_add(details_parse *p)
 {
-	record *r = &c->rec;
-	size_t n = 0, cap = 0;
-	detail *d = NULL;
-	int step, fail = 0;
-	sqlite3_bind_text(js, 1, json, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(js)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 4;
-			detail *nd = arena_alloc(&r->mem, nc * sizeof(*nd));
-			if (!nd) {
-				fail = 1;
-				break;
-			}
-			if (n)
-				memcpy(nd, d, n * sizeof(*nd));
-			d = nd;
-			cap = nc;
-		}
-		d[n].name = col(&r->mem, js, 0, &fail);
-		d[n].value = col(&r->mem, js, 1, &fail);
-		n++;
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 4;
+		detail *nd = arena_alloc(p->mem, nc * sizeof(*nd));
+		if (!nd)
+			return p->fail = 1, 0;
+		if (p->n)
+			memcpy(nd, p->d, p->n * sizeof(*nd));
+		p->d = nd;
+		p->cap = nc;
 	}
-	if (step != SQLITE_DONE && !fail)
-		it->details_bad = 1;
-	sqlite3_reset(js);
-	sqlite3_clear_bindings(js);
-	if (fail)
-		return MCR_ENOMEM;
-	it->details = d;
-	it->ndetails = n;
+	p->d[p->n].name = p->d[p->n].value = NULL;
+	p->n++;
+	return 1;
+}
+
+/* A scalar inside a pair is its name (first) or value (second), as SQLite's
+ * json_extract of $[0] and $[1] read them; an element that is not a pair is a
+ * detail with neither. */
+static int dp_scalar(details_parse *p, const char *s, size_t len)
+{
+	if (p->depth == 1)
+		return dp_add(p);
+	if (p->depth != 2)
+		return 1;
+	int i = p->index++;
+	if (i > 1 || !s)
+		return 1;
+	char *t = arena_alloc(p->mem, len + 1);
+	if (!t)
+		return p->fail = 1, 0;
+	memcpy(t, s, len);
+	t[len] = '\0';
+	if (i == 0)
+		p->d[p->n - 1].name = t;
+	else
+		p->d[p->n - 1].value = t;
+	return 1;
+}
+
+static int dp_null(void *arg)
+{
+	return dp_scalar(arg, NULL, 0);
+}
+
+static int dp_bool(void *arg, int v)
+{
+	return dp_scalar(arg, v ? "1" : "0", 1);
+}
+
+static int dp_number(void *arg, const char *s, size_t len)
+{
+	return dp_scalar(arg, s, len);
+}
+
+static int dp_string(void *arg, const unsigned char *s, size_t len)
+{
+	return dp_scalar(arg, (const char *)s, len);
+}
+
+static int dp_start_array(void *arg)
+{
+	details_parse *p = arg;
+	if (p->depth == 1) {
+		if (!dp_add(p))
+			return 0;
+		p->index = 0;
+	} else if (p->depth == 2) {
+		p->index++; /* a nested array is neither name nor value text */
+	}
+	p->depth++;
+	return 1;
+}
+
+static int dp_end_array(void *arg)
+{
+	((details_parse *)arg)->depth--;
+	return 1;
+}
+
+/* Objects have no place in details: the value is unreadable. */
+static int dp_start_map(void *arg)
+{
+	(void)arg;
 	return 0;
 }
 
-static int load_items(ctx *c)
+static const yajl_callbacks details_callbacks = {
+	dp_null, dp_bool, NULL, NULL, dp_number, dp_string,
+	dp_start_map, NULL, NULL, dp_start_array, dp_end_array,
+};
+
+/* The [name, value] pairs of details (JSON text of len bytes) into it. A
+ * malformed value is flagged, not fatal: the item shows without details.
+ * 0 or MCR_ENOMEM. */
+static int parse_details(record *r, item *it, const char *json, size_t len)
 {
-	sqlite3_stmt *st = NULL, *js = NULL;
-	record *r = &c->rec;
-	int rc, step, fail = 0;
-	/* Newest first; undated items last (NULL sorts lowest). */
-	if ((rc = prep(c, "SELECT section, org, date, system, code, display, status, details"
-	                  " FROM item WHERE nhs = ?1 ORDER BY date DESC, id", &st)))
-		return rc;
-	if (sqlite3_prepare_v2(c->db, "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
-	                              " FROM json_each(?1)", -1, &js, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return store_error(c, "cannot read item details");
+	details_parse p = { .mem = &r->mem };
+	yajl_handle h = yajl_alloc(&details_callbacks, NULL, &p);
+	if (!h)
+		return MCR_ENOMEM;
+	int ok = yajl_parse(h, (const unsigned char *)json, len) == yajl_status_ok &&
+	         yajl_complete_parse(h) == yajl_status_ok;
+	yajl_free(h);
+	if (p.fail)
+		return MCR_ENOMEM;
+	/* The top level is one array of pairs; anything else cannot be read. */
+	if (!ok || json[strspn(json, " \t\r\n")] != '[') {
+		it->details_bad = 1;
+		return 0;
 	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_section sec;
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if (!name || mcr_section_parse(name, &sec) != 0)
-			continue; /* a section this version does not know is not shown */
-		if (r->nitems == r->citems) {
-			size_t cap = r->citems ? r->citems * 2 : 64;
-			item *p = realloc(r->items, cap * sizeof(*p));
-			if (!p) {
-				fail = 1;
-				break;
-			}
-			r->items = p;
-			r->citems = cap;
-		}
-		item *it = &r->items[r->nitems++];
-		memset(it, 0, sizeof(*it));
-		it->section = sec;
-		it->org = col(&r->mem, st, 1, &fail);
-		it->date = col(&r->mem, st, 2, &fail);
-		it->system = col(&r->mem, st, 3, &fail);
-		it->code = col(&r->mem, st, 4, &fail);
-		it->display = col(&r->mem, st, 5, &fail);
-		it->status = col(&r->mem, st, 6, &fail);
-		const char *json = (const char *)sqlite3_column_text(st, 7);
-		if (json && !fail && load_details(c, js, it, json))
-			fail = 1;
-		if (fail)
-			break;
-	}
-	if (fail)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
-	else if (step != SQLITE_DONE)
-		rc = store_error(c, "cannot read items");
-	sqlite3_finalize(st);
-	sqlite3_finalize(js);
-	return rc;
+	it->details = p.d;
+	it->ndetails = p.n;
+	return 0;
 }
 
-static int load_objections(ctx *c)
+static int item_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	record *r = &c->rec;
-	int rc, step, fail = 0;
-	if ((rc = prep(c, "SELECT org, since FROM objection WHERE nhs = ?1 ORDER BY org", &st)))
-		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->nobjections == r->cobjections) {
-			size_t cap = r->cobjections ? r->cobjections * 2 : 4;
-			objection *p = realloc(r->objections, cap * sizeof(*p));
-			if (!p) {
-				fail = 1;
-				break;
-			}
-			r->objections = p;
-			r->cobjections = cap;
-		}
-		objection *o = &r->objections[r->nobjections++];
-		o->org = col(&r->mem, st, 0, &fail);
-		o->since = col(&r->mem, st, 1, &fail);
-	}
-	if (fail)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
-	else if (step != SQLITE_DONE)
-		rc = store_error(c, "cannot read objections");
-	sqlite3_finalize(st);
-	return rc;
+	record *r = arg;
+	int fail = 0;
+	mcr_section sec;
+	if (!row->v[0] || mcr_section_parse(row->v[0], &sec) != 0)
+		return 0; /* a section this version does not know is not shown */
+	GROW(r->items, r->nitems, r->citems);
+	item *it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->section = sec;
+	it->org = col(&r->mem, row, 1, &fail);
+	it->date = col(&r->mem, row, 2, &fail);
+	it->system = col(&r->mem, row, 3, &fail);
+	it->code = col(&r->mem, row, 4, &fail);
+	it->display = col(&r->mem, row, 5, &fail);
+	it->status = col(&r->mem, row, 6, &fail);
+	if (!fail && row->v[7] && parse_details(r, it, row->v[7], row->len[7]))
+		fail = 1;
+	return fail ? MCR_ENOMEM : 0;
 }
 
-static int load_withheld(ctx *c)
+static int objection_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	record *r = &c->rec;
-	int rc, step, fail = 0;
-	if ((rc = prep(c, "SELECT org, section, sum(count) FROM person_withheld WHERE nhs = ?1"
-	                  " GROUP BY org, section ORDER BY org, section", &st)))
-		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_section sec;
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		if (!name || mcr_section_parse(name, &sec) != 0)
-			continue;
-		if (r->nwithheld == r->cwithheld) {
-			size_t cap = r->cwithheld ? r->cwithheld * 2 : 8;
-			withheld *p = realloc(r->withheld, cap * sizeof(*p));
-			if (!p) {
-				fail = 1;
-				break;
-			}
-			r->withheld = p;
-			r->cwithheld = cap;
-		}
-		withheld *w = &r->withheld[r->nwithheld++];
-		w->org = col(&r->mem, st, 0, &fail);
-		w->section = sec;
-		w->count = (long)sqlite3_column_int64(st, 2);
-	}
-	if (fail)
-		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
-	else if (step != SQLITE_DONE)
-		rc = store_error(c, "cannot read withheld counts");
-	sqlite3_finalize(st);
-	return rc;
+	record *r = arg;
+	int fail = 0;
+	GROW(r->objections, r->nobjections, r->cobjections);
+	objection *o = &r->objections[r->nobjections++];
+	o->org = col(&r->mem, row, 0, &fail);
+	o->since = col(&r->mem, row, 1, &fail);
+	return fail ? MCR_ENOMEM : 0;
 }
 
-static int load_member(ctx *c)
+static int withheld_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
+	record *r = arg;
+	int fail = 0;
+	mcr_section sec;
+	if (!row->v[1] || mcr_section_parse(row->v[1], &sec) != 0)
+		return 0;
+	GROW(r->withheld, r->nwithheld, r->cwithheld);
+	withheld *w = &r->withheld[r->nwithheld++];
+	w->org = col(&r->mem, row, 0, &fail);
+	w->section = sec;
+	w->count = mcr_store_row_long(row, 2);
+	return fail ? MCR_ENOMEM : 0;
+}
+
+static int member_row(void *arg, const mcr_store_row *row)
+{
+	(void)row;
+	((record *)arg)->member = 1;
+	return 0;
+}
+
+/* Everything about the person, read from one open generation (one snapshot). */
+static int load_record(ctx *c, mcr_store_gen *gen)
+{
+	record *r = &c->rec;
+	const char *nhs[] = { c->nhs }, *member[] = { c->nhs, c->req->org };
 	int rc;
-	if ((rc = prep(c, "SELECT 1 FROM member WHERE nhs = ?1 AND org = ?2", &st)))
-		return rc;
-	sqlite3_bind_text(st, 2, c->req->org, -1, SQLITE_STATIC);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		c->rec.member = 1;
-	else if (step != SQLITE_DONE)
-		rc = store_error(c, "cannot read the organisation's list");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Everything about the person, read in one read transaction of one generation. */
-static int load_record(ctx *c)
-{
-	int rc;
-	if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return store_error(c, "cannot begin reading");
-	/* Freshness is judged on the replayable clock ($MCR_NOW), like the coverage
-	 * report; the audit time is the audit log's own. */
-	if (!(rc = load_sources(c)) && !(rc = load_persons(c)) && !(rc = load_items(c)) &&
-	    !(rc = load_objections(c)) && !(rc = load_withheld(c)) && !(rc = load_member(c)))
-		rc = mcr_source_warnings_read(c->cfg, c->db, mcr_time_now(), &c->rec.warnings,
-		                              &c->rec.nwarnings);
-	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	if (!(rc = mcr_store_query(gen, MCR_SQ_VIEW_SOURCES, NULL, source_row, r)) &&
+	    !(rc = mcr_store_query(gen, MCR_SQ_PERSON, nhs, person_row, r)) &&
+	    !(rc = mcr_store_query(gen, MCR_SQ_ITEMS, nhs, item_row, r)) &&
+	    !(rc = mcr_store_query(gen, MCR_SQ_OBJECTIONS, nhs, objection_row, r)) &&
+	    !(rc = mcr_store_query(gen, MCR_SQ_PERSON_WITHHELD, nhs, withheld_row, r)) &&
+	    !(rc = mcr_store_query(gen, MCR_SQ_MEMBER, member, member_row, r)))
+		/* Freshness is judged on the replayable clock ($MCR_NOW), like the coverage
+		 * report; the audit time is the audit log's own. */
+		rc = mcr_source_warnings_read(c->cfg, gen, mcr_time_now(), &r->warnings, &r->nwarnings);
+	if (rc == MCR_ENOMEM)
+		rc = mcr_error_set(MCR_ENOMEM, "out of memory reading a record");
 	return rc;
 }
 
@@ -879,118 +840,6 @@ static int decide(ctx *c, int store_rc)
 	return rc;
 }
 
-/*
- * Each thread keeps the read-only connection of the generation it last read, for
- * its next lookup of the same generation: a server's threads look people up all
- * day, and a new connection per lookup parsed the schema and re-read cold pages
- * every time (a third of a lookup's CPU). A published generation never changes,
- * so a kept connection reads what a new one would; it is used again only while
- * the store's current generation is the same file (same number, inode and
- * mtime), by one lookup at a time, and closed when the thread ends or the
- * generation moves on.
- */
-typedef struct kept {
-	sqlite3 *db;
-	long generation;
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-	char *dir;
-	int in_use;
-} kept;
-
-static pthread_key_t kept_key;
-static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
-static int kept_ok;
-
-static void kept_close(kept *k)
-{
-	sqlite3_close(k->db);
-	free(k->dir);
-	k->db = NULL;
-	k->dir = NULL;
-}
-
-static void kept_free(void *p)
-{
-	if (p) {
-		kept_close(p);
-		free(p);
-	}
-}
-
-static void kept_init(void)
-{
-	kept_ok = pthread_key_create(&kept_key, kept_free) == 0;
-}
-
-/* c->db: the current generation, read-only, from this thread's kept connection
- * when it is that generation's and free, else newly opened (and kept). */
-static int open_store(ctx *c)
-{
-	const char *dir = c->cfg->store_dir;
-	char *path = NULL;
-	struct stat sb;
-	long g;
-	int rc = mcr_store_current_generation(dir, &g);
-	if (rc)
-		return rc;
-	pthread_once(&kept_once, kept_init);
-	kept *k = kept_ok ? pthread_getspecific(kept_key) : NULL;
-	int same = k && k->db && !k->in_use && k->generation == g && strcmp(k->dir, dir) == 0 &&
-	           mcr_store_generation_path(dir, g, &path) == 0 && stat(path, &sb) == 0 &&
-	           sb.st_dev == k->dev && sb.st_ino == k->ino && sb.st_mtim.tv_sec == k->mtime.tv_sec &&
-	           sb.st_mtim.tv_nsec == k->mtime.tv_nsec;
-	free(path);
-	path = NULL;
-	if (same) {
-		c->db = k->db;
-		c->generation = g;
-		c->db_kept = 1;
-		k->in_use = 1;
-		return 0;
-	}
-	if ((rc = mcr_store_open_generation(dir, g, &c->db)))
-		return rc;
-	c->generation = g;
-	if (k && k->in_use)
-		return 0; /* another lookup of this thread holds the kept one: this one is private */
-	if (!k && kept_ok && (k = calloc(1, sizeof(*k))) && pthread_setspecific(kept_key, k) != 0) {
-		free(k);
-		k = NULL;
-	}
-	if (!k || mcr_store_generation_path(dir, g, &path) != 0 || stat(path, &sb) != 0) {
-		free(path);
-		return 0;
-	}
-	free(path);
-	kept_close(k);
-	if (!(k->dir = strdup(dir)))
-		return 0;
-	k->db = c->db;
-	k->generation = g;
-	k->dev = sb.st_dev;
-	k->ino = sb.st_ino;
-	k->mtime = sb.st_mtim;
-	k->in_use = 1;
-	c->db_kept = 1;
-	return 0;
-}
-
-/* A lookup is done with its connection: the kept one is free for the next. */
-static void release_store(ctx *c)
-{
-	if (c->db_kept) {
-		kept *k = pthread_getspecific(kept_key);
-		if (k)
-			k->in_use = 0;
-	} else if (c->db) {
-		sqlite3_close(c->db);
-	}
-	c->db = NULL;
-	c->db_kept = 0;
-}
-
 int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_lookup **out)
 {
 	ctx *c;
@@ -1003,7 +852,6 @@ int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_
 		return mcr_error_set(MCR_ENOMEM, "out of memory starting a lookup");
 	c->cfg = cfg;
 	c->req = req;
-	c->store_path = cfg->store_dir;
 	c->outcome = "failed";
 	mcr_nhs_validate(req->nhs, c->nhs);
 	if (req->break_glass)
@@ -1013,10 +861,15 @@ int mcr_lookup_decide(const mcr_config *cfg, const mcr_lookup_request *req, mcr_
 	if ((rc = section_list(c->sections, &c->secs)))
 		goto fail;
 
-	/* Open the store; a failure is still an attempt, decided (and audited) as failed. */
-	int store_rc = open_store(c);
-	if (!store_rc)
-		store_rc = load_record(c);
+	/* Open the store; a failure is still an attempt, decided (and audited) as failed.
+	 * Everything needed is copied out, so the generation is closed at once. */
+	mcr_store_gen *gen = NULL;
+	int store_rc = mcr_store_gen_open(cfg, &gen, &c->generation);
+	if (!store_rc) {
+		c->store_opened = 1;
+		store_rc = load_record(c, gen);
+	}
+	mcr_store_gen_close(gen);
 	if ((rc = decide(c, store_rc)))
 		goto fail;
 	*out = c;
@@ -1056,7 +909,7 @@ int mcr_lookup_audit(mcr_lookup *lk, mcr_audit *audit, mcr_lookup_result *res)
 	e.reason = lk->req->break_glass ? lk->reason : NULL;
 	e.outcome = lk->outcome;
 	e.detail = lk->why.len ? lk->why.ptr : NULL;
-	e.generation = lk->db ? lk->generation : 0;
+	e.generation = lk->store_opened ? lk->generation : 0;
 	if ((rc = mcr_audit_append(audit, &e)))
 		return rc;
 	lk->audited = 1;
@@ -1122,7 +975,6 @@ void mcr_lookup_free(mcr_lookup *lk)
 {
 	if (!lk)
 		return;
-	release_store(lk);
 	record_free(&lk->rec);
 	mcr_buf_free(&lk->secs);
 	mcr_buf_free(&lk->why);

@@ -6,6 +6,7 @@
 #include "mcr/log.h"
 #include "mcr/report.h"
 #include "mcr/store.h"
+#include "store_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,6 @@
 #include <sys/prctl.h>
 #endif
 
-#include <sqlite3.h>
 
 /* A child's output line longer than this is logged in pieces. */
 #define MAX_LINE 4096
@@ -561,39 +561,37 @@ static int load(struct night *n)
 	return 0;
 }
 
-/* Archive the staged files the published generation was built from. */
-static void archive(struct night *n, sqlite3 *db)
+static int archive_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT org, dataset, manifest FROM source "
-	                       "WHERE status = 'current' AND manifest IS NOT NULL ORDER BY org",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	struct night *n = arg;
+	const char *org = row->v[0], *dataset = row->v[1], *manifest = row->v[2];
+	long moved = 0;
+	if (mcr_night_archive(n->cfg->staging_dir, n->cfg->archive_dir, org, dataset, manifest,
+	                      &moved) != 0) {
+		night_log(n, LOG_ERR, "step=archive org=%s failed: %s", org, mcr_error_message());
+		problem(n, "cannot archive the staged files of %s", org);
+		degrade(n);
+		return 0;
+	}
+	n->res->archived += moved;
+	if (moved)
+		night_log(n, LOG_INFO, "step=archive org=%s moved %ld file(s) up to %s to %s/%s/%s",
+		          org, moved, manifest, n->cfg->archive_dir, org, dataset);
+	return 0;
+}
+
+/* Archive the staged files the published generation was built from. */
+static void archive(struct night *n, mcr_store_gen *g)
+{
+	double started = mono_seconds();
+	long before = n->res->archived;
+	if (mcr_store_query(g, MCR_SQ_NIGHT_MANIFESTS, NULL, archive_row, n) != 0) {
 		night_log(n, LOG_ERR, "step=archive cannot read the generation's sources: %s",
-		          sqlite3_errmsg(db));
+		          mcr_error_message());
 		problem(n, "cannot archive the loaded staged files");
 		degrade(n);
 		return;
 	}
-	double started = mono_seconds();
-	long before = n->res->archived;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *org = (const char *)sqlite3_column_text(st, 0);
-		const char *dataset = (const char *)sqlite3_column_text(st, 1);
-		const char *manifest = (const char *)sqlite3_column_text(st, 2);
-		long moved = 0;
-		if (mcr_night_archive(n->cfg->staging_dir, n->cfg->archive_dir, org, dataset, manifest,
-		                      &moved) != 0) {
-			night_log(n, LOG_ERR, "step=archive org=%s failed: %s", org, mcr_error_message());
-			problem(n, "cannot archive the staged files of %s", org);
-			degrade(n);
-			continue;
-		}
-		n->res->archived += moved;
-		if (moved)
-			night_log(n, LOG_INFO, "step=archive org=%s moved %ld file(s) up to %s to %s/%s/%s",
-			          org, moved, manifest, n->cfg->archive_dir, org, dataset);
-	}
-	sqlite3_finalize(st);
 	night_log(n, LOG_INFO, "step=archive end: %ld file(s) archived in %.3f s",
 	          n->res->archived - before, mono_seconds() - started);
 }
@@ -621,70 +619,81 @@ static void prune(struct night *n)
 	}
 }
 
+typedef struct source_state {
+	char *status, *extracted, *rejected;
+} source_state;
+
+static int source_state_row(void *arg, const mcr_store_row *row)
+{
+	source_state *s = arg;
+	if ((row->v[0] && !(s->status = strdup(row->v[0]))) ||
+	    (row->v[1] && !(s->extracted = strdup(row->v[1]))) ||
+	    (row->v[2] && !(s->rejected = strdup(row->v[2]))))
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	return 0;
+}
+
 /* Freshness of each organisation in scope in the published generation, judged as
  * the coverage report judges it (mcr_freshness_judge). */
-static void check_sources(struct night *n, sqlite3 *db)
+static void check_sources(struct night *n, mcr_store_gen *g)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT status, extracted, rejected_reason FROM source "
-	                       "WHERE org = ?1", -1, &st, NULL) != SQLITE_OK) {
-		night_log(n, LOG_ERR, "step=check cannot read the generation's sources: %s",
-		          sqlite3_errmsg(db));
-		problem(n, "cannot check the organisations' freshness");
-		degrade(n);
-		return;
-	}
 	for (size_t i = 0; i < n->cfg->norgs; i++) {
 		const mcr_org *o = &n->cfg->orgs[i];
 		if (!in_scope(n, o))
 			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, o->ods, -1, SQLITE_STATIC);
-		const char *status = NULL, *extracted = NULL, *rejected = NULL;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			status = (const char *)sqlite3_column_text(st, 0);
-			extracted = (const char *)sqlite3_column_text(st, 1);
-			rejected = (const char *)sqlite3_column_text(st, 2);
+		source_state s = { 0 };
+		const char *params[] = { o->ods };
+		if (mcr_store_query(g, MCR_SQ_NIGHT_SOURCE, params, source_state_row, &s) != 0) {
+			night_log(n, LOG_ERR, "step=check cannot read the generation's sources: %s",
+			          mcr_error_message());
+			problem(n, "cannot check the organisations' freshness");
+			degrade(n);
+			free(s.status);
+			free(s.extracted);
+			free(s.rejected);
+			return;
 		}
+		const char *status = s.status, *extracted = s.extracted, *rejected = s.rejected;
 		mcr_freshness f = mcr_freshness_judge(n->cfg, status, extracted, o->schedule, n->now);
 		if (f == MCR_FRESH_OK) {
 			night_log(n, LOG_INFO, "step=check org=%s OK (%s, data as of %s)", o->ods, status,
 			          extracted);
-			continue;
+		} else {
+			night_log(n, LOG_WARNING, "step=check org=%s %s (%s, data as of %s, schedule %s)",
+			          o->ods, mcr_freshness_name(f), status ? status : "not in the store",
+			          extracted ? extracted : "never", mcr_schedule_name(o->schedule));
+			add_word(&n->res->stale_orgs, " ", o->ods);
+			problem(n, "%s %s: data as of %s (schedule %s)%s%s%s%s", o->ods,
+			        mcr_freshness_name(f), extracted ? extracted : "never",
+			        mcr_schedule_name(o->schedule), rejected ? "; latest file rejected: " : "",
+			        rejected ? rejected : "",
+			        f == MCR_FRESH_HELD ? "; latest file held (far fewer people or items): if "
+			                              "the fall is real, mcr-load --accept " : "",
+			        f == MCR_FRESH_HELD ? o->ods : "");
+			degrade(n);
 		}
-		night_log(n, LOG_WARNING, "step=check org=%s %s (%s, data as of %s, schedule %s)",
-		          o->ods, mcr_freshness_name(f), status ? status : "not in the store",
-		          extracted ? extracted : "never", mcr_schedule_name(o->schedule));
-		add_word(&n->res->stale_orgs, " ", o->ods);
-		problem(n, "%s %s: data as of %s (schedule %s)%s%s%s%s", o->ods, mcr_freshness_name(f),
-		        extracted ? extracted : "never", mcr_schedule_name(o->schedule),
-		        rejected ? "; latest file rejected: " : "", rejected ? rejected : "",
-		        f == MCR_FRESH_HELD ? "; latest file held (far fewer people or items): if the "
-		                              "fall is real, mcr-load --accept " : "",
-		        f == MCR_FRESH_HELD ? o->ods : "");
-		degrade(n);
+		free(s.status);
+		free(s.extracted);
+		free(s.rejected);
 	}
-	sqlite3_finalize(st);
 }
 
 static void after_load(struct night *n)
 {
-	sqlite3 *db = NULL;
+	mcr_store_gen *g = NULL;
 	long gen = 0;
-	int rc = mcr_store_open_current(n->cfg->store_dir, &db, &gen);
+	int rc = mcr_store_gen_open(n->cfg, &g, &gen);
 	if (rc) {
 		night_log(n, LOG_ERR, "step=check no published generation: %s", mcr_error_message());
 		problem(n, "no published generation");
 		degrade(n);
-		sqlite3_close(db);
 		return;
 	}
-	sqlite3_busy_timeout(db, 5000);
 	n->res->generation = gen;
 	night_log(n, LOG_INFO, "step=check generation %ld published", gen);
-	archive(n, db);
-	check_sources(n, db);
-	sqlite3_close(db);
+	archive(n, g);
+	check_sources(n, g);
+	mcr_store_gen_close(g);
 	prune(n);
 }
 

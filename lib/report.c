@@ -12,6 +12,7 @@
 #include "mcr/nhs.h"
 #include "mcr/store.h"
 #include "mcr/vocab.h"
+#include "store_backend.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -38,13 +39,19 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return t ? (const char *)t : "";
 }
 
-/* Column text duplicated; NULL for NULL (check sqlite3_column_type to tell OOM). */
-static int col_dup(sqlite3_stmt *st, int i, char **out)
+/* Row column text, "" for NULL. */
+static const char *row_text(const mcr_store_row *row, int i)
+{
+	return i < row->n && row->v[i] ? row->v[i] : "";
+}
+
+/* Row column duplicated; NULL for NULL. */
+static int row_dup(const mcr_store_row *row, int i, char **out)
 {
 	*out = NULL;
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (i >= row->n || !row->v[i])
 		return 0;
-	*out = dup_str(col_text(st, i));
+	*out = dup_str(row->v[i]);
 	return *out ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory reading a report");
 }
 
@@ -102,19 +109,13 @@ static int render_report(const mcr_config *cfg, mcr_report_doc *d, mcr_report_fo
 	return rc;
 }
 
-/* Every row of st (ncols text columns, at most 16) into the current table of d. */
-static int rows_to_table(mcr_report_doc *d, sqlite3 *db, sqlite3_stmt *st, int ncols,
-                         const char *what)
+/* Each row (at most 16 text columns) into the current table of the report. */
+static int row_to_table(void *arg, const mcr_store_row *row)
 {
-	const char *row[16];
-	int s, rc;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols && i < 16; i++)
-			row[i] = col_text(st, i);
-		if ((rc = mcr_report_doc_row(d, row)))
-			return rc;
-	}
-	return s == SQLITE_DONE ? 0 : step_error(db, what);
+	const char *cells[16];
+	for (int i = 0; i < row->n && i < 16; i++)
+		cells[i] = row_text(row, i);
+	return mcr_report_doc_row(arg, cells);
 }
 
 static const char *ltoa_buf(char buf[32], long v)
@@ -191,139 +192,113 @@ static int cmp_cov_ods(const void *a, const void *b)
 	return strcmp(((const cov_org *)a)->ods, ((const cov_org *)b)->ods);
 }
 
-/* Fill c from the store's source, source_section and withheld tables. */
-static int coverage_read_store(coverage *c, sqlite3 *db, size_t nconfigured)
+static int coverage_source_row(void *arg, const mcr_store_row *row)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = prepare(db, "store sources",
-	                 "SELECT org, dataset, name, status, extracted, loaded, shares_from, "
-	                 "rejected_file, rejected_reason, people, members, items, objections "
-	                 "FROM source ORDER BY org", &st);
+	coverage *c = arg;
+	const char *ods = row_text(row, 0);
+	cov_org *o = coverage_find(c, ods);
+	int rc;
+	if (!o && !(o = coverage_add(c, ods)))
+		return mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
+	free(o->dataset);
+	free(o->shares_from);
+	if (!o->name && (rc = row_dup(row, 2, &o->name)))
+		return rc;
+	if ((rc = row_dup(row, 1, &o->dataset)) || (rc = row_dup(row, 3, &o->status)) ||
+	    (rc = row_dup(row, 4, &o->extracted)) || (rc = row_dup(row, 5, &o->loaded)) ||
+	    (rc = row_dup(row, 6, &o->shares_from)) || (rc = row_dup(row, 7, &o->rejected_file)) ||
+	    (rc = row_dup(row, 8, &o->rejected_reason)))
+		return rc;
+	o->people = mcr_store_row_long(row, 9);
+	o->members = mcr_store_row_long(row, 10);
+	o->items = mcr_store_row_long(row, 11);
+	o->objections = mcr_store_row_long(row, 12);
+	return 0;
+}
+
+static int coverage_section_row(void *arg, const mcr_store_row *row)
+{
+	coverage *c = arg;
+	cov_org *o = coverage_find(c, row_text(row, 0));
+	mcr_section sec;
+	if (mcr_section_parse(row_text(row, 1), &sec) != 0)
+		return mcr_error_set(MCR_EFORMAT, "store source_section: unknown section '%s'",
+		                     row_text(row, 1));
+	if (o) {
+		o->sec_people[sec] += mcr_store_row_long(row, 2);
+		o->sec_items[sec] += mcr_store_row_long(row, 3);
+	}
+	return 0;
+}
+
+static int coverage_withheld_row(void *arg, const mcr_store_row *row)
+{
+	coverage *c = arg;
+	cov_org *o = coverage_find(c, row_text(row, 0));
+	mcr_reason r;
+	if (mcr_reason_parse(row_text(row, 1), &r) != 0)
+		return mcr_error_set(MCR_EFORMAT, "store withheld: unknown reason '%s'", row_text(row, 1));
+	if (o)
+		o->withheld[r] += mcr_store_row_long(row, 2);
+	return 0;
+}
+
+/* Fill c from the store's source, source_section and withheld tables. */
+static int coverage_read_store(coverage *c, mcr_store_gen *g, size_t nconfigured)
+{
+	int rc = mcr_store_query(g, MCR_SQ_COVERAGE_SOURCES, NULL, coverage_source_row, c);
 	if (rc)
 		return rc;
-	int s;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *ods = col_text(st, 0);
-		cov_org *o = coverage_find(c, ods);
-		if (!o && !(o = coverage_add(c, ods))) {
-			rc = mcr_error_set(MCR_ENOMEM, "out of memory reading sources");
-			goto out;
-		}
-		free(o->dataset);
-		free(o->shares_from);
-		if (!o->name && (rc = col_dup(st, 2, &o->name)))
-			goto out;
-		if ((rc = col_dup(st, 1, &o->dataset)) || (rc = col_dup(st, 3, &o->status)) ||
-		    (rc = col_dup(st, 4, &o->extracted)) || (rc = col_dup(st, 5, &o->loaded)) ||
-		    (rc = col_dup(st, 6, &o->shares_from)) || (rc = col_dup(st, 7, &o->rejected_file)) ||
-		    (rc = col_dup(st, 8, &o->rejected_reason)))
-			goto out;
-		o->people = sqlite3_column_int64(st, 9);
-		o->members = sqlite3_column_int64(st, 10);
-		o->items = sqlite3_column_int64(st, 11);
-		o->objections = sqlite3_column_int64(st, 12);
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, "store sources");
-		goto out;
-	}
 	/* Organisations the config no longer lists follow the configured ones. */
 	if (c->n > nconfigured)
 		qsort(c->orgs + nconfigured, c->n - nconfigured, sizeof(cov_org), cmp_cov_ods);
-	sqlite3_finalize(st);
-	st = NULL;
+	if ((rc = mcr_store_query(g, MCR_SQ_COVERAGE_SECTIONS, NULL, coverage_section_row, c)))
+		return rc;
+	return mcr_store_query(g, MCR_SQ_COVERAGE_WITHHELD, NULL, coverage_withheld_row, c);
+}
 
-	if ((rc = prepare(db, "store sections",
-	                  "SELECT org, section, people, items FROM source_section", &st)))
-		goto out;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		cov_org *o = coverage_find(c, col_text(st, 0));
-		mcr_section sec;
-		if (mcr_section_parse(col_text(st, 1), &sec) != 0) {
-			rc = mcr_error_set(MCR_EFORMAT, "store source_section: unknown section '%s'",
-			                   col_text(st, 1));
-			goto out;
-		}
-		if (o) {
-			o->sec_people[sec] += sqlite3_column_int64(st, 2);
-			o->sec_items[sec] += sqlite3_column_int64(st, 3);
-		}
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, "store sections");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-
-	if ((rc = prepare(db, "store withheld counts", "SELECT org, reason, count FROM withheld", &st)))
-		goto out;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		cov_org *o = coverage_find(c, col_text(st, 0));
-		mcr_reason r;
-		if (mcr_reason_parse(col_text(st, 1), &r) != 0) {
-			rc = mcr_error_set(MCR_EFORMAT, "store withheld: unknown reason '%s'",
-			                   col_text(st, 1));
-			goto out;
-		}
-		if (o)
-			o->withheld[r] += sqlite3_column_int64(st, 2);
-	}
-	if (s != SQLITE_DONE)
-		rc = step_error(db, "store withheld counts");
-out:
-	sqlite3_finalize(st);
-	return rc;
+static int built_at_row(void *arg, const mcr_store_row *row)
+{
+	snprintf(arg, 64, "%s", row_text(row, 0));
+	return 0;
 }
 
 /* "Store generation 3, built ..." from the store's meta table. */
-static int note_generation(mcr_report_doc *d, sqlite3 *db, long gen)
+static int note_generation(mcr_report_doc *d, mcr_store_gen *g, long gen)
 {
-	sqlite3_stmt *st = NULL;
 	char built[64] = "";
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'built_at'", -1, &st,
-	                       NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		snprintf(built, sizeof(built), "%s", col_text(st, 0));
-	sqlite3_finalize(st);
+	if (mcr_store_query(g, MCR_SQ_BUILT_AT, NULL, built_at_row, built))
+		mcr_error_clear();
 	if (built[0])
 		return mcr_report_doc_note(d, "Store generation %ld, built %s.", gen, built);
 	return mcr_report_doc_note(d, "Store generation %ld.", gen);
 }
 
-/* The latest load run from <store>/history.sqlite, when there is one. */
-static int note_last_run(mcr_report_doc *d, const char *store_dir)
+static int last_run_row(void *arg, const mcr_store_row *row)
 {
-	mcr_buf path = MCR_BUF_INIT;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc = mcr_fs_join(&path, store_dir, "history.sqlite");
-	if (rc || !mcr_fs_exists(path.ptr))
-		goto out;
-	if ((rc = open_ro(path.ptr, &db)))
-		goto out;
-	if ((rc = prepare(db, path.ptr,
-	                  "SELECT run_id, outcome, finished, generation FROM load "
-	                  "ORDER BY started DESC, run_id DESC LIMIT 1", &st)))
-		goto out;
-	int s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		const char *fin = col_text(st, 2);
-		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
-			rc = mcr_report_doc_note(d, "Last load run %s: %s%s%s, no generation published.",
-			                         col_text(st, 0), col_text(st, 1), fin[0] ? ", finished " : "",
-			                         fin);
-		else
-			rc = mcr_report_doc_note(d, "Last load run %s: %s%s%s, generation %lld.",
-			                         col_text(st, 0), col_text(st, 1), fin[0] ? ", finished " : "",
-			                         fin, (long long)sqlite3_column_int64(st, 3));
-	} else if (s != SQLITE_DONE) {
-		rc = step_error(db, path.ptr);
+	mcr_report_doc *d = arg;
+	const char *fin = row_text(row, 2);
+	if (!row->v[3])
+		return mcr_report_doc_note(d, "Last load run %s: %s%s%s, no generation published.",
+		                           row_text(row, 0), row_text(row, 1), fin[0] ? ", finished " : "",
+		                           fin);
+	return mcr_report_doc_note(d, "Last load run %s: %s%s%s, generation %ld.", row_text(row, 0),
+	                           row_text(row, 1), fin[0] ? ", finished " : "", fin,
+	                           mcr_store_row_long(row, 3));
+}
+
+/* The latest load run from the load history, when there is one. */
+static int note_last_run(mcr_report_doc *d, const mcr_config *cfg)
+{
+	mcr_history *h = NULL;
+	int rc = mcr_history_open(cfg, &h);
+	if (rc == MCR_ENOTFOUND) {
+		mcr_error_clear();
+		return 0;
 	}
-out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	mcr_buf_free(&path);
+	if (!rc)
+		rc = mcr_history_query(h, MCR_HQ_LAST_RUN, NULL, last_run_row, d);
+	mcr_history_close(h);
 	return rc;
 }
 
@@ -622,7 +597,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 {
 	coverage c = { 0 };
 	mcr_report_doc *d = NULL;
-	sqlite3 *db = NULL;
+	mcr_store_gen *db = NULL;
 	long gen = 0;
 	char at[32];
 	mcr_buf title = MCR_BUF_INIT;
@@ -639,7 +614,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 		}
 		o->cfg = co;
 	}
-	rc = mcr_store_open_current(cfg->store_dir, &db, &gen);
+	rc = mcr_store_gen_open(cfg, &db, &gen);
 	if (rc == MCR_ENOTFOUND) {
 		rc = 0;
 		mcr_error_clear();
@@ -666,7 +641,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 		rc = note_generation(d, db, gen);
 	else
 		rc = mcr_report_doc_note(d, "No store generation has been published.");
-	if (rc || (rc = note_last_run(d, cfg->store_dir)))
+	if (rc || (rc = note_last_run(d, cfg)))
 		goto out;
 	/* Worded without the freshness words themselves, so that a search of the
 	 * report for STALE, FAILED or NEVER finds only organisations. */
@@ -681,7 +656,7 @@ int mcr_report_coverage(const mcr_config *cfg, time_t now, mcr_report_format f, 
 	rc = render_report(cfg, d, f, out);
 out:
 	mcr_report_doc_free(d);
-	sqlite3_close(db);
+	mcr_store_gen_close(db);
 	coverage_free(&c);
 	mcr_buf_free(&title);
 	return rc;
@@ -908,90 +883,70 @@ typedef struct bg_entry {
 
 typedef struct gen_db {
 	long gen;
-	sqlite3 *db;          /* NULL: generation not kept */
-	sqlite3_stmt *holders;
+	mcr_store_gen *g;     /* NULL: generation not kept */
 } gen_db;
 
 typedef struct bg_state {
 	const mcr_config *cfg;
 	gen_db *gens;
 	size_t ngens, gencap;
-	sqlite3 *current;
-	sqlite3_stmt *current_holders;
+	mcr_store_gen *current;
 	long current_gen;
 	int current_tried;
 } bg_state;
 
 static void bg_state_free(bg_state *s)
 {
-	for (size_t i = 0; i < s->ngens; i++) {
-		sqlite3_finalize(s->gens[i].holders);
-		sqlite3_close(s->gens[i].db);
-	}
+	for (size_t i = 0; i < s->ngens; i++)
+		mcr_store_gen_close(s->gens[i].g);
 	free(s->gens);
-	sqlite3_finalize(s->current_holders);
-	sqlite3_close(s->current);
+	mcr_store_gen_close(s->current);
 }
 
-static const char holders_sql[] =
-	"SELECT org, 'demographics' FROM person WHERE nhs = ?1 "
-	"UNION SELECT org, section FROM item WHERE nhs = ?1 "
-	"UNION SELECT org, '' FROM objection WHERE nhs = ?1";
-
-static int bg_current(bg_state *s, sqlite3_stmt **st)
+static int bg_current(bg_state *s, mcr_store_gen **g)
 {
 	if (!s->current_tried) {
 		s->current_tried = 1;
-		int rc = mcr_store_open_current(s->cfg->store_dir, &s->current, &s->current_gen);
+		int rc = mcr_store_gen_open(s->cfg, &s->current, &s->current_gen);
 		if (rc == MCR_ENOTFOUND)
 			mcr_error_clear();
 		else if (rc)
 			return rc;
-		if (s->current &&
-		    (rc = prepare(s->current, "store generation", holders_sql, &s->current_holders)))
-			return rc;
 	}
-	*st = s->current_holders;
+	*g = s->current;
 	return 0;
 }
 
-/* The holders query on kept generation gen, or NULL when it has been pruned. */
-static int bg_generation(bg_state *s, long gen, sqlite3_stmt **st)
+/* Kept generation gen, or NULL when it has been pruned. */
+static int bg_generation(bg_state *s, long gen, mcr_store_gen **out)
 {
 	for (size_t i = 0; i < s->ngens; i++)
 		if (s->gens[i].gen == gen) {
-			*st = s->gens[i].holders;
+			*out = s->gens[i].g;
 			return 0;
 		}
-	sqlite3 *g = NULL;
-	sqlite3_stmt *q = NULL;
-	int rc = mcr_store_open_generation(s->cfg->store_dir, gen, &g);
+	mcr_store_gen *g = NULL;
+	int rc = mcr_store_gen_open_kept(s->cfg, gen, &g);
 	if (rc == MCR_ENOTFOUND) {
 		mcr_error_clear();
 		rc = 0;
 	} else if (rc) {
 		return rc;
 	}
-	if (g && (rc = prepare(g, "store generation", holders_sql, &q))) {
-		sqlite3_close(g);
-		return rc;
-	}
 	if (s->ngens == s->gencap) {
 		size_t cap = s->gencap ? s->gencap * 2 : 8;
 		gen_db *ng = realloc(s->gens, cap * sizeof(*ng));
 		if (!ng) {
-			sqlite3_finalize(q);
-			sqlite3_close(g);
+			mcr_store_gen_close(g);
 			return mcr_error_set(MCR_ENOMEM, "out of memory");
 		}
 		s->gens = ng;
 		s->gencap = cap;
 	}
 	s->gens[s->ngens].gen = gen;
-	s->gens[s->ngens].db = g;
-	s->gens[s->ngens].holders = q;
+	s->gens[s->ngens].g = g;
 	s->ngens++;
-	*st = q;
+	*out = g;
 	return 0;
 }
 
@@ -1037,23 +992,35 @@ static int bg_add_org(bg_entry *e, const char *org)
  * sections it asked for, demographics when it asked for them, and objection
  * markers (always shown), in the generation the entry read.
  */
+typedef struct holders_arg {
+	bg_entry *e;
+	const char *sections;
+} holders_arg;
+
+static int holder_row(void *arg, const mcr_store_row *row)
+{
+	holders_arg *h = arg;
+	const char *sec = row_text(row, 1);
+	return !sec[0] || in_sections(h->sections, sec) ? bg_add_org(h->e, row_text(row, 0)) : 0;
+}
+
 static int bg_holders(bg_state *s, bg_entry *e)
 {
 	const char *nhs = e->row.cell[5], *sections = e->row.cell[6];
 	long gen = atol(e->row.cell[11]);
-	sqlite3_stmt *st = NULL;
+	mcr_store_gen *g = NULL;
 	char note[160] = "";
 	int rc = 0;
 
-	if (gen > 0 && (rc = bg_generation(s, gen, &st)))
+	if (gen > 0 && (rc = bg_generation(s, gen, &g)))
 		return rc;
-	if (!st) {
-		if ((rc = bg_current(s, &st)))
+	if (!g) {
+		if ((rc = bg_current(s, &g)))
 			return rc;
-		if (st && gen > 0)
+		if (g && gen > 0)
 			snprintf(note, sizeof(note), "generation %ld not kept: organisations from "
 			         "current generation %ld", gen, s->current_gen);
-		else if (st)
+		else if (g)
 			snprintf(note, sizeof(note), "no generation recorded: organisations from "
 			         "current generation %ld", s->current_gen);
 		else
@@ -1061,20 +1028,11 @@ static int bg_holders(bg_state *s, bg_entry *e)
 	}
 	if (note[0] && !(e->note = dup_str(note)))
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
-	if (!st)
+	if (!g)
 		return 0;
-	sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *sec = col_text(st, 1);
-		if ((!sec[0] || in_sections(sections, sec)) && (rc = bg_add_org(e, col_text(st, 0))))
-			break;
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = step_error(sqlite3_db_handle(st), "store generation");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
+	holders_arg h = { e, sections };
+	const char *params[] = { nhs };
+	return mcr_store_query(g, MCR_SQ_HOLDERS, params, holder_row, &h);
 }
 
 static int bg_holds(const bg_entry *e, const char *org)
@@ -1292,43 +1250,33 @@ out:
 /* The night-on-night guard's work in the runs shown: files held (far fewer people
  * or items than the data held) and files loaded on the operator's acceptance. A
  * table only when there is one. */
-static int loads_guard_table(mcr_report_doc *d, sqlite3 *db, const char *path, long limit)
+typedef struct guard_arg {
+	mcr_report_doc *d;
+	int table;
+} guard_arg;
+
+static int guard_row(void *arg, const mcr_store_row *row)
 {
 	static const char *const cols[] = { "run_id", "org", "dataset", "outcome", "manifest",
 	                                    "reason" };
-	sqlite3_stmt *st = NULL;
-	int rc = prepare(db, path, "SELECT f.run_id, f.org, f.dataset, f.outcome, f.manifest, "
-	                 "f.reason FROM load_file f JOIN (SELECT run_id, started FROM load "
-	                 "ORDER BY started DESC, run_id DESC LIMIT ?1) r ON f.run_id = r.run_id "
-	                 "WHERE f.outcome IN ('held', 'accepted') "
-	                 "ORDER BY r.started DESC, f.run_id DESC, f.org, f.dataset, f.manifest", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-	int s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		rc = mcr_report_doc_table(d, "Held and accepted files (night-on-night guard; accept a "
-		                          "held file with mcr-load --accept ODS)", 6, cols, 0, 1u << 3, 0);
-		const char *row[6];
-		while (!rc && s == SQLITE_ROW) {
-			for (int i = 0; i < 6; i++)
-				row[i] = col_text(st, i);
-			rc = mcr_report_doc_row(d, row);
-			s = sqlite3_step(st);
-		}
+	guard_arg *g = arg;
+	int rc;
+	if (!g->table) {
+		g->table = 1;
+		if ((rc = mcr_report_doc_table(g->d, "Held and accepted files (night-on-night guard; "
+		                               "accept a held file with mcr-load --accept ODS)", 6, cols,
+		                               0, 1u << 3, 0)))
+			return rc;
 	}
-	if (!rc && s != SQLITE_DONE)
-		rc = step_error(db, path);
-	sqlite3_finalize(st);
-	return rc;
+	return row_to_table(g->d, row);
 }
 
 int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr_buf *out)
 {
-	mcr_buf path = MCR_BUF_INIT;
 	mcr_report_doc *d = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	mcr_history *h = NULL;
+	char lim[32];
+	const char *params[] = { ltoa_buf(lim, limit > 0 ? limit : -1) };
 	int rc;
 	static const char *const cols[] = {
 		"run_id", "started", "finished", "outcome", "generation", "files", "rejected",
@@ -1336,8 +1284,7 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 	};
 	static const char *const fcols[] = { "run_id", "org", "dataset", "manifest", "reason" };
 
-	if ((rc = mcr_fs_join(&path, cfg->store_dir, "history.sqlite")) ||
-	    (rc = mcr_report_doc_new(&d, "Load history")))
+	if ((rc = mcr_report_doc_new(&d, "Load history")))
 		goto out;
 	if (limit > 0)
 		rc = mcr_report_doc_note(d, "Newest run first; the last %ld runs.", limit);
@@ -1345,87 +1292,73 @@ int mcr_report_loads(const mcr_config *cfg, long limit, mcr_report_format f, mcr
 		rc = mcr_report_doc_note(d, "Newest run first.");
 	if (rc)
 		goto out;
-	if (!mcr_fs_exists(path.ptr)) {
-		if ((rc = mcr_report_doc_note(d, "No load has run yet (no %s).", path.ptr)) ||
+	rc = mcr_history_open(cfg, &h);
+	if (rc == MCR_ENOTFOUND) {
+		/* The message says where the history would be: "no <store>/history.sqlite". */
+		char why[512];
+		snprintf(why, sizeof(why), "%s", mcr_error_message());
+		mcr_error_clear();
+		if ((rc = mcr_report_doc_note(d, "No load has run yet (%s).", why)) ||
 		    (rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
 			goto out;
 		rc = render_report(cfg, d, f, out);
 		goto out;
 	}
-	if ((rc = open_ro(path.ptr, &db)) ||
-	    (rc = prepare(db, path.ptr, "SELECT run_id, started, finished, outcome, generation, "
-	                  "files, rejected, people, items, message FROM load "
-	                  "ORDER BY started DESC, run_id DESC LIMIT ?1", &st)))
+	if (rc || (rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)) ||
+	    (rc = mcr_history_query(h, MCR_HQ_RUNS, params, row_to_table, d)) ||
+	    (rc = mcr_report_doc_table(d, "Rejected files", 5, fcols, 0, 0, 0)) ||
+	    (rc = mcr_history_query(h, MCR_HQ_REJECTED, params, row_to_table, d)))
 		goto out;
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-	if ((rc = mcr_report_doc_table(d, "Runs", 10, cols, 0x1F0u, 1u << 3, MCR_REPORT_IN_CSV)))
-		goto out;
-	if ((rc = rows_to_table(d, db, st, 10, path.ptr)))
-		goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = prepare(db, path.ptr, "SELECT f.run_id, f.org, f.dataset, f.manifest, f.reason "
-	                  "FROM load_file f JOIN (SELECT run_id, started FROM load "
-	                  "ORDER BY started DESC, run_id DESC LIMIT ?1) r ON f.run_id = r.run_id "
-	                  "WHERE f.outcome = 'rejected' "
-	                  "ORDER BY r.started DESC, f.run_id DESC, f.org, f.dataset, f.manifest", &st)))
-		goto out;
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-	if ((rc = mcr_report_doc_table(d, "Rejected files", 5, fcols, 0, 0, 0)))
-		goto out;
-	if ((rc = rows_to_table(d, db, st, 5, path.ptr)))
-		goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = loads_guard_table(d, db, path.ptr, limit)))
+	guard_arg g = { d, 0 };
+	if ((rc = mcr_history_query(h, MCR_HQ_GUARD, params, guard_row, &g)))
 		goto out;
 	rc = render_report(cfg, d, f, out);
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	mcr_history_close(h);
 	mcr_report_doc_free(d);
-	mcr_buf_free(&path);
 	return rc;
 }
 
 /* ---- verify-audit ----------------------------------------------------------------- */
 
+typedef struct checkpoints_arg {
+	mcr_audit_checkpoints *l;
+	const char *where;
+} checkpoints_arg;
+
+static int checkpoint_row(void *arg, const mcr_store_row *row)
+{
+	checkpoints_arg *a = arg;
+	mcr_audit_checkpoint c;
+	mcr_buf text = MCR_BUF_INIT, src = MCR_BUF_INIT;
+	int rc = mcr_buf_printf(&text, "%ld:%s", mcr_store_row_long(row, 1), row_text(row, 2));
+	if (!rc)
+		rc = mcr_buf_printf(&src, "load history run %s", row_text(row, 0));
+	if (!rc && mcr_audit_checkpoint_parse(text.ptr, src.ptr, &c) != 0)
+		rc = mcr_error_set(MCR_EFORMAT, "%s: bad audit checkpoint '%s' in %s", a->where, text.ptr,
+		                   src.ptr);
+	if (!rc)
+		rc = mcr_audit_checkpoints_add(a->l, &c);
+	mcr_buf_free(&text);
+	mcr_buf_free(&src);
+	return rc;
+}
+
 /* Checkpoints mcr-load recorded in the load history (table audit_checkpoint), if any. */
 static int history_checkpoints(const mcr_config *cfg, mcr_audit_checkpoints *l, size_t *found)
 {
-	mcr_buf path = MCR_BUF_INIT;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	mcr_history *h = NULL;
 	size_t before = l->n;
-	int rc = mcr_fs_join(&path, cfg->store_dir, "history.sqlite");
-	if (rc || !mcr_fs_exists(path.ptr) || (rc = open_ro(path.ptr, &db)))
-		goto out;
-	/* A history older than the table has none. */
-	if (sqlite3_prepare_v2(db, "SELECT run_id, seq, hash FROM audit_checkpoint ORDER BY seq", -1, &st,
-	                       NULL) != SQLITE_OK)
-		goto out;
-	int step;
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_audit_checkpoint c;
-		mcr_buf text = MCR_BUF_INIT, src = MCR_BUF_INIT;
-		rc = mcr_buf_printf(&text, "%lld:%s", (long long)sqlite3_column_int64(st, 1), col_text(st, 2));
-		if (!rc)
-			rc = mcr_buf_printf(&src, "load history run %s", col_text(st, 0));
-		if (!rc && mcr_audit_checkpoint_parse(text.ptr, src.ptr, &c) != 0)
-			rc = mcr_error_set(MCR_EFORMAT, "%s: bad audit checkpoint '%s' in %s", path.ptr, text.ptr,
-			                   src.ptr);
-		if (!rc)
-			rc = mcr_audit_checkpoints_add(l, &c);
-		mcr_buf_free(&text);
-		mcr_buf_free(&src);
+	int rc = mcr_history_open(cfg, &h);
+	if (rc == MCR_ENOTFOUND) {
+		mcr_error_clear();
+		rc = 0;
+	} else if (!rc) {
+		checkpoints_arg a = { l, mcr_history_where(h) };
+		rc = mcr_history_query(h, MCR_HQ_CHECKPOINTS, NULL, checkpoint_row, &a);
 	}
-	if (!rc && step != SQLITE_DONE)
-		rc = step_error(db, path.ptr);
-out:
 	*found = l->n - before;
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	mcr_buf_free(&path);
+	mcr_history_close(h);
 	return rc;
 }
 

@@ -1,128 +1,107 @@
-/* The consolidated store's generations: naming, the 'current' link, read-only opens. */
+/*
+ * The store's backend-neutral face (include/mcr/store.h): picks the backend of
+ * the config and dispatches to it (lib/store_backend.h). No SQL here.
+ */
 #include "mcr/store.h"
-#include "mcr/buf.h"
 #include "mcr/error.h"
-#include "mcr/fs.h"
+#include "store_backend.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-int mcr_store_generation_path(const char *store_dir, long generation, char **out)
+static const struct {
+	const char *what;
+	int nparams;
+} queries[MCR_SQ_COUNT] = {
+	[MCR_SQ_VIEW_SOURCES] = { "sources", 0 },
+	[MCR_SQ_PERSON] = { "demographics", 1 },
+	[MCR_SQ_ITEMS] = { "items", 1 },
+	[MCR_SQ_OBJECTIONS] = { "objections", 1 },
+	[MCR_SQ_PERSON_WITHHELD] = { "withheld counts", 1 },
+	[MCR_SQ_MEMBER] = { "the organisation's list", 2 },
+	[MCR_SQ_FRESH_SOURCES] = { "sources", 0 },
+	[MCR_SQ_HELD] = { "held files", 1 },
+	[MCR_SQ_COVERAGE_SOURCES] = { "sources", 0 },
+	[MCR_SQ_COVERAGE_SECTIONS] = { "sections", 0 },
+	[MCR_SQ_COVERAGE_WITHHELD] = { "withheld counts", 0 },
+	[MCR_SQ_BUILT_AT] = { "the build time", 0 },
+	[MCR_SQ_HOLDERS] = { "the organisations holding data", 1 },
+	[MCR_SQ_NIGHT_MANIFESTS] = { "the generation's sources", 0 },
+	[MCR_SQ_NIGHT_SOURCE] = { "the generation's sources", 1 },
+};
+
+const char *mcr_store_q_what(mcr_store_q q)
 {
-	mcr_buf b = MCR_BUF_INIT;
-	int rc = mcr_buf_printf(&b, "%s/gen-%06ld.sqlite", store_dir, generation);
-	if (rc) {
-		mcr_buf_free(&b);
-		return rc;
-	}
-	*out = mcr_buf_detach(&b);
-	return *out ? 0 : MCR_ENOMEM;
+	return q >= 0 && q < MCR_SQ_COUNT ? queries[q].what : "?";
 }
 
-/* "gen-NNNNNN.sqlite" -> NNNNNN; -1 when name is not a generation file name. */
-static long generation_of_name(const char *name)
+int mcr_store_q_nparams(mcr_store_q q)
 {
-	if (strncmp(name, "gen-", 4) != 0)
-		return -1;
-	const char *p = name + 4;
-	long n = 0;
-	int digits = 0;
-	while (*p >= '0' && *p <= '9' && digits < 12) {
-		n = n * 10 + (*p - '0');
-		p++;
-		digits++;
-	}
-	if (digits < 6 || strcmp(p, ".sqlite") != 0)
-		return -1;
-	return n;
+	return q >= 0 && q < MCR_SQ_COUNT ? queries[q].nparams : 0;
 }
 
-int mcr_store_current_generation(const char *store_dir, long *generation)
+long mcr_store_row_long(const mcr_store_row *row, int i)
 {
-	mcr_buf link = MCR_BUF_INIT;
-	int rc = mcr_buf_printf(&link, "%s/current", store_dir);
-	if (rc)
-		return rc;
-	char target[256];
-	ssize_t n = readlink(link.ptr, target, sizeof(target) - 1);
-	if (n < 0) {
-		if (errno == ENOENT)
-			rc = mcr_error_set(MCR_ENOTFOUND, "no store generation published in %s",
-			                   store_dir);
-		else
-			rc = mcr_error_set_errno(MCR_EIO, "cannot read link %s", link.ptr);
-		goto out;
-	}
-	target[n] = '\0';
-	/* The link names a file beside it; tolerate a path prefix for robustness. */
-	const char *slash = strrchr(target, '/');
-	long g = generation_of_name(slash ? slash + 1 : target);
-	if (g < 0) {
-		rc = mcr_error_set(MCR_EFORMAT, "%s names %s, not a store generation", link.ptr,
-		                   target);
-		goto out;
-	}
-	*generation = g;
-out:
-	mcr_buf_free(&link);
-	return rc;
+	return i < row->n && row->v[i] ? strtol(row->v[i], NULL, 10) : 0;
 }
 
-int mcr_store_open_generation(const char *store_dir, long generation, sqlite3 **db)
+const mcr_store_reader_ops *mcr_store_reader(const mcr_config *cfg)
 {
-	char *path = NULL;
-	sqlite3 *d = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc = mcr_store_generation_path(store_dir, generation, &path);
-	if (rc)
-		return rc;
-	struct stat sb;
-	if (stat(path, &sb) != 0) {
-		if (errno == ENOENT)
-			rc = mcr_error_set(MCR_ENOTFOUND, "store generation %ld is not kept (%s)",
-			                   generation, path);
-		else
-			rc = mcr_error_set_errno(MCR_EIO, "cannot open %s", path);
-		goto out;
-	}
-	if (sqlite3_open_v2(path, &d, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = mcr_error_set(MCR_EIO, "cannot open %s: %s", path,
-		                   d ? sqlite3_errmsg(d) : "out of memory");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = mcr_error_set(MCR_EFORMAT, "cannot read %s: %s", path, sqlite3_errmsg(d));
-		goto out;
-	}
-	int version = sqlite3_column_int(st, 0);
-	if (version != MCR_STORE_SCHEMA_VERSION) {
-		rc = mcr_error_set(MCR_EFORMAT, "%s has store schema version %d, expected %d", path,
-		                   version, MCR_STORE_SCHEMA_VERSION);
-		goto out;
-	}
-out:
-	sqlite3_finalize(st);
-	if (rc) {
-		sqlite3_close(d);
-		d = NULL;
-	}
-	*db = d;
-	free(path);
-	return rc;
+	(void)cfg;
+	return &mcr_store_sqlite_reader;
 }
 
-int mcr_store_open_current(const char *store_dir, sqlite3 **db, long *generation)
+int mcr_store_gen_open(const mcr_config *cfg, mcr_store_gen **out, long *generation)
 {
-	long g;
-	int rc = mcr_store_current_generation(store_dir, &g);
-	if (rc)
-		return rc;
-	rc = mcr_store_open_generation(store_dir, g, db);
-	if (!rc && generation)
-		*generation = g;
-	return rc;
+	return mcr_store_reader(cfg)->open_current(cfg, out, generation);
+}
+
+int mcr_store_gen_open_kept(const mcr_config *cfg, long n, mcr_store_gen **out)
+{
+	return mcr_store_reader(cfg)->open_generation(cfg, n, out);
+}
+
+const char *mcr_store_gen_where(const mcr_store_gen *g)
+{
+	return g ? g->ops->where(g) : "store";
+}
+
+void mcr_store_gen_close(mcr_store_gen *g)
+{
+	if (g)
+		g->ops->close(g);
+}
+
+int mcr_store_status(const mcr_config *cfg, long *generation, long long *age_seconds)
+{
+	*generation = 0;
+	*age_seconds = -1;
+	return mcr_store_reader(cfg)->status(cfg, generation, age_seconds);
+}
+
+int mcr_store_query(mcr_store_gen *g, mcr_store_q q, const char *const *params,
+                    mcr_store_row_fn fn, void *arg)
+{
+	return g->ops->query(g, q, params, fn, arg);
+}
+
+int mcr_history_open(const mcr_config *cfg, mcr_history **out)
+{
+	return mcr_store_reader(cfg)->history_open(cfg, out);
+}
+
+int mcr_history_query(mcr_history *h, mcr_history_q q, const char *const *params,
+                      mcr_store_row_fn fn, void *arg)
+{
+	return h->ops->history_query(h, q, params, fn, arg);
+}
+
+const char *mcr_history_where(const mcr_history *h)
+{
+	return h ? h->ops->history_where(h) : "load history";
+}
+
+void mcr_history_close(mcr_history *h)
+{
+	if (h)
+		h->ops->history_close(h);
 }

@@ -697,12 +697,7 @@ static enum MHD_Result healthz(serve_state *st, struct MHD_Connection *conn)
 	mcr_buf b = MCR_BUF_INIT;
 	long gen = 0;
 	long long age = -1;
-	char *path = NULL;
-	struct stat sb;
-	int store_ok = mcr_store_current_generation(st->cfg->store_dir, &gen) == 0;
-	if (store_ok && mcr_store_generation_path(st->cfg->store_dir, gen, &path) == 0 && stat(path, &sb) == 0)
-		age = (long long)(time(NULL) - sb.st_mtime);
-	free(path);
+	int store_ok = mcr_store_status(st->cfg, &gen, &age) == 0;
 	/* Writable: the log's file (or, before the first entry, its folder). */
 	int audit_ok = access(st->cfg->audit_path, W_OK) == 0;
 	int ok = store_ok && audit_ok;

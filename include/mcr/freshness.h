@@ -14,12 +14,12 @@
 #ifndef MCR_FRESHNESS_H
 #define MCR_FRESHNESS_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <time.h>
 
 #include "mcr/buf.h"
 #include "mcr/config.h"
+#include "mcr/store.h"
 
 typedef enum mcr_freshness {
 	MCR_FRESH_OK,
@@ -69,14 +69,13 @@ typedef struct mcr_source_warning {
 } mcr_source_warning;
 
 /*
- * The warnings for one open store generation db (read in the caller's
- * transaction, if any), judged at now: one per source in the store's source
+ * The warnings for one open store generation (mcr/store.h), judged at now: one per source in the store's source
  * table, in ODS order, that is not OK, plus one NEVER for each configured
  * organisation the generation does not list. *out (free with
  * mcr_source_warnings_free) and *n are set; *out is NULL when there is none.
  * Errors: MCR_EIO naming the store, MCR_ENOMEM.
  */
-int mcr_source_warnings_read(const mcr_config *cfg, sqlite3 *db, time_t now,
+int mcr_source_warnings_read(const mcr_config *cfg, mcr_store_gen *gen, time_t now,
                              mcr_source_warning **out, size_t *n);
 void mcr_source_warnings_free(mcr_source_warning *w, size_t n); /* accepts NULL */
 

@@ -31,7 +31,7 @@
 #include "mcr/load.h"
 #include "mcr/nhs.h"
 #include "mcr/staged.h"
-#include "mcr/store.h"
+#include "mcr/store_sqlite.h"
 
 static char dir[64];
 static mcr_config *cfg;

@@ -13,7 +13,7 @@
 
 #include "mcr/error.h"
 #include "mcr/schema.h"
-#include "mcr/store.h"
+#include "mcr/store_sqlite.h"
 
 static char dir[64];
 
