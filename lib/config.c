@@ -10,6 +10,7 @@
 #include "mcr/nhs.h"
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -656,6 +657,82 @@ static int parse_web(const parse_ctx *c, yaml_node_t *n)
 	return 0;
 }
 
+static int parse_store(const parse_ctx *c, yaml_node_t *n, yaml_mark_t *backend_mark)
+{
+	field f[] = {{"backend", 0, NULL, {0}}};
+	int rc = walk_mapping(c, n, "store", f, 1);
+	if (rc || !f[0].value)
+		return rc;
+	const char *v = NULL;
+	if ((rc = text(c, f[0].value, "store.backend", &v)))
+		return rc;
+	*backend_mark = f[0].value->start_mark;
+	if (strcmp(v, "sqlite") == 0)
+		c->cfg->backend = MCR_BACKEND_SQLITE;
+	else if (strcmp(v, "postgresql") == 0)
+		c->cfg->backend = MCR_BACKEND_POSTGRESQL;
+	else
+		return err_mark(c, f[0].value->start_mark,
+		                "unknown store.backend '%s': expected sqlite or postgresql", v);
+	return 0;
+}
+
+/* Free libpq's parsed options, wiping the values first (one may be a password). */
+static void conninfo_free(PQconninfoOption *opts)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val)
+			explicit_bzero(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+}
+
+/*
+ * A conninfo libpq can parse (keyword=value pairs or a postgresql:// URI) and that
+ * carries no password. libpq's own parse message is not repeated: it may quote
+ * part of the string, and the string may hold the very secret refused here.
+ */
+static int check_conninfo(const parse_ctx *c, yaml_node_t *n, const char *v)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(v, &errmsg);
+	if (!opts) {
+		int oom = errmsg == NULL;
+		PQfreemem(errmsg);
+		if (oom)
+			return mcr_error_set(MCR_ENOMEM, "out of memory reading %s", c->file);
+		return err_mark(c, n->start_mark,
+		                "bad postgresql.conninfo: not a libpq connection string "
+		                "(keyword=value pairs or a postgresql:// URI)");
+	}
+	int has_password = 0;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val)
+			has_password = 1;
+	conninfo_free(opts);
+	if (has_password)
+		return err_mark(c, n->start_mark,
+		                "postgresql.conninfo must not hold a password: put it in "
+		                "postgresql.password_file or the environment (MCR_PG_PASSWORD)");
+	return 0;
+}
+
+static int parse_postgresql(const parse_ctx *c, yaml_node_t *n)
+{
+	mcr_pg_config *pg = &c->cfg->pg;
+	field f[] = {{"conninfo", 1, NULL, {0}}, {"password_file", 0, NULL, {0}}};
+	int rc = walk_mapping(c, n, "postgresql", f, 2);
+	if (rc)
+		return rc;
+	const char *v = NULL;
+	if ((rc = text(c, f[0].value, "postgresql.conninfo", &v)) ||
+	    (rc = check_conninfo(c, f[0].value, v)) ||
+	    (rc = text_dup(c, f[0].value, "postgresql.conninfo", &pg->conninfo)))
+		return rc;
+	if (f[1].value && (rc = resolve(c, f[1].value, "postgresql.password_file", &pg->password_file)))
+		return rc;
+	return 0;
+}
+
 /* Defaults of the web section, also when it is absent. */
 static int web_defaults(const parse_ctx *c)
 {
@@ -675,6 +752,7 @@ static int parse_root(const parse_ctx *c, yaml_node_t *root)
 		{"region", 1, NULL, {0}}, {"paths", 1, NULL, {0}}, {"retention", 0, NULL, {0}},
 		{"organisations", 1, NULL, {0}}, {"policy", 1, NULL, {0}},
 		{"freshness", 0, NULL, {0}}, {"load", 0, NULL, {0}}, {"web", 0, NULL, {0}},
+		{"store", 0, NULL, {0}}, {"postgresql", 0, NULL, {0}},
 	};
 	int rc = walk_mapping(c, root, "the configuration", f, sizeof(f) / sizeof(f[0]));
 	if (rc)
@@ -695,6 +773,13 @@ static int parse_root(const parse_ctx *c, yaml_node_t *root)
 	    (rc = web_defaults(c)) ||
 	    (f[7].value && (rc = parse_web(c, f[7].value))))
 		return rc;
+	yaml_mark_t backend_mark = root->start_mark;
+	if ((f[8].value && (rc = parse_store(c, f[8].value, &backend_mark))) ||
+	    (f[9].value && (rc = parse_postgresql(c, f[9].value))))
+		return rc;
+	if (c->cfg->backend == MCR_BACKEND_POSTGRESQL && !c->cfg->pg.conninfo)
+		return err_mark(c, backend_mark,
+		                "store.backend postgresql needs postgresql.conninfo");
 	return 0;
 }
 
@@ -857,6 +942,8 @@ void mcr_config_free(mcr_config *cfg)
 		codes_free(&cfg->web.launchers[i].orgs);
 	}
 	free(cfg->web.launchers);
+	free(cfg->pg.conninfo);
+	free(cfg->pg.password_file);
 	free(cfg);
 }
 
@@ -944,6 +1031,15 @@ const char *mcr_schedule_name(mcr_schedule s)
 	switch (s) {
 	case MCR_SCHEDULE_NIGHTLY: return "nightly";
 	case MCR_SCHEDULE_TWICE_DAILY: return "twice-daily";
+	}
+	return "unknown";
+}
+
+const char *mcr_backend_name(mcr_backend b)
+{
+	switch (b) {
+	case MCR_BACKEND_SQLITE: return "sqlite";
+	case MCR_BACKEND_POSTGRESQL: return "postgresql";
 	}
 	return "unknown";
 }

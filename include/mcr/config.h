@@ -56,10 +56,18 @@
  *       - id: lcs                          # the token's iss
  *         public_key: keys/lcs.pub.pem     # its ES256 (P-256) public key, PEM
  *         organisations: [X99LCS]          # ODS codes it may launch for
+ *   store:
+ *     backend: sqlite                      # sqlite (default) | postgresql
+ *   postgresql:                            # required with backend postgresql
+ *     conninfo: host=db1 dbname=mcr user=mcr   # libpq keyword=value or URI, no password
+ *     password_file: secrets/pg.password       # optional; else env MCR_PG_PASSWORD,
+ *                                              # else libpq's own (~/.pgpass, PGPASSWORD)
  *
  * Unknown keys, missing required keys, duplicate keys and bad values (unknown kind
  * or section, bad date, bad ODS code, invalid NHS number) are errors whose message
- * names file:line:column.
+ * names file:line:column. A postgresql.conninfo that carries a password (the
+ * password keyword, or a URI with user:password@) is refused: the secret lives in
+ * postgresql.password_file or MCR_PG_PASSWORD, never in the config.
  *
  * Thread safety: mcr_config_load keeps no static state; a loaded config is
  * read-only and may be shared by any number of threads until mcr_config_free.
@@ -128,6 +136,15 @@ typedef struct mcr_web {
 	size_t nlaunchers;
 } mcr_web;
 
+/* Where the store, load history, audit log and jti store live (store.backend). */
+typedef enum mcr_backend { MCR_BACKEND_SQLITE, MCR_BACKEND_POSTGRESQL } mcr_backend;
+
+/* The shared database (config postgresql; DESIGN.md "Beyond one machine"). */
+typedef struct mcr_pg_config {
+	char *conninfo;       /* libpq connection string without a password; NULL when absent */
+	char *password_file;  /* absolute path of a file holding the password; may be NULL */
+} mcr_pg_config;
+
 typedef struct mcr_config {
 	char *path;           /* the file read */
 	char *region;
@@ -161,6 +178,10 @@ typedef struct mcr_config {
 	size_t nstaff;
 
 	mcr_web web;
+
+	mcr_backend backend;  /* default MCR_BACKEND_SQLITE: everything in the files of paths */
+	mcr_pg_config pg;     /* required (conninfo) when backend is postgresql; may be
+	                         present with sqlite (e.g. to migrate an audit log) */
 } mcr_config;
 
 /*
@@ -202,6 +223,7 @@ int mcr_org_kind_parse(const char *name, mcr_org_kind *out);
  * digits), else 0 (also for NULL): the one home of that rule. */
 int mcr_org_ods_valid(const char *s);
 const char *mcr_schedule_name(mcr_schedule s);   /* "nightly", "twice-daily" */
+const char *mcr_backend_name(mcr_backend b);     /* "sqlite", "postgresql" */
 
 /* The dataset an organisation of this kind stages: "gp", "lcs" or "ooh". */
 const char *mcr_org_dataset(mcr_org_kind k);

@@ -11,6 +11,13 @@ extern const char mcr_schema_history_sql[];
 extern const size_t mcr_schema_history_sql_len;
 extern const char mcr_schema_audit_sql[];
 extern const size_t mcr_schema_audit_sql_len;
+/* schema/pg/: the PostgreSQL backend's DDL (lib/pg.c). */
+extern const char mcr_schema_pg_shared_sql[];
+extern const size_t mcr_schema_pg_shared_sql_len;
+extern const char mcr_schema_pg_store_sql[];
+extern const size_t mcr_schema_pg_store_sql_len;
+extern const char mcr_schema_pg_store_index_sql[];
+extern const size_t mcr_schema_pg_store_index_sql_len;
 extern const char mcr_schema_staged_xsd[];
 extern const size_t mcr_schema_staged_xsd_len;
 
