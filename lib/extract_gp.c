@@ -130,7 +130,7 @@ typedef struct gp {
 	mcr_staged_writer *w;
 	mcr_ex_spill *spill;
 	mcr_fhir_reader rd;
-	FILE *replay; /* pass 1's resource records, read by pass 2 */
+	FILE *replay; /* pass 1's resource records, sealed, read by pass 2 (I/O on its fd) */
 	mcr_fhir_replay *rp;
 	long res_no;  /* the resource's ordinal in its file (the same in both passes) */
 	fres sub;     /* a contained Patient as a resource of its own */
@@ -1066,8 +1066,9 @@ static int on_resource_cb(void *ctx, fres *r)
  * keeps each resource's (path, value) record in a scratch file (g->replay:
  * mode 0600, unlinked at once, in the organisation's staging folder like the
  * spill); pass 2 reads the records back in the same order. A record holds what
- * the export itself holds, withheld content included: it never reaches the
- * spill or the staged file, and the scratch file goes with the process.
+ * the export itself holds, withheld content included, so the scratch file is
+ * sealed (encrypted and authenticated under a key only this process holds:
+ * seal.h); withheld content never reaches the spill or the staged file.
  */
 static int run_pass(gp *g, int pass)
 {
@@ -1081,11 +1082,8 @@ static int run_pass(gp *g, int pass)
 			if (rc)
 				return rc;
 		}
-		if (fflush(g->replay) != 0)
-			return mcr_error_set_errno(MCR_EIO, "cannot write the resource scratch file");
-		return 0;
+		return mcr_fhir_replay_rewind(g->rp);
 	}
-	rewind(g->replay);
 	size_t file = 0;
 	g->file = SIZE_MAX;
 	for (;;) {
@@ -1134,9 +1132,7 @@ int mcr_extract_gp(const mcr_config *cfg, const mcr_org *org, const char *input,
 	if (rc == 0)
 		rc = mcr_fs_temp_anonymous(replay.ptr, &g.replay);
 	if (rc == 0)
-		setvbuf(g.replay, NULL, _IOFBF, (size_t)1 << 20);
-	if (rc == 0)
-		rc = mcr_fhir_replay_open(&g.rp, g.replay);
+		rc = mcr_fhir_replay_open(&g.rp, fileno(g.replay));
 	mcr_buf_free(&replay);
 	if (rc == 0)
 		rc = run_pass(&g, 1);

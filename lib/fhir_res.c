@@ -6,6 +6,7 @@
 
 #include "mcr/error.h"
 #include "mcr/xml.h"
+#include "seal.h"
 
 int mcr_fhir_res_push(fres *r, const char *path, size_t plen, uint32_t hash, const char *value,
                       size_t value_len, const char *raw_end, int depth, const int *anc)
@@ -79,7 +80,7 @@ typedef struct rec_pair {
 #define MAX_PATHS 65536
 
 struct mcr_fhir_replay {
-	FILE *f;
+	mcr_seal *s; /* the scratch file, encrypted: it holds withheld content too */
 	mcr_buf body;
 	/* paths: id -> text and hash; an open-addressing table hash -> id + 1 */
 	char **paths;
@@ -88,8 +89,9 @@ struct mcr_fhir_replay {
 	uint32_t table[2 * MAX_PATHS];
 };
 
-int mcr_fhir_replay_open(mcr_fhir_replay **out, FILE *f)
+int mcr_fhir_replay_open(mcr_fhir_replay **out, int fd)
 {
+	*out = NULL;
 	mcr_fhir_replay *rp = calloc(1, sizeof *rp);
 	if (rp) {
 		rp->paths = calloc(MAX_PATHS, sizeof *rp->paths);
@@ -99,9 +101,18 @@ int mcr_fhir_replay_open(mcr_fhir_replay **out, FILE *f)
 		mcr_fhir_replay_close(rp);
 		return mcr_error_set(MCR_ENOMEM, "out of memory");
 	}
-	rp->f = f;
+	int rc = mcr_seal_open(&rp->s, fd);
+	if (rc) {
+		mcr_fhir_replay_close(rp);
+		return rc;
+	}
 	*out = rp;
 	return 0;
+}
+
+int mcr_fhir_replay_rewind(mcr_fhir_replay *rp)
+{
+	return mcr_seal_rewind(rp->s);
 }
 
 void mcr_fhir_replay_close(mcr_fhir_replay *rp)
@@ -113,6 +124,7 @@ void mcr_fhir_replay_close(mcr_fhir_replay *rp)
 	free(rp->paths);
 	free(rp->hashes);
 	mcr_buf_free(&rp->body);
+	mcr_seal_close(rp->s);
 	free(rp);
 }
 
@@ -171,11 +183,11 @@ int mcr_fhir_replay_save(mcr_fhir_replay *rp, const fres *r, size_t file)
 		return rc;
 	rec_head h = {REC_MAGIC, (uint32_t)file, r->line, r->root, (uint32_t)strlen(r->type),
 	              r->full_url ? (uint32_t)strlen(r->full_url) : UINT32_MAX, r->n, b->len};
-	if (fwrite(&h, sizeof h, 1, rp->f) != 1 || fwrite(r->type, 1, h.type_len, rp->f) != h.type_len ||
-	    (r->full_url && fwrite(r->full_url, 1, h.url_len, rp->f) != h.url_len) ||
-	    (b->len && fwrite(b->ptr, 1, b->len, rp->f) != b->len))
-		return mcr_error_set_errno(MCR_EIO, "cannot write the resource scratch file");
-	return 0;
+	if ((rc = mcr_seal_write(rp->s, &h, sizeof h)) != 0 ||
+	    (rc = mcr_seal_write(rp->s, r->type, h.type_len)) != 0 ||
+	    (r->full_url && (rc = mcr_seal_write(rp->s, r->full_url, h.url_len)) != 0))
+		return rc;
+	return mcr_seal_write(rp->s, b->ptr, b->len);
 }
 
 static int damaged(void)
@@ -187,10 +199,10 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
                          size_t nfiles)
 {
 	rec_head h;
-	size_t got = fread(&h, 1, sizeof h, rp->f);
-	if (got == 0 && feof(rp->f))
-		return 0;
-	if (got != sizeof h || h.magic != REC_MAGIC || h.file >= nfiles ||
+	long got = mcr_seal_read(rp->s, &h, sizeof h);
+	if (got <= 0)
+		return (int)got; /* 0: the end */
+	if ((size_t)got != sizeof h || h.magic != REC_MAGIC || h.file >= nfiles ||
 	    h.type_len >= sizeof r->type || h.body_len > 4 * MCR_FHIR_MAX_RESOURCE_BYTES ||
 	    (h.url_len != UINT32_MAX && h.url_len > MCR_FHIR_MAX_RESOURCE_BYTES) ||
 	    h.n > h.body_len / sizeof(rec_pair))
@@ -208,10 +220,10 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
 		r->pairs = p;
 		r->cap = h.n;
 	}
-	if (fread(r->type, 1, h.type_len, rp->f) != h.type_len ||
-	    (url && fread(b->ptr, 1, url, rp->f) != url) ||
-	    (h.body_len && fread(b->ptr + url, 1, h.body_len, rp->f) != h.body_len))
-		return mcr_error_set(MCR_EIO, "cannot read the resource scratch file");
+	long rc;
+	if ((rc = mcr_seal_read(rp->s, r->type, h.type_len)) != (long)h.type_len ||
+	    (rc = mcr_seal_read(rp->s, b->ptr, url + h.body_len)) != (long)(url + h.body_len))
+		return rc < 0 ? (int)rc : damaged();
 	r->type[h.type_len] = '\0';
 	const char *p = b->ptr + url, *end = p + h.body_len;
 	for (size_t i = 0; i < h.n; i++) {

@@ -80,18 +80,23 @@ void mcr_fhir_res_set_type(fres *r, const char *type, size_t type_len);
 void mcr_fhir_res_free(fres *r);
 
 /*
- * Records of resources in a scratch file f (opened by the caller, read and
- * written through here only), so that a second pass over an export reads the
- * model back instead of parsing the files again. save appends r with its file
- * number; after rewind(f), load reads the records back in order into r (r->file
- * set to files[file], full_url pointing into r). save: 0 or MCR_EIO, MCR_ENOMEM,
- * MCR_ELIMIT; load: 1, 0 at the end, or MCR_EIO/MCR_EFORMAT/MCR_ENOMEM. Not
- * thread-safe; close frees the table, not f.
+ * Records of resources in a scratch file (fd: an empty temporary file opened by
+ * the caller, read and written through here only, closed by the caller after
+ * close), so that a second pass over an export reads the model back instead of
+ * parsing the files again. The records hold withheld content too, so the file
+ * is sealed (seal.h: encrypted and authenticated under a key that lives only in
+ * this process's memory). save appends r with its file number; after rewind,
+ * load reads the records back in order into r (r->file set to files[file],
+ * full_url pointing into r). open: 0, MCR_ENOMEM or MCR_EIO; save and rewind:
+ * 0 or MCR_EIO, MCR_ENOMEM, MCR_ELIMIT; load: 1, 0 at the end, or
+ * MCR_EIO/MCR_EFORMAT (the file is not what was written)/MCR_ENOMEM. Not
+ * thread-safe; close wipes the key and frees the table, not fd.
  */
 typedef struct mcr_fhir_replay mcr_fhir_replay;
 
-int mcr_fhir_replay_open(mcr_fhir_replay **out, FILE *f);
+int mcr_fhir_replay_open(mcr_fhir_replay **out, int fd);
 int mcr_fhir_replay_save(mcr_fhir_replay *rp, const fres *r, size_t file);
+int mcr_fhir_replay_rewind(mcr_fhir_replay *rp);
 int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const *files,
                          size_t nfiles);
 void mcr_fhir_replay_close(mcr_fhir_replay *rp); /* accepts NULL */
