@@ -65,12 +65,16 @@ static int wrap(audit_writer *w, mcr_audit **out)
 /* A writer of the log cfg names (or of the SQLite file at path when cfg is NULL). */
 static int open_writer(const mcr_config *cfg, const char *path, audit_writer **out)
 {
+	if (cfg && cfg->backend == MCR_BACKEND_POSTGRESQL)
+		return audit_pg_writer_open(cfg, out);
 	return audit_sqlite_writer_open(cfg ? cfg->audit_path : path, out);
 }
 
 /* A reader of the log cfg names (or of the SQLite file at path when cfg is NULL). */
 static int open_reader(const mcr_config *cfg, const char *path, audit_reader **out)
 {
+	if (cfg && cfg->backend == MCR_BACKEND_POSTGRESQL)
+		return audit_pg_reader_open(cfg, out);
 	return audit_sqlite_reader_open(cfg ? cfg->audit_path : path, out);
 }
 
@@ -822,4 +826,184 @@ int mcr_audit_verify_config(const mcr_config *cfg, const mcr_audit_checkpoints *
                             mcr_audit_verify_result *res)
 {
 	return verify_from(cfg, NULL, cps, res);
+}
+
+/* ---- migration ------------------------------------------------------------------- */
+
+/* Entries copied per transaction: a long copy resumes where it stopped. */
+#define MIGRATE_CHUNK 1000
+
+/* Re-set the current error as "<what>: <it>; nothing copied" (or "...; <tail>"). */
+static int prefixed(int rc, const char *what, const char *tail)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", mcr_error_message());
+	return mcr_error_set(rc, "%s: %s; %s", what, msg, tail);
+}
+
+/* *same = 1 when entry seq of a and of b has one hash (the chains agree up to it). */
+static int same_entry(audit_reader *a, audit_reader *b, long seq, int *same)
+{
+	audit_row x, y;
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	int rc = a->ops->after(a, seq - 1, &x), rc2 = rc < 0 ? 0 : b->ops->after(b, seq - 1, &y);
+	*same = rc == 1 && rc2 == 1 && x.e.seq == seq && y.e.seq == seq && strcmp(x.hash, y.hash) == 0;
+	audit_row_clear(&x);
+	audit_row_clear(&y);
+	return rc < 0 ? rc : rc2 < 0 ? rc2 : 0;
+}
+
+/* Copy the next chunk of src's walk into w in one transaction after the head
+ * (*seq, prev); the chain scheme recorded with the first entry. */
+static int copy_chunk(audit_reader *src, audit_writer *w, long from, long *seq, char prev[65], long *copied)
+{
+	audit_row *rows = calloc(MIGRATE_CHUNK, sizeof(*rows));
+	long head = 0, tfrom = 0;
+	char hash[65];
+	int rc, n = 0, more = 1;
+	*copied = 0;
+	if (!rows)
+		return mcr_error_set(MCR_ENOMEM, "out of memory copying the audit log");
+	if ((rc = w->ops->begin(w)))
+		goto out;
+	if ((rc = read_head(w, &head, hash)))
+		goto fail;
+	if (head != *seq || strcmp(hash, prev) != 0) {
+		rc = mcr_error_set(MCR_EFORMAT, "audit log %s: appended to while copying (its head moved to entry %ld); "
+		                   "stop every appender and run the migration again", w->label, head);
+		goto fail;
+	}
+	if (head == 0 && (rc = w->ops->v2_from(w, &tfrom)) == 0) {
+		if (tfrom == LONG_MAX)
+			rc = w->ops->set_v2_from(w, from);
+		else if (tfrom != from)
+			rc = mcr_error_set(MCR_EFORMAT, "audit log %s: its chain scheme record (%ld) is not the "
+			                   "source's (%ld)", w->label, tfrom, from);
+	}
+	if (rc)
+		goto fail;
+	while (n < MIGRATE_CHUNK && (more = src->ops->scan_next(src, &rows[n])) == 1) {
+		audit_row *r = &rows[n++];
+		memcpy(r->e.hash, r->hash, sizeof(r->hash));
+		if ((rc = w->ops->insert(w, &r->e, r->prev_hash)))
+			goto fail;
+		head = r->e.seq;
+		memcpy(hash, r->hash, 65);
+	}
+	if (more < 0) {
+		rc = more;
+		goto fail;
+	}
+	if (n == 0) {
+		w->ops->rollback(w);
+		goto out;
+	}
+	if ((rc = w->ops->set_head(w, head, hash)) || (rc = w->ops->commit(w)))
+		goto fail;
+	*seq = head;
+	memcpy(prev, hash, 65);
+	*copied = n;
+	goto out;
+fail:
+	w->ops->rollback(w);
+out:
+	for (int i = 0; i < MIGRATE_CHUNK; i++)
+		audit_row_clear(&rows[i]);
+	free(rows);
+	return rc;
+}
+
+int mcr_audit_migrate(const char *from_path, const mcr_config *cfg, mcr_audit_migrate_result *res)
+{
+	audit_reader *src = NULL, *dst = NULL;
+	audit_writer *w = NULL;
+	mcr_audit_verify_result sv, tv;
+	mcr_audit_checkpoints cps = { 0 };
+	long from = 0, seq = 0;
+	char prev[65], what[400];
+	int rc, same = 1;
+	memset(res, 0, sizeof(*res));
+	memset(&sv, 0, sizeof(sv));
+	memset(&tv, 0, sizeof(tv));
+	if (cfg->backend != MCR_BACKEND_POSTGRESQL)
+		return mcr_error_set(MCR_EUSAGE, "migrate-audit copies an audit log into PostgreSQL, but the "
+		                     "configuration's store.backend is %s", mcr_backend_name(cfg->backend));
+	/* The source, verified whole before anything is copied. */
+	if ((rc = audit_sqlite_reader_open(from_path, &src)))
+		goto out;
+	snprintf(res->source, sizeof(res->source), "%s", src->label);
+	snprintf(what, sizeof(what), "source audit log %s", src->label);
+	if ((rc = verify_reader(src, NULL, &sv)) || (rc = src->ops->v2_from(src, &from))) {
+		rc = prefixed(rc, what, "nothing copied");
+		goto out;
+	}
+	res->source_entries = sv.entries;
+	memcpy(res->head, sv.head, 65);
+	if (from == LONG_MAX)
+		from = sv.entries + 1; /* a log from before schemes: scheme 1 throughout */
+	/* The target (made when missing), verified as it is, must hold a prefix of the
+	 * source's chain or the source's whole chain and more. */
+	if ((rc = open_writer(cfg, NULL, &w)) || (rc = open_reader(cfg, NULL, &dst)))
+		goto out;
+	snprintf(res->target, sizeof(res->target), "%s", dst->label);
+	snprintf(what, sizeof(what), "target audit log %s", dst->label);
+	if ((rc = verify_reader(dst, NULL, &tv))) {
+		rc = prefixed(rc, what, "nothing copied");
+		goto out;
+	}
+	seq = tv.entries;
+	memcpy(prev, tv.head, 65);
+	long common = seq < sv.entries ? seq : sv.entries;
+	if (common > 0 && (rc = same_entry(src, dst, common, &same)))
+		goto out;
+	if (!same) {
+		rc = mcr_error_set(MCR_EFORMAT, "%s holds another chain: its entry %ld is not the source's; "
+		                   "nothing copied", what, common);
+		goto out;
+	}
+	if (seq > 0) {
+		long tfrom = 0;
+		if ((rc = dst->ops->v2_from(dst, &tfrom)))
+			goto out;
+		if (tfrom != from && !(tfrom == LONG_MAX && seq < from)) {
+			rc = mcr_error_set(MCR_EFORMAT, "%s: its chain scheme record is not the source's; nothing "
+			                   "copied", what);
+			goto out;
+		}
+	}
+	dst->ops->close(dst);
+	dst = NULL;
+	/* Copy what the target lacks, a chunk per transaction. */
+	if (seq < sv.entries && (rc = src->ops->scan_start(src, seq)))
+		goto out;
+	while (seq < sv.entries) {
+		long n = 0;
+		if ((rc = copy_chunk(src, w, from, &seq, prev, &n)))
+			goto out;
+		res->copied += n;
+		if (n == 0)
+			break;
+	}
+	/* End to end: the target's whole chain, and the source's head in it. */
+	mcr_audit_checkpoint c = { .seq = sv.entries };
+	memcpy(c.hash, sv.head, 65);
+	snprintf(c.source, sizeof(c.source), "the source's head");
+	if ((rc = mcr_audit_checkpoints_add(&cps, &c)))
+		goto out;
+	if ((rc = verify_from(cfg, NULL, &cps, &tv))) {
+		rc = prefixed(rc, what, "after copying");
+		goto out;
+	}
+	res->target_entries = tv.entries;
+	res->v1_entries = tv.v1_entries;
+out:
+	if (src)
+		src->ops->close(src);
+	if (dst)
+		dst->ops->close(dst);
+	if (w)
+		w->ops->close(w);
+	mcr_audit_checkpoints_free(&cps);
+	return rc;
 }

@@ -57,7 +57,8 @@ typedef struct audit_writer_ops {
 	/* The scheme record: the first scheme-2 entry, LONG_MAX when none; set it. */
 	int (*v2_from)(audit_writer *w, long *from);
 	int (*set_v2_from)(audit_writer *w, long from);
-	/* Store e (seq, at and hash filled) after prev. */
+	/* Store e (seq, at and hash filled) after prev. A backend may send it only
+	 * at set_head: e must stay valid until then. */
 	int (*insert)(audit_writer *w, const mcr_audit_entry *e, const char *prev);
 	int (*set_head)(audit_writer *w, long seq, const char *hash);
 	/* Commit durably (returns once the commit is on disk); rollback never fails. */
@@ -98,5 +99,13 @@ struct audit_reader {
  * log (race-free); the reader is MCR_ENOTFOUND when there is none. */
 int audit_sqlite_writer_open(const char *path, audit_writer **out);
 int audit_sqlite_reader_open(const char *path, audit_reader **out);
+
+/* PostgreSQL (lib/audit_pg.c): tables mcr.audit, mcr.audit_head, mcr.audit_meta
+ * in the database of cfg (postgresql.conninfo); the writer makes the shared
+ * schema when missing, the reader is MCR_ENOTFOUND without it. cfg must outlive
+ * the writer (it connects again after losing the connection). The writer keeps
+ * what insert was given until set_head: e must stay valid until then. */
+int audit_pg_writer_open(const mcr_config *cfg, audit_writer **out);
+int audit_pg_reader_open(const mcr_config *cfg, audit_reader **out);
 
 #endif

@@ -25,4 +25,9 @@ struct jti_backend {
 /* <dir>/launch.sqlite, made (and dir) when missing. */
 int jti_sqlite_open(const char *dir, jti_backend **out);
 
+/* Table mcr.jti in the PostgreSQL database of cfg, the shared schema made when
+ * missing; cfg must outlive the store (it connects again after losing the
+ * connection). */
+int jti_pg_open(const mcr_config *cfg, jti_backend **out);
+
 #endif

@@ -147,7 +147,12 @@ int mcr_jti_open(mcr_jti_store **out, const char *dir)
 
 int mcr_jti_open_config(mcr_jti_store **out, const mcr_config *cfg)
 {
-	return mcr_jti_open(out, cfg->web.state_dir);
+	if (cfg->backend != MCR_BACKEND_POSTGRESQL)
+		return mcr_jti_open(out, cfg->web.state_dir);
+	jti_backend *b = NULL;
+	*out = NULL;
+	int rc = jti_pg_open(cfg, &b);
+	return rc ? rc : wrap_jti(b, out);
 }
 
 void mcr_jti_close(mcr_jti_store *s)

@@ -1416,3 +1416,33 @@ out:
 	mcr_buf_free(&checked);
 	return rc;
 }
+
+int mcr_report_migrate_audit(const mcr_config *cfg, const char *source, mcr_report_format f,
+                             mcr_buf *out)
+{
+	static const char *const cols[] = { "source", "target", "source_entries", "copied", "target_entries",
+	                                    "result", "head" };
+	mcr_report_doc *d = NULL;
+	mcr_audit_migrate_result res;
+	char n1[32], n2[32], n3[32], head[MCR_AUDIT_CHECKPOINT_MAX];
+	int rc = mcr_audit_migrate(source, cfg, &res);
+	if (rc)
+		return rc;
+	mcr_audit_checkpoint h = { .seq = res.source_entries };
+	memcpy(h.hash, res.head, sizeof(h.hash));
+	mcr_audit_checkpoint_format(&h, head);
+	const char *row[] = { res.source, res.target, ltoa_buf(n1, res.source_entries), ltoa_buf(n2, res.copied),
+	                      ltoa_buf(n3, res.target_entries), "chain intact", head };
+	if ((rc = mcr_report_doc_new(&d, "Audit log migration")) ||
+	    (rc = mcr_report_doc_table(d, NULL, 7, cols, 0x1cu, 0x20u, MCR_REPORT_IN_CSV)) ||
+	    (rc = mcr_report_doc_row(d, row)))
+		goto out;
+	if (res.target_entries > res.source_entries)
+		rc = mcr_report_doc_note(d, "The target already held the whole source and %ld entries appended after it.",
+		                         res.target_entries - res.source_entries);
+	if (!rc)
+		rc = render_report(cfg, d, f, out);
+out:
+	mcr_report_doc_free(d);
+	return rc;
+}

@@ -24,11 +24,12 @@ typedef struct report_args {
 	mcr_audit_checkpoints *checkpoints;
 	const char **cp_files;
 	size_t ncp_files;
+	const char *source;
 } report_args;
 
 /* The options beyond --config, --format and --out that a report takes. */
 enum { TAKES_NHS = 1, TAKES_USER = 2, TAKES_PERIOD = 4, TAKES_ORG = 8, TAKES_LIMIT = 16,
-       TAKES_CHECKPOINT = 32 };
+       TAKES_CHECKPOINT = 32, TAKES_SOURCE = 64 };
 
 static int run_coverage(const report_args *a, mcr_buf *out)
 {
@@ -57,6 +58,16 @@ static int run_verify_audit(const report_args *a, mcr_buf *out)
 	for (size_t i = 0; !rc && i < a->ncp_files; i++)
 		rc = mcr_audit_checkpoints_scan(a->checkpoints, a->cp_files[i], 0);
 	return rc ? rc : mcr_report_verify_audit_with(a->cfg, a->checkpoints, a->format, out);
+}
+
+static int run_migrate_audit(const report_args *a, mcr_buf *out)
+{
+	return mcr_report_migrate_audit(a->cfg, a->source, a->format, out);
+}
+
+static const char *check_migrate(const report_args *a)
+{
+	return a->source ? NULL : "migrate-audit needs --source FILE (the SQLite audit log)";
 }
 
 /* access takes one of its two selections, not both or neither. */
@@ -95,6 +106,11 @@ static const struct report {
 	  "                                    history's, the log's (paths.log), and those\n"
 	  "                                    given or found in FILE (a saved report, a\n"
 	  "                                    syslog export: lines \"audit checkpoint N:HASH\")\n" },
+	{ "migrate-audit", run_migrate_audit, TAKES_SOURCE, check_migrate,
+	  "  migrate-audit --source FILE       copy the SQLite audit log FILE into the\n"
+	  "                                    PostgreSQL audit log (store.backend:\n"
+	  "                                    postgresql) and verify the chain end to end;\n"
+	  "                                    a re-run copies only what is missing\n" },
 };
 #define NREPORTS (sizeof(reports) / sizeof(reports[0]))
 
@@ -115,8 +131,9 @@ static const char usage_tail[] =
 	"DATE is YYYY-MM-DD (a whole UTC day) or YYYY-MM-DDTHH:MM:SSZ; both bounds are\n"
 	"inclusive. Every report ends with the audit log's head as \"audit checkpoint\n"
 	"N:HASH\". Exit status: 0 done, 1 failed (verify-audit: a bad entry or a\n"
-	"checkpoint the log does not hold, named on stderr), 2 usage or configuration\n"
-	"error.\n";
+	"checkpoint the log does not hold, named on stderr; migrate-audit: a bad\n"
+	"source or a target holding another chain, nothing copied), 2 usage or\n"
+	"configuration error (migrate-audit: store.backend is not postgresql).\n";
 
 static void print_usage(void)
 {
@@ -150,7 +167,7 @@ static void report_names(char *out, size_t size)
 
 enum { OPT_CONFIG = 'c', OPT_FORMAT = 'f', OPT_OUT = 'o', OPT_HELP = 'h', OPT_VERSION = 'V',
        OPT_NHS = 'n', OPT_USER = 'u', OPT_FROM = 'F', OPT_TO = 'T', OPT_ORG = 'O',
-       OPT_LIMIT = 'l', OPT_CHECKPOINT = 'k', OPT_CHECKPOINT_FILE = 'K' };
+       OPT_LIMIT = 'l', OPT_CHECKPOINT = 'k', OPT_CHECKPOINT_FILE = 'K', OPT_SOURCE = 's' };
 
 static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -166,6 +183,7 @@ static const struct option options[] = {
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 	{ "checkpoint-file", required_argument, NULL, OPT_CHECKPOINT_FILE },
+	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -238,6 +256,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_CHECKPOINT_FILE: a.cp_files[a.ncp_files++] = optarg; break;
+		case OPT_SOURCE: a.source = optarg; break;
 		default:
 			status = MCR_EXIT_USAGE;
 			goto out;
@@ -268,9 +287,10 @@ int main(int argc, char **argv)
 			{ TAKES_NHS, "--nhs" }, { TAKES_USER, "--user" }, { TAKES_PERIOD, "--from" },
 			{ TAKES_PERIOD, "--to" }, { TAKES_ORG, "--org" }, { TAKES_LIMIT, "--limit" },
 			{ TAKES_CHECKPOINT, "--checkpoint" }, { TAKES_CHECKPOINT, "--checkpoint-file" },
+			{ TAKES_SOURCE, "--source" },
 		};
 		int set[] = { a.nhs != NULL, a.nusers > 0, a.period.from != NULL, a.period.to != NULL,
-		              a.org != NULL, a.limit > 0, ncp_given > 0, a.ncp_files > 0 };
+		              a.org != NULL, a.limit > 0, ncp_given > 0, a.ncp_files > 0, a.source != NULL };
 		for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
 			if (set[i] && !(report->takes & given[i].takes)) {
 				status = mcr_cli_usage_error(prog, "%s does not apply to %s", given[i].name,

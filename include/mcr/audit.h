@@ -158,4 +158,32 @@ int mcr_audit_verify(const char *path, const mcr_audit_checkpoints *cps, mcr_aud
 int mcr_audit_verify_config(const mcr_config *cfg, const mcr_audit_checkpoints *cps,
                             mcr_audit_verify_result *res);
 
+/* ---- migration ----------------------------------------------------------------- */
+
+typedef struct mcr_audit_migrate_result {
+	char source[160], target[160]; /* the SQLite file, the PostgreSQL table */
+	long source_entries;           /* entries of the source, verified */
+	long copied;                   /* entries this run copied (0: there already) */
+	long target_entries;           /* entries of the target after it, verified */
+	long v1_entries;               /* of those, hashed under scheme 1 */
+	char head[65];                 /* the source's head hash, held by the target */
+} mcr_audit_migrate_result;
+
+/*
+ * Copy the SQLite audit log at from_path into the PostgreSQL log of cfg
+ * (store.backend postgresql; its tables made when missing), and verify the chain
+ * end to end. The source is verified whole first (a bad source: nothing copied).
+ * The target must be empty, or hold the same chain up to some entry (an earlier
+ * run, stopped or complete: only what it lacks is copied, so a re-run is
+ * harmless), or hold the source's whole chain and more (appended after a
+ * migration: nothing copied). Another chain is refused with nothing copied.
+ * Entries keep their seq, time, fields and hashes, and the chain scheme record
+ * (scheme 1 entries stay scheme 1), a chunk per transaction with the head. Then
+ * the target is verified whole, with the source's head as a checkpoint. Stop
+ * every appender first. 0 and *res; MCR_EFORMAT naming the source's or the
+ * target's problem; MCR_EUSAGE when cfg is not on PostgreSQL; MCR_ENOTFOUND when
+ * there is no log at from_path.
+ */
+int mcr_audit_migrate(const char *from_path, const mcr_config *cfg, mcr_audit_migrate_result *res);
+
 #endif

@@ -133,4 +133,13 @@ int mcr_report_verify_audit(const mcr_config *cfg, mcr_report_format f, mcr_buf 
 int mcr_report_verify_audit_with(const mcr_config *cfg, const mcr_audit_checkpoints *given,
                                  mcr_report_format f, mcr_buf *out);
 
+/*
+ * Copy the SQLite audit log at source into the PostgreSQL log of cfg and verify
+ * it end to end (mcr_audit_migrate). On success appends a one-row report (source,
+ * target, entries of each, copied by this run, "chain intact", head) and returns
+ * 0; a refusal is MCR_EFORMAT with the reason and nothing appended.
+ */
+int mcr_report_migrate_audit(const mcr_config *cfg, const char *source, mcr_report_format f,
+                             mcr_buf *out);
+
 #endif
