@@ -7,8 +7,9 @@
  * hands the rows to keep to the inserting thread in batches through a bounded
  * queue (load_queue.c), so parsing and inserting use both cores and memory stays
  * flat whatever the region's size. Insert side (load_insert.c, the calling
- * thread): one SQLite transaction on the new generation file, prepared INSERTs,
- * rows in the order read, the index before (small regions) or after.
+ * thread): rows in the order read through the store backend (load_backend.h:
+ * on SQLite one transaction on the new generation file, prepared INSERTs), the
+ * index before (small regions) or after.
  * load_decide.c decides each organisation's fate, load_publish.c builds, checks
  * and publishes the generation, load_history.c records the run.
  */
@@ -25,21 +26,7 @@
 
 #include "mcr/error.h"
 #include "mcr/fs.h"
-#include "mcr/store_sqlite.h"
-
-/* Finalize the build's statements and close the new file (statements first:
- * sqlite3_close refuses a connection with live statements). */
-static void close_build_db(load_run *r)
-{
-	sqlite3_stmt **sts[] = { &r->ins_member, &r->ins_person, &r->ins_objection, &r->ins_item,
-	                         &r->ins_pw };
-	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
-		sqlite3_finalize(*sts[i]);
-		*sts[i] = NULL;
-	}
-	sqlite3_close(r->db);
-	r->db = NULL;
-}
+#include "mcr/store.h"
 
 static void free_run(load_run *r)
 {
@@ -76,11 +63,12 @@ static void free_run(load_run *r)
 		free(r->files[i].reason);
 	}
 	free(r->files);
-	close_build_db(r);
-	sqlite3_close(r->hist);
+	if (r->store)
+		r->store->close(r);
+	if (r->hist && r->hb)
+		r->hist->close(r);
 	free(r->new_path);
 	free(r->prev_path);
-	mcr_buf_free(&r->index_sql);
 	mcr_buf_free(&r->json);
 }
 
@@ -167,6 +155,15 @@ static int record_end(load_run *r, int rc)
 	return hrc;
 }
 
+/* The run's end recorded just before publication (load_store_ops.publish). */
+static int record_published(load_run *r)
+{
+	int rc = record_end(r, 0);
+	if (!rc)
+		r->recorded = 1;
+	return rc;
+}
+
 int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_summary *sum)
 {
 	load_run r;
@@ -213,52 +210,31 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 		r.orgs[i].org = &cfg->orgs[i];
 		r.orgs[i].dataset = mcr_org_dataset(cfg->orgs[i].kind);
 	}
-	rc = mcr_store_current_generation(cfg->store_dir, &r.cur_gen);
-	if (rc == MCR_ENOTFOUND) {
-		r.cur_gen = 0;
-		rc = 0;
-		mcr_error_clear();
-	}
-	if (rc || (rc = mcr_load_history_start(&r)))
+	r.store = &mcr_load_store_sqlite;
+	r.hist = &mcr_load_history_sqlite;
+	if ((rc = r.store->open(&r)) || (rc = mcr_load_history_start(&r)))
 		goto out;
-	/* Leftovers of a crashed run: unpublished generations and a half-made link. */
-	if ((rc = mcr_load_remove_generations(cfg->store_dir, r.cur_gen, -1)))
+	/* Leftovers of a crashed run: unpublished generations, a half-made publication. */
+	if ((rc = r.store->clean(&r)))
 		goto out;
-	{
-		mcr_buf tmp = MCR_BUF_INIT;
-		if (mcr_fs_join(&tmp, cfg->store_dir, "current.tmp") == 0)
-			unlink(tmp.ptr);
-		mcr_buf_free(&tmp);
-	}
 	r.new_gen = r.cur_gen + 1;
-	if ((rc = mcr_store_generation_path(cfg->store_dir, r.new_gen, &r.new_path)))
-		goto out;
-	if (r.cur_gen && (rc = mcr_store_generation_path(cfg->store_dir, r.cur_gen, &r.prev_path)))
-		goto out;
-	if (r.prev_path && !mcr_fs_exists(r.prev_path)) {
-		rc = mcr_error_set(MCR_EIO, "the published generation %s is missing", r.prev_path);
-		goto out;
-	}
 	if ((rc = mcr_load_build(&r)))
 		goto out;
-	/* The history says generation N is published before the rename makes it so,
-	 * so a run stopped after the rename is on record as it is; one stopped before
-	 * it is corrected by the next run (mcr_load_history_start). */
+	/* The history records the run's end, generation N included, as part of
+	 * publishing (record_published): a run stopped after the publication is on
+	 * record as it is; one stopped before it is corrected by the next run
+	 * (mcr_load_history_start). */
 	summarise(&r);
 	sum->generation = r.new_gen;
-	if ((rc = record_end(&r, 0))) {
-		sum->generation = 0;
-		goto out;
-	}
-	recorded = 1;
-	rc = mcr_load_publish(&r);
+	rc = r.store->publish(&r, record_published);
+	recorded = r.recorded;
 	published = r.renamed;
 	if (!published)
 		sum->generation = 0;
 	if (rc)
 		goto out;
 	int keep = cfg->keep_generations >= 2 ? cfg->keep_generations : 2;
-	if (mcr_load_remove_generations(cfg->store_dir, -1, r.new_gen - keep) != 0)
+	if (r.store->prune(&r, r.new_gen - keep) != 0)
 		mcr_load_warn(&r, "pruning generations");
 	mcr_load_quarantine(&r);
 out:
@@ -267,10 +243,6 @@ out:
 		int hrc = record_end(&r, rc);
 		if (!rc)
 			rc = hrc;
-	}
-	if (!published && r.new_path) {
-		close_build_db(&r);
-		mcr_load_unlink_db(r.new_path);
 	}
 	free_run(&r);
 	mcr_fs_unlock(lockfd);

@@ -38,16 +38,10 @@ const char *mcr_load_base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* Remove a database file and its possible side files. */
-void mcr_load_unlink_db(const char *path)
+int mcr_load_listed_twice(const org_run *o, const char *what, const char *nhs, int len)
 {
-	char side[4096];
-	unlink(path);
-	static const char *const suffix[] = { "-journal", "-wal", "-shm" };
-	for (int i = 0; i < 3; i++) {
-		snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
-		unlink(side);
-	}
+	return mcr_error_set(MCR_EFORMAT, "%s: %s %.*s listed twice", o->manifest_path, what,
+	                     nhs ? len : 6, nhs ? nhs : "(none)");
 }
 
 void mcr_load_report(load_run *r, mcr_load_event *ev)

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 
@@ -29,57 +28,43 @@ static char *stamp_of(const char *path)
 	return s;
 }
 
+/* One source row of the previous generation into its org_run (rows of
+ * organisations no longer configured are left behind). */
+static int prev_source(load_run *r, const load_prev_row *p)
+{
+	for (size_t i = 0; i < r->cfg->norgs; i++) {
+		org_run *o = &r->orgs[i];
+		if (!p->org || strcmp(o->org->ods, p->org) != 0)
+			continue;
+		o->prev_row = 1;
+		o->prev_data = p->status && strcmp(p->status, "never") != 0;
+		int rc;
+		if ((rc = mcr_load_dup(&o->prev_extracted, p->extracted)) ||
+		    (rc = mcr_load_dup(&o->prev_loaded, p->loaded)) ||
+		    (rc = mcr_load_dup(&o->prev_manifest, p->manifest)) ||
+		    (rc = mcr_load_dup(&o->prev_shares_from, p->shares_from)))
+			return rc;
+		o->prev_people = p->people;
+		o->prev_members = p->members;
+		o->prev_items = p->items;
+		o->prev_objections = p->objections;
+		o->prev_len = p->len;
+		o->prev_crc = p->crc;
+		o->prev_range = p->has_range;
+		o->prev_first = p->first;
+		o->prev_last = p->last;
+		if (o->prev_data && o->prev_extracted && mcr_time_parse(o->prev_extracted, &o->held) == 0)
+			o->held_set = 1;
+		if (o->prev_data && !o->prev_range)
+			return mcr_error_set(MCR_EFORMAT, "%s: no item range for %s", r->prev_path,
+			                     p->org);
+	}
+	return 0;
+}
+
 int mcr_load_read_prev_sources(load_run *r)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = mcr_db_prepare(r->db,
-	                        "SELECT s.org, s.status, s.extracted, s.loaded, s.manifest, s.shares_from, "
-	                        "s.people, s.members, s.items, s.objections, l.payload_length, "
-	                        "l.payload_crc32, l.item_first, l.item_last "
-	                        "FROM prev.source s LEFT JOIN prev.load_source l ON l.org = s.org",
-	                        &st);
-	if (rc)
-		return rc;
-	int step;
-	while (rc != MCR_ENOMEM && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *ods = (const char *)sqlite3_column_text(st, 0);
-		for (size_t i = 0; i < r->cfg->norgs; i++) {
-			org_run *o = &r->orgs[i];
-			if (!ods || strcmp(o->org->ods, ods) != 0)
-				continue;
-			const char *status = (const char *)sqlite3_column_text(st, 1);
-			o->prev_row = 1;
-			o->prev_data = status && strcmp(status, "never") != 0;
-			int dup;
-			if ((dup = mcr_load_dup(&o->prev_extracted, (const char *)sqlite3_column_text(st, 2))) ||
-			    (dup = mcr_load_dup(&o->prev_loaded, (const char *)sqlite3_column_text(st, 3))) ||
-			    (dup = mcr_load_dup(&o->prev_manifest, (const char *)sqlite3_column_text(st, 4))) ||
-			    (dup = mcr_load_dup(&o->prev_shares_from,
-			                        (const char *)sqlite3_column_text(st, 5)))) {
-				rc = dup;
-				break;
-			}
-			o->prev_people = (long)sqlite3_column_int64(st, 6);
-			o->prev_members = (long)sqlite3_column_int64(st, 7);
-			o->prev_items = (long)sqlite3_column_int64(st, 8);
-			o->prev_objections = (long)sqlite3_column_int64(st, 9);
-			o->prev_len = sqlite3_column_int64(st, 10);
-			o->prev_crc = sqlite3_column_int64(st, 11);
-			o->prev_range = sqlite3_column_type(st, 12) != SQLITE_NULL;
-			o->prev_first = sqlite3_column_int64(st, 12);
-			o->prev_last = sqlite3_column_int64(st, 13);
-			if (o->prev_data && o->prev_extracted &&
-			    mcr_time_parse(o->prev_extracted, &o->held) == 0)
-				o->held_set = 1;
-			if (o->prev_data && !o->prev_range)
-				rc = mcr_error_set(MCR_EFORMAT, "%s: no item range for %s", r->prev_path,
-				                   ods);
-		}
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = mcr_db_error(r->db, r->prev_path);
-	sqlite3_finalize(st);
-	return rc;
+	return r->store->read_prev(r, prev_source);
 }
 
 static int add_reject(load_run *r, org_run *o, const char *stamp, const char *reason,
@@ -284,22 +269,9 @@ static int accepted(const load_run *r, const char *ods)
  * source_section; demographics counts people there, not items, and is left 0). */
 static int prev_section_items(load_run *r, const org_run *o, long *items)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = mcr_db_prepare(r->db, "SELECT section, items FROM prev.source_section WHERE org = ?1",
-	                        &st);
-	if (rc)
-		return rc;
-	mcr_db_bind_text(st, 1, o->org->ods);
-	int step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_section sec;
-		if (mcr_section_parse((const char *)sqlite3_column_text(st, 0), &sec) == 0 &&
-		    sec != MCR_SECTION_DEMOGRAPHICS)
-			items[sec] = (long)sqlite3_column_int64(st, 1);
-	}
-	if (step != SQLITE_DONE)
-		rc = mcr_db_error(r->db, r->prev_path);
-	sqlite3_finalize(st);
+	long people[MCR_SECTION_COUNT] = { 0 };
+	int rc = r->store->prev_sections(r, o->org->ods, people, items);
+	items[MCR_SECTION_DEMOGRAPHICS] = 0;
 	return rc;
 }
 

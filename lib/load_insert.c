@@ -1,7 +1,7 @@
 /*
  * mcr-load: the inserting side. One organisation's staged file streamed into
- * the new generation (prepared INSERTs, rows in the order read), or its rows
- * carried over from the previous generation.
+ * the new generation through the store backend (rows in the order read), or its
+ * rows carried over from the previous generation.
  */
 
 #include "load_internal.h"
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcr/db.h"
 #include "mcr/error.h"
 
 /* Characters JSON needs escaped: '"', '\\' and controls. */
@@ -71,65 +70,38 @@ static int details_json(mcr_buf *b, load_cursor *c, uint32_t n)
 
 typedef struct stream_state {
 	unsigned mask;          /* sections the current person has items in */
-	long member_rows, person_rows, objection_records, objection_rows, item_rows;
+	long member_rows, person_rows, objection_records, item_rows;
 } stream_state;
 
-static void bind_field(sqlite3_stmt *st, int i, load_cursor *c)
+static load_str get_field(load_cursor *c)
 {
-	int len;
-	const char *s = mcr_load_get_str(c, &len);
-	if (s)
-		sqlite3_bind_text(st, i, s, len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Step an INSERT of a row from a staged file: a constraint failure is the
- * file's fault (MCR_EFORMAT), anything else the store's (MCR_EIO). */
-static int step_insert(load_run *r, sqlite3_stmt *st, const org_run *o, const char *what,
-                       const char *nhs)
-{
-	int rc = sqlite3_step(st);
-	int err = 0;
-	if (rc != SQLITE_DONE) {
-		if ((rc & 0xff) == SQLITE_CONSTRAINT)
-			err = mcr_error_set(MCR_EFORMAT, "%s: %s %s listed twice", o->manifest_path,
-			                    what, nhs);
-		else
-			err = mcr_db_error(r->db, r->new_path);
-	}
-	sqlite3_reset(st);
-	return err;
+	load_str v;
+	v.s = mcr_load_get_str(c, &v.len);
+	return v;
 }
 
 static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_state *ss)
 {
+	const load_store_ops *st = r->store;
 	size_t len;
 	load_cursor c = { mcr_load_batch_data(b, &len), 0 };
 	int rc = 0;
 	while (!rc && c.off < len) {
 		unsigned type = mcr_load_get_u8(&c);
 		switch (type) {
-		case LOAD_REC_MEMBER: {
-			const char *nhs = (const char *)c.p + c.off + 4;
-			bind_field(r->ins_member, 2, &c);
-			if (!(rc = step_insert(r, r->ins_member, o, "member", nhs)))
+		case LOAD_REC_MEMBER:
+			if (!(rc = st->put_member(r, o, get_field(&c))))
 				ss->member_rows++;
 			break;
-		}
 		case LOAD_REC_PERSON: {
-			const char *nhs = (const char *)c.p + c.off + 4;
-			bind_field(r->ins_person, 2, &c);
+			load_str nhs = get_field(&c), f[7];
 			int demo = 0;
 			for (int i = 0; i < 7; i++) {
-				const unsigned char *p = c.p + c.off;
-				uint32_t n;
-				memcpy(&n, p, 4);
-				if (n != UINT32_MAX)
+				f[i] = get_field(&c);
+				if (f[i].s)
 					demo = 1;
-				bind_field(r->ins_person, 3 + i, &c);
 			}
-			if (!(rc = step_insert(r, r->ins_person, o, "person", nhs))) {
+			if (!(rc = st->put_person(r, o, nhs, f))) {
 				ss->person_rows++;
 				ss->mask = 0;
 				if (demo)
@@ -138,35 +110,31 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 			break;
 		}
 		case LOAD_REC_OBJECTION: {
-			bind_field(r->ins_objection, 2, &c);
-			bind_field(r->ins_objection, 3, &c);
-			if (!(rc = mcr_db_step_done(r->db, r->ins_objection, r->new_path))) {
+			load_str nhs = get_field(&c), since = get_field(&c);
+			if (!(rc = st->put_objection(r, o, nhs, since)))
 				ss->objection_records++;
-				ss->objection_rows += sqlite3_changes(r->db);
-			}
 			break;
 		}
 		case LOAD_REC_ITEM: {
 			unsigned s = mcr_load_get_u8(&c);
-			const char *nhs = (const char *)c.p + c.off + 4;
-			sqlite3_bind_int64(r->ins_item, 2, r->next_id);
-			sqlite3_bind_text(r->ins_item, 4, mcr_section_name((mcr_section)s), -1,
-			                  SQLITE_STATIC);
-			bind_field(r->ins_item, 3, &c);
-			for (int i = 5; i <= 10; i++)
-				bind_field(r->ins_item, i, &c);
+			load_item_row it = { .id = r->next_id, .section = mcr_section_name((mcr_section)s) };
+			it.nhs = get_field(&c);
+			it.date = get_field(&c);
+			it.system = get_field(&c);
+			it.code = get_field(&c);
+			it.display = get_field(&c);
+			it.status = get_field(&c);
+			it.source_id = get_field(&c);
 			uint32_t nd;
 			memcpy(&nd, c.p + c.off, 4);
 			c.off += 4;
 			if (nd) {
 				if ((rc = details_json(&r->json, &c, nd)))
 					break;
-				sqlite3_bind_text(r->ins_item, 11, r->json.ptr, (int)r->json.len,
-				                  SQLITE_STATIC);
-			} else {
-				sqlite3_bind_null(r->ins_item, 11);
+				it.details.s = r->json.ptr;
+				it.details.len = (int)r->json.len;
 			}
-			if (!(rc = step_insert(r, r->ins_item, o, "item of person", nhs))) {
+			if (!(rc = st->put_item(r, o, &it))) {
 				r->next_id++;
 				ss->item_rows++;
 				o->sec_items[s]++;
@@ -177,13 +145,9 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 		}
 		case LOAD_REC_WITHHELD: {
 			unsigned s = mcr_load_get_u8(&c), why = mcr_load_get_u8(&c);
-			bind_field(r->ins_pw, 2, &c);
-			sqlite3_bind_text(r->ins_pw, 3, mcr_section_name((mcr_section)s), -1,
-			                  SQLITE_STATIC);
-			sqlite3_bind_text(r->ins_pw, 4, mcr_reason_name((mcr_reason)why), -1,
-			                  SQLITE_STATIC);
-			sqlite3_bind_int64(r->ins_pw, 5, mcr_load_get_i64(&c));
-			rc = mcr_db_step_done(r->db, r->ins_pw, r->new_path);
+			load_str nhs = get_field(&c);
+			rc = st->put_withheld(r, o, nhs, mcr_section_name((mcr_section)s),
+			                      mcr_reason_name((mcr_reason)why), (long)mcr_load_get_i64(&c));
 			break;
 		}
 		case LOAD_REC_PERSON_END:
@@ -199,16 +163,6 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 	return rc;
 }
 
-static int bind_org_all(load_run *r, const char *ods)
-{
-	sqlite3_stmt *sts[] = { r->ins_member, r->ins_person, r->ins_objection, r->ins_item,
-	                        r->ins_pw };
-	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
-		if (sqlite3_bind_text(sts[i], 1, ods, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-			return mcr_db_error(r->db, "bind");
-	return 0;
-}
-
 static void reset_counts(org_run *o)
 {
 	o->people = o->members = o->items = o->objections = o->expect_objections = 0;
@@ -220,24 +174,7 @@ static void reset_counts(org_run *o)
 /* Remove what a failed stream of o inserted. */
 static int discard_org_rows(load_run *r, org_run *o)
 {
-	static const char *const tables[] = { "member", "person", "person_withheld",
-	                                      "objection" };
-	sqlite3_stmt *st = NULL;
-	char sql[128];
-	int rc = mcr_db_prepare(r->db, "DELETE FROM item WHERE id >= ?1", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, o->first);
-	rc = mcr_db_step_done(r->db, st, r->new_path);
-	sqlite3_finalize(st);
-	for (int i = 0; !rc && i < 4; i++) {
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1", tables[i]);
-		if ((rc = mcr_db_prepare(r->db, sql, &st)))
-			break;
-		mcr_db_bind_text(st, 1, o->org->ods);
-		rc = mcr_db_step_done(r->db, st, r->new_path);
-		sqlite3_finalize(st);
-	}
+	int rc = r->store->discard_org(r, o);
 	r->next_id = o->first;
 	reset_counts(o);
 	return rc;
@@ -267,7 +204,7 @@ int mcr_load_stream_org(load_run *r, org_run *o, char **why)
 	ps.m = o->m;
 	reset_counts(o);
 	o->first = r->next_id;
-	if ((rc = bind_org_all(r, o->org->ods)) || (rc = mcr_load_parse_start(&ps))) {
+	if ((rc = r->store->stream_begin(r, o)) || (rc = mcr_load_parse_start(&ps))) {
 		mcr_load_queue_destroy(&q);
 		return rc;
 	}
@@ -285,6 +222,10 @@ int mcr_load_stream_org(load_run *r, org_run *o, char **why)
 	char pmsg[1024];
 	snprintf(pmsg, sizeof(pmsg), "%s", q.msg);
 	mcr_load_queue_destroy(&q);
+	long objection_rows = 0;
+	int erc = r->store->stream_end(r, o, !irc && !prc, &objection_rows);
+	if (erc && !irc)
+		irc = erc;
 
 	if (irc && irc != MCR_EFORMAT)
 		return irc;   /* the store failed, not the file */
@@ -314,8 +255,8 @@ int mcr_load_stream_org(load_run *r, org_run *o, char **why)
 	}
 	o->last = r->next_id - 1;
 	o->members = ss.member_rows;
-	o->people = ss.person_rows + ss.objection_rows;
-	o->objections = ss.objection_rows;
+	o->people = ss.person_rows + objection_rows;
+	o->objections = objection_rows;
 	o->expect_objections = m->objections;
 	o->items = ss.item_rows;
 	for (int i = 0; i < MCR_REASON_COUNT; i++)
@@ -327,28 +268,13 @@ int mcr_load_stream_org(load_run *r, org_run *o, char **why)
  * order and relative ids; counts and statistics come from its source rows. */
 int mcr_load_carry_org(load_run *r, org_run *o)
 {
-	sqlite3_stmt *st = NULL;
 	reset_counts(o);
 	o->first = r->next_id;
 	o->last = r->next_id - 1;
 	int rc = 0;
 	if (o->prev_last >= o->prev_first) {
-		if ((rc = mcr_db_prepare(r->db,
-		                         "INSERT INTO item(id, nhs, org, section, date, system, code, display, "
-		                         "status, source_id, details) SELECT id - ?1 + ?3, nhs, org, section, "
-		                         "date, system, code, display, status, source_id, details "
-		                         "FROM prev.item WHERE id BETWEEN ?1 AND ?2 AND org = ?4 ORDER BY id",
-		                         &st)))
-			return rc;
-		sqlite3_bind_int64(st, 1, o->prev_first);
-		sqlite3_bind_int64(st, 2, o->prev_last);
-		sqlite3_bind_int64(st, 3, r->next_id);
-		mcr_db_bind_text(st, 4, o->org->ods);
-		rc = mcr_db_step_done(r->db, st, r->new_path);
-		long copied = sqlite3_changes(r->db);
-		sqlite3_finalize(st);
-		st = NULL;
-		if (rc)
+		long copied = 0;
+		if ((rc = r->store->carry_items(r, o, r->next_id, &copied)))
 			return rc;
 		if (copied != o->prev_items)
 			return mcr_error_set(MCR_EFORMAT, "%s: %s holds %ld items, its source row says %ld",
@@ -360,40 +286,9 @@ int mcr_load_carry_org(load_run *r, org_run *o)
 	o->members = o->prev_members;
 	o->items = o->prev_items;
 	o->objections = o->expect_objections = o->prev_objections;
-	if ((rc = mcr_db_prepare(r->db, "SELECT section, people, items FROM prev.source_section "
-	                                "WHERE org = ?1", &st)))
+	if ((rc = r->store->prev_sections(r, o->org->ods, o->sec_people, o->sec_items)) ||
+	    (rc = r->store->prev_withheld(r, o->org->ods, o->withheld)))
 		return rc;
-	mcr_db_bind_text(st, 1, o->org->ods);
-	int step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_section s;
-		if (mcr_section_parse((const char *)sqlite3_column_text(st, 0), &s) == 0) {
-			o->sec_people[s] = (long)sqlite3_column_int64(st, 1);
-			o->sec_items[s] = (long)sqlite3_column_int64(st, 2);
-		}
-	}
-	if (step != SQLITE_DONE) {
-		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: reading the sections of %s", r->prev_path,
-		                   o->org->ods);
-		sqlite3_finalize(st);
-		return rc;
-	}
-	sqlite3_finalize(st);
-	if ((rc = mcr_db_prepare(r->db, "SELECT reason, count FROM prev.withheld WHERE org = ?1", &st)))
-		return rc;
-	mcr_db_bind_text(st, 1, o->org->ods);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		mcr_reason why;
-		if (mcr_reason_parse((const char *)sqlite3_column_text(st, 0), &why) == 0)
-			o->withheld[why] = (long)sqlite3_column_int64(st, 1);
-	}
-	if (step != SQLITE_DONE) {
-		rc = mcr_db_errorf(r->db, MCR_EIO, "%s: reading the withheld counts of %s", r->prev_path,
-		                   o->org->ods);
-		sqlite3_finalize(st);
-		return rc;
-	}
-	sqlite3_finalize(st);
 	free(o->extracted);
 	free(o->loaded);
 	free(o->shares_from);
@@ -413,36 +308,14 @@ int mcr_load_carry_org(load_run *r, org_run *o)
  * organisation, one pass over each previous table. */
 int mcr_load_carry_tables(load_run *r)
 {
-	int any = 0;
-	sqlite3_stmt *st = NULL;
-	int rc = mcr_db_exec(r->db, "CREATE TEMP TABLE carry (org TEXT PRIMARY KEY) WITHOUT ROWID");
-	if (rc)
-		return rc;
-	if ((rc = mcr_db_prepare(r->db, "INSERT INTO temp.carry(org) VALUES (?1)", &st)))
-		return rc;
-	for (size_t i = 0; !rc && i < r->cfg->norgs; i++) {
-		if (r->orgs[i].action != ACT_CARRY)
-			continue;
-		any = 1;
-		mcr_db_bind_text(st, 1, r->orgs[i].org->ods);
-		rc = mcr_db_step_done(r->db, st, r->new_path);
-	}
-	sqlite3_finalize(st);
-	if (rc || !any)
-		return rc;
-	static const char *const copies[] = {
-		"INSERT INTO member(nhs, org) SELECT nhs, org FROM prev.member "
-		"WHERE org IN (SELECT org FROM temp.carry)",
-		"INSERT INTO person(nhs, org, family, given, birth_date, gender, address, postcode, "
-		"phone) SELECT nhs, org, family, given, birth_date, gender, address, postcode, phone "
-		"FROM prev.person WHERE org IN (SELECT org FROM temp.carry)",
-		"INSERT INTO person_withheld(nhs, org, section, reason, count) SELECT nhs, org, "
-		"section, reason, count FROM prev.person_withheld "
-		"WHERE org IN (SELECT org FROM temp.carry)",
-		"INSERT INTO objection(nhs, org, since) SELECT nhs, org, since FROM prev.objection "
-		"WHERE org IN (SELECT org FROM temp.carry)",
-	};
-	for (size_t i = 0; !rc && i < sizeof(copies) / sizeof(copies[0]); i++)
-		rc = mcr_db_exec(r->db, copies[i]);
+	const char **ods = calloc(r->cfg->norgs + 1, sizeof(*ods));
+	size_t n = 0;
+	if (!ods)
+		return mcr_error_set(MCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->cfg->norgs; i++)
+		if (r->orgs[i].action == ACT_CARRY)
+			ods[n++] = r->orgs[i].org->ods;
+	int rc = r->store->carry_tables(r, ods, n);
+	free(ods);
 	return rc;
 }

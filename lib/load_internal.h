@@ -9,14 +9,15 @@
  *   load_rules.c    the parse thread: the consent rules applied again
  *   load_insert.c   streaming a staged file in, carrying data over
  *   load_decide.c   each organisation: load, carry over or reject
- *   load_history.c  history.sqlite
- *   load_publish.c  build, check, publish, quarantine, prune
+ *   load_history.c  the load history (the run's start and end)
+ *   load_publish.c  build, check, publish, quarantine
+ * The store and the history are written through backends (load_backend.h):
+ * no SQL here.
  */
 #ifndef MCR_LOAD_INTERNAL_H
 #define MCR_LOAD_INTERNAL_H
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,8 @@
 #include "mcr/config.h"
 #include "mcr/load.h"
 #include "mcr/staged.h"
+
+#include "load_backend.h"
 
 enum {
 	LOAD_REC_MEMBER = 1,
@@ -134,19 +137,19 @@ typedef struct load_run {
 	time_t now;
 	char now_iso[32];
 	char run_id[64];
-	sqlite3 *hist;
+	const load_store_ops *store;  /* the store writer (load_backend.h) */
+	void *sb;                     /* its state */
+	const load_history_ops *hist; /* the load history */
+	void *hb;                     /* its state */
 	long cur_gen;                 /* 0: none published */
 	long new_gen;
-	char *new_path, *prev_path;
-	sqlite3 *db;
-	sqlite3_stmt *ins_member, *ins_person, *ins_objection, *ins_item, *ins_pw;
+	char *new_path, *prev_path;   /* the generations' names in messages (file, schema) */
 	int64_t next_id;
 	org_run *orgs;
 	reject_entry *rejects;
 	size_t nrejects;
 	file_entry *files;
 	size_t nfiles;
-	mcr_buf index_sql;            /* CREATE INDEX statements, run before or after the insert */
 	mcr_buf json;                 /* the current item's details */
 	int progress;                 /* report ITEMS, PHASE, REJECTED, CPU events */
 	mcr_load_event_fn on_event;   /* NULL: report nothing */
@@ -156,7 +159,8 @@ typedef struct load_run {
 	double parse_cpu;             /* CPU seconds of the parse threads */
 	const char *crash_at;
 	int parsed_once;
-	int renamed;                  /* current names the new generation (published) */
+	int renamed;                  /* readers see the new generation (published) */
+	int recorded;                 /* the history has the run's end */
 	int summarised;               /* the organisations' totals are in sum */
 	const char *const *accept;    /* ODS codes the operator accepted (--accept) */
 	size_t naccept;
@@ -176,8 +180,8 @@ void mcr_load_crash_point(load_run *r, const char *phase);
 /* The part of path after its last '/'. */
 const char *mcr_load_base_name(const char *path);
 
-/* Remove a database file and its possible side files. */
-void mcr_load_unlink_db(const char *path);
+/* MCR_EFORMAT: o's staged file lists what (member, person, ...) nhs twice. */
+int mcr_load_listed_twice(const struct org_run *o, const char *what, const char *nhs, int len);
 
 /* Hand ev to the caller's on_event, if any (ev->elapsed filled in here). */
 void mcr_load_report(load_run *r, mcr_load_event *ev);
@@ -270,8 +274,8 @@ int mcr_load_org(load_run *r, org_run *o);
 
 /* ---- load_history.c -------------------------------------------------------- */
 
-/* Open history.sqlite, mark runs left 'running' as interrupted, record this
- * run as running (r->run_id). */
+/* Open the history, mark runs left 'running' as interrupted, record this run as
+ * running (r->run_id) with the audit log's head. */
 int mcr_load_history_start(load_run *r);
 
 /* Record the run's end and the files it examined, in one transaction. */
@@ -286,15 +290,8 @@ int mcr_load_note_file(load_run *r, const org_run *o, const char *manifest, cons
 
 /* ---- load_publish.c -------------------------------------------------------- */
 
-/* Delete generation files with number > above (crashed runs' orphans), or
- * <= upto (pruning); either bound may be -1 (unused). */
-int mcr_load_remove_generations(const char *store_dir, long above, long upto);
-
-/* Build, check and fsync the new generation file r->new_path (unpublished). */
+/* Build, check and make durable the new generation r->new_path (unpublished). */
 int mcr_load_build(load_run *r);
-
-/* Point <store>/current at the new generation (symlink renamed into place). */
-int mcr_load_publish(load_run *r);
 
 /* Move rejected files to quarantine with a reason file beside them. Failures
  * are WARNING events: the generation is already published. */
