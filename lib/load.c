@@ -210,8 +210,8 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 		r.orgs[i].org = &cfg->orgs[i];
 		r.orgs[i].dataset = mcr_org_dataset(cfg->orgs[i].kind);
 	}
-	r.store = &mcr_load_store_sqlite;
-	r.hist = &mcr_load_history_sqlite;
+	r.store = cfg->backend == MCR_BACKEND_POSTGRESQL ? &mcr_load_store_pg : &mcr_load_store_sqlite;
+	r.hist = cfg->backend == MCR_BACKEND_POSTGRESQL ? &mcr_load_history_pg : &mcr_load_history_sqlite;
 	if ((rc = r.store->open(&r)) || (rc = mcr_load_history_start(&r)))
 		goto out;
 	/* Leftovers of a crashed run: unpublished generations, a half-made publication. */

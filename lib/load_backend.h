@@ -7,6 +7,8 @@
  *
  *   store_load_sqlite.c    generations as files gen-NNNNNN.sqlite, 'current' symlink
  *   history_load_sqlite.c  <store>/history.sqlite
+ *   store_load_pg.c        generations as schemas mcr_gen_NNNNNN, pointer row mcr.published
+ *   history_load_pg.c      the tables mcr.load, mcr.load_file, mcr.audit_checkpoint
  *
  * A backend keeps its state in load_run.sb (store) and load_run.hb (history).
  * Every function returns 0 or a negative mcr error code with the message set
@@ -108,7 +110,7 @@ typedef struct load_store_ops {
 	int (*put_item)(struct load_run *r, const struct org_run *o, const load_item_row *it);
 	/* Added to a count of the same person, section and reason. */
 	int (*put_withheld)(struct load_run *r, const struct org_run *o, load_str nhs,
-	                    const char *section, const char *reason, long count);
+	                    mcr_section section, mcr_reason reason, long count);
 	/* The stream is over (ok 0: it failed and its rows will be discarded); the
 	 * objection rows it added. */
 	int (*stream_end)(struct load_run *r, const struct org_run *o, int ok, long *objection_rows);
@@ -166,5 +168,7 @@ typedef struct load_history_ops {
 
 extern const load_store_ops mcr_load_store_sqlite;
 extern const load_history_ops mcr_load_history_sqlite;
+extern const load_store_ops mcr_load_store_pg;
+extern const load_history_ops mcr_load_history_pg;
 
 #endif

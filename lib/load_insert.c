@@ -146,8 +146,8 @@ static int insert_batch(load_run *r, org_run *o, const load_batch *b, stream_sta
 		case LOAD_REC_WITHHELD: {
 			unsigned s = mcr_load_get_u8(&c), why = mcr_load_get_u8(&c);
 			load_str nhs = get_field(&c);
-			rc = st->put_withheld(r, o, nhs, mcr_section_name((mcr_section)s),
-			                      mcr_reason_name((mcr_reason)why), (long)mcr_load_get_i64(&c));
+			rc = st->put_withheld(r, o, nhs, (mcr_section)s, (mcr_reason)why,
+			                      (long)mcr_load_get_i64(&c));
 			break;
 		}
 		case LOAD_REC_PERSON_END:

@@ -110,6 +110,12 @@ static int read_password_file(const char *path, char *buf, size_t n)
 	return 0;
 }
 
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 int mcr_pg_connect_with(PGconn **out, const char *conninfo, const char *password_file,
                         const char *application_name)
 {
@@ -152,6 +158,10 @@ int mcr_pg_connect_with(PGconn **out, const char *conninfo, const char *password
 		rc = error_with(conn, NULL, MCR_EIO, what, password);
 		PQfinish(conn);
 		conn = NULL;
+	} else {
+		/* The library never prints: the server's NOTICEs ("relation ... already
+		 * exists, skipping") would go to stderr by libpq's default. */
+		PQsetNoticeProcessor(conn, ignore_notice, NULL);
 	}
 	explicit_bzero(password, sizeof(password));
 	*out = conn;

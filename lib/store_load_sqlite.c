@@ -392,14 +392,14 @@ static int sq_put_item(load_run *r, const org_run *o, const load_item_row *it)
 	return step_insert(r, st, o, "item of person", it->nhs);
 }
 
-static int sq_put_withheld(load_run *r, const org_run *o, load_str nhs, const char *section,
-                           const char *reason, long count)
+static int sq_put_withheld(load_run *r, const org_run *o, load_str nhs, mcr_section section,
+                           mcr_reason reason, long count)
 {
 	sqlite_store *s = S(r);
 	(void)o;
 	bind_str(s->ins_pw, 2, nhs);
-	sqlite3_bind_text(s->ins_pw, 3, section, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->ins_pw, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->ins_pw, 3, mcr_section_name(section), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->ins_pw, 4, mcr_reason_name(reason), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->ins_pw, 5, count);
 	return mcr_db_step_done(s->db, s->ins_pw, r->new_path);
 }
