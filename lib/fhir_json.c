@@ -77,6 +77,7 @@ typedef struct js {
 	int saw_entry;     /* the root resource had an "entry" before its resourceType */
 	int has_res, has_url; /* the current entry's resource and fullUrl */
 	int roots;         /* root values seen */
+	int content;       /* a byte other than JSON white space seen */
 	int last_root_line;
 	/* Position: the chunk being parsed and the lines counted in it. */
 	const unsigned char *chunk;
@@ -85,6 +86,7 @@ typedef struct js {
 	size_t upto;       /* newlines counted in chunk[0, upto) */
 	int line;          /* line at chunk[upto] */
 	uint64_t line_start; /* absolute offset where that line starts */
+	uint64_t prev_line_start; /* and where the line before it starts */
 	uint64_t last_event; /* absolute offset of the last event */
 } js;
 
@@ -102,6 +104,7 @@ static void count_to(js *s, size_t off)
 		}
 		s->line++;
 		s->upto = (size_t)(p - s->chunk) + 1;
+		s->prev_line_start = s->line_start;
 		s->line_start = s->base + s->upto;
 	}
 }
@@ -602,7 +605,9 @@ static const yajl_callbacks callbacks = {
 
 /* ---- feeding ------------------------------------------------------------------ */
 
-static int parse_error(js *s, yajl_status st)
+/* The parse failed: at the byte yajl reached, or at the end of the file (yajl
+ * finishes by parsing one space of its own, not of the file). */
+static int parse_error(js *s, yajl_status st, int at_end)
 {
 	if (st == yajl_status_client_canceled)
 		return s->rc ? s->rc : mcr_error_set(MCR_EFORMAT, "%s: JSON parse stopped", s->file);
@@ -611,7 +616,7 @@ static int parse_error(js *s, yajl_status st)
 	if (strncmp(msg, "parse error: ", 13) == 0)
 		msg += 13;
 	size_t len = strcspn(msg, "\n");
-	size_t off = yajl_get_bytes_consumed(s->h);
+	size_t off = at_end ? 0 : yajl_get_bytes_consumed(s->h);
 	count_to(s, off);
 	int rc = mcr_error_set(MCR_EFORMAT, "%s:%d:%d: bad JSON: %.*s", s->file, s->line,
 	                       (int)(s->base + off - s->line_start + 1), (int)len, msg);
@@ -619,7 +624,30 @@ static int parse_error(js *s, yajl_status st)
 	return rc;
 }
 
-/* Parse one chunk. */
+/* Parse bytes of the file, in order. */
+static int parse(js *s, const unsigned char *buf, size_t len)
+{
+	s->chunk = buf;
+	s->clen = len;
+	s->upto = 0;
+	yajl_status st = yajl_parse(s->h, buf, len);
+	if (st != yajl_status_ok)
+		return parse_error(s, st, 0);
+	count_to(s, len);
+	s->base += len;
+	return 0;
+}
+
+/* NDJSON: a line ended (its newline parsed) inside a value, or the file ended
+ * inside one: the resource that began on its line is not whole on it. */
+static int not_whole(js *s, const char *where)
+{
+	return mcr_error_set(MCR_EFORMAT, "%s:%d: the resource %s (NDJSON holds one "
+	                     "whole resource a line)", s->file, s->last_root_line, where);
+}
+
+/* Parse one chunk: NDJSON a line at a time, so that a value still open at the
+ * end of its line is named there. */
 static int feed(js *s, const unsigned char *buf, size_t len)
 {
 	if (s->base == 0 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) { /* a BOM */
@@ -627,31 +655,45 @@ static int feed(js *s, const unsigned char *buf, size_t len)
 		len -= 3;
 		s->base = s->line_start = 3;
 	}
-	s->chunk = buf;
-	s->clen = len;
-	s->upto = 0;
-	yajl_status st = yajl_parse(s->h, buf, len);
-	if (st != yajl_status_ok)
-		return parse_error(s, st);
-	count_to(s, len);
-	s->base += len;
+	for (size_t i = 0; !s->content && i < len; i++)
+		s->content = !strchr(" \t\r\n", buf[i]);
+	int rc = 0;
+	while (rc == 0 && len) {
+		const unsigned char *nl = s->ndjson ? memchr(buf, '\n', len) : NULL;
+		size_t n = nl ? (size_t)(nl - buf) + 1 : len;
+		rc = parse(s, buf, n);
+		if (rc == 0 && nl && s->nest)
+			rc = not_whole(s, "does not end on this line");
+		buf += n;
+		len -= n;
+	}
 	/* yajl holds a token split across chunks in memory: bound it. */
-	if (s->base - s->last_event > MCR_FHIR_MAX_RESOURCE_BYTES)
+	if (rc == 0 && s->base - s->last_event > MCR_FHIR_MAX_RESOURCE_BYTES)
 		return mcr_error_set(MCR_ELIMIT, "%s:%d: a JSON value or gap larger than %zu bytes",
 		                     s->file, s->line, MCR_FHIR_MAX_RESOURCE_BYTES);
-	return 0;
+	return rc;
 }
 
 static int finish(js *s)
 {
+	if (!s->content)
+		return mcr_error_set(MCR_EFORMAT, "%s: empty: no FHIR resource%s", s->file,
+		                     s->ndjson ? " (nothing but blank lines)" : " or Bundle");
+	if (s->ndjson && s->nest)
+		return not_whole(s, "on this line is cut short by the end of the file");
+	/* An error at the end of the file is at the end of its last line (the column
+	 * of its newline), not on the line after the file's final newline. */
+	if (s->line > 1 && s->line_start == s->base) {
+		s->line--;
+		s->line_start = s->prev_line_start;
+		s->base--;
+	}
 	s->chunk = NULL;
 	s->clen = 0;
 	s->upto = 0;
 	yajl_status st = yajl_complete_parse(s->h);
 	if (st != yajl_status_ok)
-		return parse_error(s, st);
-	if (!s->ndjson && s->roots == 0)
-		return mcr_error_set(MCR_EFORMAT, "%s: empty: no FHIR resource or Bundle", s->file);
+		return parse_error(s, st, 1);
 	return 0;
 }
 
