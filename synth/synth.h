@@ -41,17 +41,32 @@ int synth_parse_date(const char *s, int32_t *days);
 
 /* ---- NHS numbers ------------------------------------------------------------ */
 
-/* The check digit of 999 followed by the 6 digits of p (p < 1000000). */
-int synth_nhs_prefix_check(uint32_t p);
+/*
+ * The ranges numbers are drawn from: the test range 999 000 0000-999 999 9999,
+ * and, for benchmarks only (--second-nhs-range), 399 000 0000-399 999 9999:
+ * inside 320 000 001-399 999 999 (first nine digits), the range allocated to
+ * Northern Ireland's Health and Care numbers and so never issued in England
+ * (docs/SYNTH.md, "NHS numbers").
+ */
+#define SYNTH_NHS_TEST_HEAD 999
+#define SYNTH_NHS_SECOND_HEAD 399
 
-/* All valid numbers of the 999 range, in a seeded order (a permutation). */
+/* The check digit of the 3 digits head followed by the 6 digits of p (p < 1000000). */
+int synth_nhs_prefix_check(uint32_t head, uint32_t p);
+
+/* All valid numbers of the 999 range, in a seeded order (a permutation); with
+ * a second range, its valid numbers after them, in a seeded order of their
+ * own, so indices below count1 give the numbers a region without it has. */
 typedef struct synth_nhs_table {
-	uint32_t *prefix;  /* the 6 digits after 999 of each valid number */
-	uint32_t count;
-	uint64_t mul, add; /* index -> (mul * i + add) mod count */
+	uint32_t *prefix;  /* the 6 digits after the head of each valid number */
+	uint32_t count;    /* all */
+	uint32_t count1;   /* of the 999 range: prefix[0..count1) */
+	uint64_t mul, add; /* index -> (mul * i + add) mod count1 */
+	uint64_t mul2, add2; /* index - count1 -> (mul2 * i + add2) mod (count - count1) */
 } synth_nhs_table;
 
-int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed);
+/* second: also the second range. */
+int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed, int second);
 void synth_nhs_table_free(synth_nhs_table *t);
 /* The i-th number (i < count) as 10 digits and a NUL. */
 void synth_nhs_number(const synth_nhs_table *t, uint32_t i, char out[11]);
@@ -178,10 +193,11 @@ typedef struct synth_opts {
 	int flat;
 	synth_format format;
 	const char *out;    /* DIR */
+	int second_range;   /* numbers beyond the 999 range from the second range */
 } synth_opts;
 
-/* The largest --people the NHS number range allows. */
-long synth_max_people(void);
+/* The largest --people the NHS number ranges allow (second: with the second range). */
+long synth_max_people(int second);
 
 /* Write the region and print the summary to out. 0 or a negative MCR_E* code
  * with the message set. */

@@ -160,18 +160,16 @@ static int oom(void)
 	return mcr_error_set(MCR_ENOMEM, "out of memory");
 }
 
-long synth_max_people(void)
+long synth_max_people(int second)
 {
-	/* Valid numbers of 9990000000-9999999999, less two for staff who are not
-	 * patients: computed, not assumed. */
-	static long max;
-	if (!max) {
-		long n = 0;
-		for (uint32_t p = 0; p < 1000000; p++)
-			n += synth_nhs_prefix_check(p) != 10;
-		max = n - 2;
+	/* Valid numbers of 9990000000-9999999999 (and 3990000000-3999999999), less
+	 * two for staff who are not patients: computed, not assumed. */
+	long n = 0;
+	for (uint32_t p = 0; p < 1000000; p++) {
+		n += synth_nhs_prefix_check(SYNTH_NHS_TEST_HEAD, p) != 10;
+		n += second && synth_nhs_prefix_check(SYNTH_NHS_SECOND_HEAD, p) != 10;
 	}
-	return max;
+	return n - 2;
 }
 
 /* ---- people ---------------------------------------------------------------- */
@@ -1583,9 +1581,12 @@ int synth_run(const synth_opts *o, FILE *out)
 	x->extract_time = (int64_t)o->as_of * 86400 + 6 * 3600;
 	for (int g = 0; g < NORGS; g++)
 		synth_parse_date(orgs[g].shares_from, &x->sf[g]);
-	int rc = synth_nhs_table_init(&x->nhs, o->seed);
+	/* The second range only when the test range is not enough. */
+	int second = o->second_range && o->people > synth_max_people(0);
+	int rc = synth_nhs_table_init(&x->nhs, o->seed, second);
 	if (!rc && o->people > (long)x->nhs.count - 2)
-		rc = mcr_error_set(MCR_EUSAGE, "--people %ld exceeds the valid NHS numbers of the test range", o->people);
+		rc = mcr_error_set(MCR_EUSAGE, "--people %ld exceeds the valid NHS numbers of the %s", o->people,
+		                   second ? "test and second ranges" : "test range");
 	rc = rc ? rc : make_dirs(x);
 	if (!rc)
 		choose_staff_and_changes(x);

@@ -114,11 +114,10 @@ int synth_parse_date(const char *s, int32_t *days)
 
 /* ---- NHS numbers ------------------------------------------------------------ */
 
-int synth_nhs_prefix_check(uint32_t p)
+int synth_nhs_prefix_check(uint32_t head, uint32_t p)
 {
-	char nine[10] = "999000000";
-	for (int i = 8; i >= 3; i--, p /= 10)
-		nine[i] = (char)('0' + p % 10);
+	char nine[10];
+	snprintf(nine, sizeof(nine), "%03u%06u", head % 1000, p % 1000000);
 	return mcr_nhs_check_digit(nine);
 }
 
@@ -132,21 +131,33 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 	return a;
 }
 
-int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed)
+/* A seeded permutation i -> (mul * i + add) mod n of 0..n-1. */
+static void permutation(synth_rng *r, uint64_t n, uint64_t *mul, uint64_t *add)
+{
+	*mul = 1 + synth_next(r) % (n - 1);
+	while (gcd64(*mul, n) != 1)
+		(*mul)++;
+	*add = synth_next(r) % n;
+}
+
+int synth_nhs_table_init(synth_nhs_table *t, uint64_t seed, int second)
 {
 	memset(t, 0, sizeof(*t));
-	t->prefix = malloc(1000000 * sizeof(uint32_t));
+	t->prefix = malloc((second ? 2 : 1) * 1000000 * sizeof(uint32_t));
 	if (!t->prefix)
 		return mcr_error_set(MCR_ENOMEM, "out of memory (NHS number table)");
 	for (uint32_t p = 0; p < 1000000; p++)
-		if (synth_nhs_prefix_check(p) != 10)
+		if (synth_nhs_prefix_check(SYNTH_NHS_TEST_HEAD, p) != 10)
+			t->prefix[t->count++] = p;
+	t->count1 = t->count;
+	for (uint32_t p = 0; second && p < 1000000; p++)
+		if (synth_nhs_prefix_check(SYNTH_NHS_SECOND_HEAD, p) != 10)
 			t->prefix[t->count++] = p;
 	synth_rng r;
 	synth_rng_init(&r, seed, 0, 0x4e4853);
-	t->mul = 1 + synth_next(&r) % (t->count - 1);
-	while (gcd64(t->mul, t->count) != 1)
-		t->mul++;
-	t->add = synth_next(&r) % t->count;
+	permutation(&r, t->count1, &t->mul, &t->add);
+	if (second)
+		permutation(&r, t->count - t->count1, &t->mul2, &t->add2);
 	return 0;
 }
 
@@ -158,9 +169,16 @@ void synth_nhs_table_free(synth_nhs_table *t)
 
 void synth_nhs_number(const synth_nhs_table *t, uint32_t i, char out[11])
 {
-	uint32_t k = (uint32_t)((t->mul * (uint64_t)i + t->add) % t->count);
+	uint32_t head = SYNTH_NHS_TEST_HEAD, k;
+	if (i < t->count1) {
+		k = (uint32_t)((t->mul * (uint64_t)i + t->add) % t->count1);
+	} else {
+		uint32_t n2 = t->count - t->count1;
+		k = t->count1 + (uint32_t)((t->mul2 * (uint64_t)(i - t->count1) + t->add2) % n2);
+		head = SYNTH_NHS_SECOND_HEAD;
+	}
 	char nine[10];
-	snprintf(nine, sizeof(nine), "999%06u", t->prefix[k]);
+	snprintf(nine, sizeof(nine), "%03u%06u", head, t->prefix[k]);
 	memcpy(out, nine, 9);
 	out[9] = (char)('0' + mcr_nhs_check_digit(nine));
 	out[10] = '\0';

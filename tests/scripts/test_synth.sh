@@ -158,5 +158,13 @@ done
 "$SYNTH" --people 5 --seed 1 --out "$work/u" >/dev/null 2>&1; [ $? -eq 2 ] || bad "--people 5 is not a usage error"
 "$SYNTH" --people 10 --seed 1 --out "$work/u" --night 9 >/dev/null 2>&1; [ $? -eq 2 ] || bad "--night 9 is not a usage error"
 
+# --second-nhs-range (benchmarks beyond the 999 range) changes nothing while the
+# test range is enough: the same tree, every number still 999.
+d=$(mktemp -d /tmp/test_synth.XXXXXX)
+"$SYNTH" --people 120 --seed 5 --out "$d/r" --second-nhs-range --flat >"$d/flat" || bad "--second-nhs-range at 120 people failed"
+diff -r "$work/a" "$d/r" >/dev/null || bad "--second-nhs-range changed a region the test range holds"
+diff "$work/b.flat" "$d/flat" >/dev/null || bad "--second-nhs-range changed the summary"
+rm -rf "$d"
+
 [ $fail -eq 0 ] && echo "ok: test_synth"
 exit $fail
