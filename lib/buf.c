@@ -24,7 +24,7 @@ int mcr_buf_grow(mcr_buf *b, size_t extra)
 	return 0;
 }
 
-int mcr_buf_put(mcr_buf *b, const void *data, size_t len)
+int mcr_buf_put_slow(mcr_buf *b, const void *data, size_t len)
 {
 	int rc = mcr_buf_grow(b, len);
 	if (rc)
@@ -39,11 +39,6 @@ int mcr_buf_put(mcr_buf *b, const void *data, size_t len)
 int mcr_buf_puts(mcr_buf *b, const char *s)
 {
 	return mcr_buf_put(b, s, strlen(s));
-}
-
-int mcr_buf_putc(mcr_buf *b, char c)
-{
-	return mcr_buf_put(b, &c, 1);
 }
 
 int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap)

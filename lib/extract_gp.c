@@ -47,12 +47,23 @@ static int pair_at(const fres *r, size_t i, const char *path, uint32_t h, int de
 	return p->hash == h && (depth == 0 || p->anc[depth - 1] == id) && strcmp(A(r, p->path), path) == 0;
 }
 
-/* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1. */
+/* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1.
+ * A resource looked up more than twice gets a path index (a cache: r is
+ * logically unchanged), so a rule costs the pairs at its path, not all pairs. */
 static long fr_find(const fres *r, const char *path, size_t i0, int depth, int id)
 {
 	uint32_t h = path_hash(path, strlen(path));
-	for (size_t i = i0; i < r->n; i++)
-		if (pair_at(r, i, path, h, depth, id))
+	fres *m = (fres *)r;
+	if (!r->idx_ok && ++m->idx_misses > 2 && mcr_fhir_res_index(m) != 0)
+		mcr_error_clear(); /* out of memory: the scan below still answers */
+	if (!r->idx_ok) {
+		for (size_t i = i0; i < r->n; i++)
+			if (pair_at(r, i, path, h, depth, id))
+				return (long)i;
+		return -1;
+	}
+	for (uint32_t i = r->idx_head[h & (r->idx_buckets - 1)]; i != MCR_FHIR_NO_PAIR; i = r->idx_next[i])
+		if (i >= i0 && pair_at(r, i, path, h, depth, id))
 			return (long)i;
 	return -1;
 }
@@ -555,6 +566,7 @@ static int apply_notes(gp *g)
 		/* Rebuild a minimal resource holding just the subject, to share resolve_subject. */
 		fres *r = &g->rd.res;
 		r->n = 0;
+		r->idx_ok = 0;
 		mcr_buf_reset(&r->arena);
 		int anc[NANC] = {1, 2, 3, 0, 0};
 		if (n->key[0] == 'r')

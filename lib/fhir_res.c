@@ -22,6 +22,8 @@ int mcr_fhir_res_push(fres *r, const char *path, size_t plen, uint32_t hash, con
 	if (r->arena.len > MCR_FHIR_MAX_RESOURCE_BYTES)
 		return mcr_error_set(MCR_ELIMIT, "%s:%d: %s resource larger than %zu bytes",
 		                     r->file ? r->file : "", r->line, r->type, MCR_FHIR_MAX_RESOURCE_BYTES);
+	r->idx_ok = 0;
+	r->idx_misses = 0;
 	fpair *p = &r->pairs[r->n];
 	p->path = r->arena.len;
 	p->hash = hash;
@@ -53,7 +55,40 @@ void mcr_fhir_res_begin(fres *r, const char *type, size_t type_len, int line, in
 	r->root = root;
 	r->full_url = NULL;
 	r->n = 0;
+	r->idx_ok = 0;
+	r->idx_misses = 0;
 	mcr_buf_reset(&r->arena);
+}
+
+int mcr_fhir_res_index(fres *r)
+{
+	size_t nb = 16; /* buckets in use: at least twice the pairs */
+	while (nb < 2 * r->n)
+		nb *= 2;
+	if (nb > r->idx_alloc) {
+		uint32_t *h = realloc(r->idx_head, nb * sizeof *h);
+		if (!h)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		r->idx_head = h;
+		r->idx_alloc = nb;
+	}
+	if (r->n > r->idx_cap) {
+		uint32_t *x = realloc(r->idx_next, r->n * sizeof *x);
+		if (!x)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		r->idx_next = x;
+		r->idx_cap = r->n;
+	}
+	memset(r->idx_head, 0xff, nb * sizeof *r->idx_head);
+	r->idx_buckets = nb;
+	/* Last pair first, so each chain is in pair order. */
+	for (size_t i = r->n; i-- > 0;) {
+		size_t b = r->pairs[i].hash & (nb - 1);
+		r->idx_next[i] = r->idx_head[b];
+		r->idx_head[b] = (uint32_t)i;
+	}
+	r->idx_ok = 1;
+	return 0;
 }
 
 /*
@@ -272,6 +307,8 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
 		return MCR_ENOMEM;
 	r->full_url = url ? r->arena.ptr + url_off : NULL;
 	r->n = h.n;
+	r->idx_ok = 0;
+	r->idx_misses = 0;
 	r->line = h.line;
 	r->root = h.root;
 	r->file = files[h.file];
@@ -284,6 +321,11 @@ void mcr_fhir_res_free(fres *r)
 	free(r->pairs);
 	r->pairs = NULL;
 	r->n = r->cap = 0;
+	free(r->idx_head);
+	free(r->idx_next);
+	r->idx_head = r->idx_next = NULL;
+	r->idx_buckets = r->idx_alloc = r->idx_cap = 0;
+	r->idx_ok = 0;
 	mcr_buf_free(&r->arena);
 }
 

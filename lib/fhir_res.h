@@ -44,6 +44,13 @@ typedef struct fres {
 	mcr_buf arena;
 	fpair *pairs;
 	size_t n, cap;
+	/* An index of the pairs by path hash, built by the rules when a resource is
+	 * looked up often (mcr_fhir_res_index); any change to the pairs drops it. */
+	uint32_t *idx_head, *idx_next; /* bucket -> first pair; pair -> next pair of its bucket */
+	size_t idx_buckets;            /* in use: a power of two */
+	size_t idx_alloc, idx_cap;     /* idx_head's and idx_next's sizes */
+	int idx_ok;                    /* the index is of the current pairs */
+	int idx_misses;                /* lookups without it since the pairs changed */
 } fres;
 
 #define PATH_HASH_INIT 2166136261u /* FNV-1a */
@@ -78,6 +85,14 @@ void mcr_fhir_res_begin(fres *r, const char *type, size_t type_len, int line, in
 void mcr_fhir_res_set_type(fres *r, const char *type, size_t type_len);
 
 void mcr_fhir_res_free(fres *r);
+
+/*
+ * Build r's path index (idx_ok set): idx_head[hash & (idx_buckets - 1)] is the
+ * first pair of that bucket, idx_next[i] the next after pair i, in pair order,
+ * MCR_FHIR_NO_PAIR ending a chain. 0 or MCR_ENOMEM (message set).
+ */
+#define MCR_FHIR_NO_PAIR UINT32_MAX
+int mcr_fhir_res_index(fres *r);
 
 /*
  * Records of resources in a scratch file (fd: an empty temporary file opened by

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct mcr_buf {
 	char *ptr;
@@ -25,9 +26,8 @@ typedef struct mcr_buf {
  * call leaves the buffer's earlier content as it was.
  */
 int mcr_buf_grow(mcr_buf *b, size_t extra);
-int mcr_buf_put(mcr_buf *b, const void *data, size_t len);
+int mcr_buf_put_slow(mcr_buf *b, const void *data, size_t len); /* mcr_buf_put's growing path */
 int mcr_buf_puts(mcr_buf *b, const char *s);
-int mcr_buf_putc(mcr_buf *b, char c);
 int mcr_buf_printf(mcr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int mcr_buf_vprintf(mcr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -40,6 +40,28 @@ void mcr_buf_reset(mcr_buf *b);
 char *mcr_buf_detach(mcr_buf *b);
 
 void mcr_buf_free(mcr_buf *b);
+
+/* Inline: the extractors and the loader append a few bytes at a time, millions
+ * of times; only growing the buffer is a call. */
+static inline int mcr_buf_put(mcr_buf *b, const void *data, size_t len)
+{
+	if (len >= b->cap - b->len) /* room for len bytes and the NUL? (cap > len once allocated) */
+		return mcr_buf_put_slow(b, data, len);
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
+
+static inline int mcr_buf_putc(mcr_buf *b, char c)
+{
+	if (b->cap - b->len < 2)
+		return mcr_buf_put_slow(b, &c, 1);
+	b->ptr[b->len++] = c;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
 
 /* The buffer's text, "" when empty. */
 static inline const char *mcr_buf_cstr(const mcr_buf *b)
