@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #define GZ_CHUNK (64 * 1024)
@@ -36,15 +37,26 @@ struct mcr_gz_reader {
 	size_t in_pos;
 };
 
+/*
+ * The writer compresses with libdeflate (about twice zlib's speed at level 1,
+ * and smaller output): each MEMBER_CHUNK of input becomes one gzip member, so
+ * memory stays two chunks whatever the file's size; gzip readers (zlib's, this
+ * file's, gunzip) read concatenated members as one stream.
+ */
+#define MEMBER_CHUNK ((size_t)1 << 20)
+
 struct mcr_gz_writer {
 	int fd;
 	char *path;
-	z_stream zs;
-	int zs_ready;
+	struct libdeflate_compressor *ld;
 	int failed;
+	int members;      /* written so far */
 	uint64_t length;
 	uint32_t crc;
-	unsigned char out[GZ_CHUNK];
+	unsigned char *in; /* MEMBER_CHUNK bytes of input being gathered */
+	size_t in_len;
+	unsigned char *out;
+	size_t out_cap;   /* libdeflate's bound for a full chunk */
 };
 
 /* read(2) into buf, retrying EINTR; updates the raw length and CRC. */
@@ -303,8 +315,10 @@ static void writer_discard(mcr_gz_writer *w)
 
 static void writer_free(mcr_gz_writer *w)
 {
-	if (w->zs_ready)
-		deflateEnd(&w->zs);
+	if (w->ld)
+		libdeflate_free_compressor(w->ld);
+	free(w->in);
+	free(w->out);
 	free(w->path);
 	free(w);
 }
@@ -318,15 +332,21 @@ int mcr_gz_writer_open(mcr_gz_writer **out, const char *path, int level)
 	w->fd = -1;
 	w->crc = (uint32_t)crc32(0L, Z_NULL, 0);
 	w->path = strdup(path);
-	if (!w->path) {
-		writer_free(w);
-		return mcr_error_set(MCR_ENOMEM, "out of memory creating %s", path);
+	if (level < 0)
+		level = 6; /* zlib's default */
+	if (level <= 12)
+		w->ld = libdeflate_alloc_compressor(level);
+	if (w->ld) {
+		w->out_cap = libdeflate_gzip_compress_bound(w->ld, MEMBER_CHUNK);
+		w->in = malloc(MEMBER_CHUNK);
+		w->out = malloc(w->out_cap);
 	}
-	if (deflateInit2(&w->zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (!w->path || !w->ld || !w->in || !w->out) {
+		int rc = level > 12 ? mcr_error_set(MCR_ERROR, "%s: cannot initialise deflate (level %d)", path, level)
+		                    : mcr_error_set(MCR_ENOMEM, "out of memory creating %s", path);
 		writer_free(w);
-		return mcr_error_set(MCR_ERROR, "%s: cannot initialise deflate (level %d)", path, level);
+		return rc;
 	}
-	w->zs_ready = 1;
 	/* Health data: readable by its owner only (the staged payload keeps the mode). */
 	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
@@ -355,22 +375,16 @@ static int write_all(mcr_gz_writer *w, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Run deflate with flush over the pending input, writing out every full buffer. */
-static int deflate_out(mcr_gz_writer *w, int flush)
+/* The gathered input as one gzip member (also when empty, for an empty file's
+ * one member). */
+static int member_out(mcr_gz_writer *w)
 {
-	int zr;
-	do {
-		w->zs.next_out = w->out;
-		w->zs.avail_out = sizeof(w->out);
-		zr = deflate(&w->zs, flush);
-		if (zr == Z_STREAM_ERROR)
-			return mcr_error_set(MCR_ERROR, "%s: deflate failed", w->path);
-		size_t have = sizeof(w->out) - w->zs.avail_out;
-		int rc = write_all(w, w->out, have);
-		if (rc)
-			return rc;
-	} while (w->zs.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-	return 0;
+	size_t n = libdeflate_gzip_compress(w->ld, w->in, w->in_len, w->out, w->out_cap);
+	if (n == 0)
+		return mcr_error_set(MCR_ERROR, "%s: deflate failed", w->path);
+	w->in_len = 0;
+	w->members++;
+	return write_all(w, w->out, n);
 }
 
 int mcr_gz_write(mcr_gz_writer *w, const void *data, size_t len)
@@ -379,17 +393,19 @@ int mcr_gz_write(mcr_gz_writer *w, const void *data, size_t len)
 		return mcr_error_set(w->failed, "%s: write after an earlier error", w->path);
 	const unsigned char *p = data;
 	while (len) {
-		uInt n = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
-		w->zs.next_in = (unsigned char *)p;
-		w->zs.avail_in = n;
-		int rc = deflate_out(w, Z_NO_FLUSH);
+		size_t n = MEMBER_CHUNK - w->in_len;
+		if (n > len)
+			n = len;
+		memcpy(w->in + w->in_len, p, n);
+		w->in_len += n;
+		p += n;
+		len -= n;
+		int rc = w->in_len == MEMBER_CHUNK ? member_out(w) : 0;
 		if (rc) {
 			w->failed = rc;
 			writer_discard(w);
 			return rc;
 		}
-		p += n;
-		len -= n;
 	}
 	return 0;
 }
@@ -403,9 +419,7 @@ int mcr_gz_writer_finish(mcr_gz_writer *w, uint64_t *length, uint32_t *crc)
 		mcr_error_set(rc, "%s: finish after an earlier error", w->path);
 		goto out;
 	}
-	w->zs.next_in = NULL;
-	w->zs.avail_in = 0;
-	if ((rc = deflate_out(w, Z_FINISH)))
+	if ((w->in_len || !w->members) && (rc = member_out(w)))
 		goto out;
 	if (fsync(w->fd) != 0) {
 		rc = mcr_error_set_errno(MCR_EIO, "%s: fsync failed", w->path);

@@ -4,7 +4,7 @@
 # missing packages and exits 1. README.md says why each one is needed.
 set -eu
 build=(build-essential cmake pkg-config
-       libxml2-dev libyaml-dev zlib1g-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev
+       libxml2-dev libyaml-dev zlib1g-dev libdeflate-dev libsqlite3-dev libssl-dev libcsv-dev libcmocka-dev libyajl-dev
        libjwt-dev libmicrohttpd-dev libpq-dev clang libclang-rt-14-dev)
 tools=(sqlite3 libxml2-utils valgrind chromium chromium-driver python3-selenium poppler-utils procps time
        python3 openssl wrk help2man dpkg-dev systemd logrotate postgresql-15)

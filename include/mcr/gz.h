@@ -46,7 +46,8 @@ const char *mcr_gz_path(const mcr_gz_reader *r);
 void mcr_gz_close(mcr_gz_reader *r); /* accepts NULL */
 
 /*
- * Create path (O_EXCL) and write gzip to it. level: zlib level (-1 default).
+ * Create path (O_EXCL) and write gzip to it: a gzip member per MiB of input
+ * (libdeflate). level: 0-12 (libdeflate's; 1-9 as zlib's), -1 default (6).
  * mcr_gz_writer_finish() flushes, fsyncs and closes, and reports the file's
  * length and the CRC-32 of its bytes; on any error the file is removed.
  * mcr_gz_writer_abort() removes the file and frees; both accept NULL.
