@@ -539,6 +539,24 @@ int mcr_audit_read_head_config(const mcr_config *cfg, mcr_audit_checkpoint *out)
 	return read_head_from(cfg, NULL, out);
 }
 
+int mcr_audit_query_config(const mcr_config *cfg, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx)
+{
+	audit_reader *r = NULL;
+	int rc = open_reader(cfg, NULL, &r);
+	if (!rc) {
+		rc = r->ops->query(r, q, fn, ctx);
+		r->ops->close(r);
+	}
+	return rc;
+}
+
+int mcr_audit_probe_config(const mcr_config *cfg)
+{
+	if (cfg->backend == MCR_BACKEND_POSTGRESQL)
+		return audit_pg_probe(cfg);
+	return audit_sqlite_probe(cfg->audit_path);
+}
+
 /* ---- verification --------------------------------------------------------- */
 
 void audit_row_clear(audit_row *r)

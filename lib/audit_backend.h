@@ -87,6 +87,8 @@ typedef struct audit_reader_ops {
 	int (*scan_next)(audit_reader *r, audit_row *row);
 	/* The entry after seq into *row: 1, 0 when none (usable during a walk). */
 	int (*after)(audit_reader *r, long seq, audit_row *row);
+	/* As mcr_audit_query_config. */
+	int (*query)(audit_reader *r, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx);
 	void (*close)(audit_reader *r);
 } audit_reader_ops;
 
@@ -99,6 +101,8 @@ struct audit_reader {
  * log (race-free); the reader is MCR_ENOTFOUND when there is none. */
 int audit_sqlite_writer_open(const char *path, audit_writer **out);
 int audit_sqlite_reader_open(const char *path, audit_reader **out);
+/* 0 when the file can be written (MCR_EIO naming it when not). */
+int audit_sqlite_probe(const char *path);
 
 /* PostgreSQL (lib/audit_pg.c): tables mcr.audit, mcr.audit_head, mcr.audit_meta
  * in the database of cfg (postgresql.conninfo); the writer makes the shared
@@ -107,5 +111,7 @@ int audit_sqlite_reader_open(const char *path, audit_reader **out);
  * what insert was given until set_head: e must stay valid until then. */
 int audit_pg_writer_open(const mcr_config *cfg, audit_writer **out);
 int audit_pg_reader_open(const mcr_config *cfg, audit_reader **out);
+/* 0 when the database answers and allows INSERT on mcr.audit. */
+int audit_pg_probe(const mcr_config *cfg);
 
 #endif

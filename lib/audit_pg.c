@@ -380,6 +380,57 @@ static int r_after(audit_reader *r, long seq, audit_row *row)
 	return rc;
 }
 
+static int r_query(audit_reader *r, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx)
+{
+	pg_reader *p = (pg_reader *)r;
+	mcr_buf sql = MCR_BUF_INIT;
+	PGresult *res = NULL;
+	const char **params = calloc(3 + q->nusers, sizeof(*params));
+	int rc = params ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory reading the audit log");
+	if (!rc)
+		rc = mcr_buf_puts(&sql, "SELECT seq, at, \"user\", org, role, nhs, sections, basis, reason, outcome,"
+		                        " detail, generation FROM mcr.audit WHERE at >= $2 AND at < $3"
+		                        " AND ($1::text IS NULL OR nhs = $1)");
+	if (!rc && q->break_glass)
+		rc = mcr_buf_puts(&sql, " AND (basis = 'break-glass' OR outcome = 'self-access')");
+	if (!rc && q->nusers) {
+		rc = mcr_buf_puts(&sql, " AND \"user\" IN (");
+		for (size_t i = 0; !rc && i < q->nusers; i++)
+			rc = mcr_buf_printf(&sql, "%s$%zu", i ? ", " : "", i + 4);
+		if (!rc)
+			rc = mcr_buf_puts(&sql, ")");
+	}
+	if (!rc)
+		rc = mcr_buf_puts(&sql, " ORDER BY at, seq");
+	if (rc)
+		goto out;
+	params[0] = q->nhs;
+	params[1] = q->from;
+	params[2] = q->to;
+	for (size_t i = 0; i < q->nusers; i++)
+		params[3 + i] = q->users[i];
+	if ((rc = exec_on(p->conn, r->label, &res, "cannot read entries", sql.ptr, (int)(3 + q->nusers), params)))
+		goto out;
+	for (int i = 0; !rc && i < PQntuples(res); i++) {
+		mcr_audit_entry e;
+		const char *v[12];
+		memset(&e, 0, sizeof(e));
+		for (int c = 0; c < 12; c++)
+			v[c] = PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+		e.seq = strtol(v[0], NULL, 10);
+		snprintf(e.at, sizeof(e.at), "%s", v[1]);
+		e.user = v[2], e.org = v[3], e.role = v[4], e.nhs = v[5], e.sections = v[6];
+		e.basis = v[7], e.reason = v[8], e.outcome = v[9], e.detail = v[10];
+		e.generation = v[11] ? strtol(v[11], NULL, 10) : 0;
+		rc = fn(ctx, &e);
+	}
+out:
+	PQclear(res);
+	free(params);
+	mcr_buf_free(&sql);
+	return rc;
+}
+
 static void r_close(audit_reader *r)
 {
 	pg_reader *p = (pg_reader *)r;
@@ -392,7 +443,7 @@ static void r_close(audit_reader *r)
 }
 
 static const audit_reader_ops pg_reader_ops = {
-	r_head, r_count, r_v2_from, r_scan_start, r_scan_next, r_after, r_close,
+	r_head, r_count, r_v2_from, r_scan_start, r_scan_next, r_after, r_query, r_close,
 };
 
 int audit_pg_reader_open(const mcr_config *cfg, audit_reader **out)
@@ -412,4 +463,20 @@ int audit_pg_reader_open(const mcr_config *cfg, audit_reader **out)
 	}
 	*out = &p->base;
 	return 0;
+}
+
+int audit_pg_probe(const mcr_config *cfg)
+{
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	char label[160];
+	int rc = connect_log(cfg, 0, &conn, label);
+	if (!rc)
+		rc = exec_on(conn, label, &res, "cannot check the log",
+		             "SELECT has_table_privilege('mcr.audit', 'INSERT')", 0, NULL);
+	if (!rc && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		rc = mcr_error_set(MCR_EIO, "audit log %s: no INSERT privilege", label);
+	PQclear(res);
+	mcr_pg_close(conn);
+	return rc;
 }

@@ -514,6 +514,69 @@ static int r_after(audit_reader *r, long seq, audit_row *row)
 	return rc;
 }
 
+/* The query's SQL into sql: ?1 nhs, ?2 from, ?3 to, ?4... users. */
+static int query_sql(const mcr_audit_query *q, mcr_buf *sql)
+{
+	int rc = mcr_buf_puts(sql, "SELECT seq, at, user, org, role, nhs, sections, basis, reason, outcome, detail,"
+	                           " generation FROM audit WHERE at >= ?2 AND at < ?3");
+	if (!rc && q->nhs)
+		rc = mcr_buf_puts(sql, " AND nhs = ?1");
+	if (!rc && q->break_glass)
+		rc = mcr_buf_puts(sql, " AND (basis = 'break-glass' OR outcome = 'self-access')");
+	if (!rc && q->nusers) {
+		rc = mcr_buf_puts(sql, " AND user IN (");
+		for (size_t i = 0; !rc && i < q->nusers; i++)
+			rc = mcr_buf_printf(sql, "%s?%zu", i ? ", " : "", i + 4);
+		if (!rc)
+			rc = mcr_buf_puts(sql, ")");
+	}
+	return rc ? rc : mcr_buf_puts(sql, " ORDER BY at, seq");
+}
+
+static const char *text_or_null(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static int r_query(audit_reader *r, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx)
+{
+	sqlite_reader *s = (sqlite_reader *)r;
+	mcr_buf sql = MCR_BUF_INIT;
+	sqlite3_stmt *st = NULL;
+	int rc = query_sql(q, &sql), step;
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(s->db, sql.ptr, -1, &st, NULL) != SQLITE_OK) {
+		rc = mcr_db_errorf(s->db, MCR_EFORMAT, "audit log %s: not an audit log", s->path);
+		goto out;
+	}
+	mcr_db_bind_text(st, 1, q->nhs);
+	mcr_db_bind_text(st, 2, q->from);
+	mcr_db_bind_text(st, 3, q->to);
+	for (size_t i = 0; i < q->nusers; i++)
+		mcr_db_bind_text(st, (int)i + 4, q->users[i]);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		mcr_audit_entry e;
+		memset(&e, 0, sizeof(e));
+		const char *v[11];
+		for (int i = 0; i < 11; i++)
+			v[i] = text_or_null(st, i);
+		e.seq = (long)sqlite3_column_int64(st, 0);
+		snprintf(e.at, sizeof(e.at), "%s", v[1] ? v[1] : "");
+		e.user = v[2], e.org = v[3], e.role = v[4], e.nhs = v[5], e.sections = v[6];
+		e.basis = v[7], e.reason = v[8], e.outcome = v[9], e.detail = v[10];
+		e.generation = (long)sqlite3_column_int64(st, 11);
+		if ((rc = fn(ctx, &e)))
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_error(s->db, "cannot read entries", s->path);
+out:
+	sqlite3_finalize(st);
+	mcr_buf_free(&sql);
+	return rc;
+}
+
 static void r_close(audit_reader *r)
 {
 	sqlite_reader *s = (sqlite_reader *)r;
@@ -529,7 +592,7 @@ static void r_close(audit_reader *r)
 }
 
 static const audit_reader_ops sqlite_reader_ops = {
-	r_head, r_count, r_v2_from, r_scan_start, r_scan_next, r_after, r_close,
+	r_head, r_count, r_v2_from, r_scan_start, r_scan_next, r_after, r_query, r_close,
 };
 
 int audit_sqlite_reader_open(const char *path, audit_reader **out)
@@ -560,4 +623,11 @@ int audit_sqlite_reader_open(const char *path, audit_reader **out)
 fail:
 	r_close(&s->base);
 	return rc;
+}
+
+int audit_sqlite_probe(const char *path)
+{
+	if (!path || access(path, W_OK) != 0)
+		return mcr_error_set_errno(MCR_EIO, "audit log %s: not writable", path ? path : "(not configured)");
+	return 0;
 }

@@ -6,7 +6,6 @@
  */
 #include "mcr/report.h"
 #include "mcr/audit.h"
-#include "mcr/db.h"
 #include "mcr/error.h"
 #include "mcr/fs.h"
 #include "mcr/nhs.h"
@@ -14,7 +13,6 @@
 #include "mcr/vocab.h"
 #include "store_backend.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +30,6 @@ static char *dup_str(const char *s)
 	return p;
 }
 
-/* Column text, "" for NULL. */
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? (const char *)t : "";
-}
-
 /* Row column text, "" for NULL. */
 static const char *row_text(const mcr_store_row *row, int i)
 {
@@ -53,32 +44,6 @@ static int row_dup(const mcr_store_row *row, int i, char **out)
 		return 0;
 	*out = dup_str(row->v[i]);
 	return *out ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory reading a report");
-}
-
-static int open_ro(const char *path, sqlite3 **db)
-{
-	*db = NULL;
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = mcr_db_errorf(*db, MCR_EIO, "cannot open %s", path);
-		sqlite3_close(*db);
-		*db = NULL;
-		return rc;
-	}
-	/* An appender may hold the write lock for a moment. */
-	sqlite3_busy_timeout(*db, 5000);
-	return 0;
-}
-
-/* A prepare that fails on a read-only database means it is not what it should
- * be (MCR_EFORMAT); a step that fails, that reading it failed (MCR_EIO). */
-static int prepare(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st)
-{
-	return mcr_db_preparef(db, sql, st, MCR_EFORMAT, "cannot read %s", what);
-}
-
-static int step_error(sqlite3 *db, const char *what)
-{
-	return mcr_db_errorf(db, MCR_EIO, "cannot read %s", what);
 }
 
 /*
@@ -705,16 +670,6 @@ static int period_parse(const mcr_report_period *p, period_bounds *b)
 	return 0;
 }
 
-static int open_audit(const mcr_config *cfg, sqlite3 **db)
-{
-	if (!cfg->audit_path || !mcr_fs_exists(cfg->audit_path))
-		return mcr_error_set(MCR_ENOTFOUND, "no audit log at %s",
-		                     cfg->audit_path ? cfg->audit_path : "(not configured)");
-	return open_ro(cfg->audit_path, db);
-}
-
-#define ENTRY_COLUMNS "seq, at, user, org, role, nhs, sections, basis, reason, outcome, detail, generation"
-
 /* One audit entry as report cells: entry, time, user, org, role, nhs, sections,
  * basis, reason, outcome, detail, generation. */
 typedef struct entry_row {
@@ -727,18 +682,20 @@ static void entry_row_free(entry_row *e)
 		free(e->cell[i]);
 }
 
-static int entry_row_read(sqlite3_stmt *st, entry_row *e)
+/* e as report cells: NULL text and a NULL (0) generation empty. */
+static int entry_row_from(const mcr_audit_entry *e, entry_row *r)
 {
-	memset(e, 0, sizeof(*e));
-	for (int i = 0; i < 12; i++) {
-		const char *t = col_text(st, i);
-		if (i == 11 && sqlite3_column_int64(st, i) == 0)
-			t = "";
-		if (!(e->cell[i] = dup_str(t))) {
-			entry_row_free(e);
+	char seq[24], gen[24];
+	snprintf(seq, sizeof(seq), "%ld", e->seq);
+	snprintf(gen, sizeof(gen), "%ld", e->generation);
+	const char *v[12] = { seq, e->at, e->user, e->org, e->role, e->nhs, e->sections, e->basis,
+	                      e->reason, e->outcome, e->detail, e->generation ? gen : "" };
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < 12; i++)
+		if (!(r->cell[i] = dup_str(v[i] ? v[i] : ""))) {
+			entry_row_free(r);
 			return mcr_error_set(MCR_ENOMEM, "out of memory reading the audit log");
 		}
-	}
 	return 0;
 }
 
@@ -789,20 +746,36 @@ static int tally_note(mcr_report_doc *d, const outcome_tally *t, const char *one
 	return rc;
 }
 
+/* The access report's rows as the audit log gives them. */
+typedef struct access_state {
+	mcr_report_doc *d;
+	outcome_tally tally;
+} access_state;
+
+static int access_row(void *ctx, const mcr_audit_entry *e)
+{
+	access_state *a = ctx;
+	entry_row r;
+	int rc = entry_row_from(e, &r);
+	if (rc)
+		return rc;
+	rc = mcr_report_doc_row(a->d, (const char *const *)r.cell);
+	tally_add(&a->tally, r.cell[9]);
+	entry_row_free(&r);
+	return rc;
+}
+
 int mcr_report_access(const mcr_config *cfg, const char *nhs, const char *const *users,
                       size_t nusers, const mcr_report_period *period,
                       mcr_report_format f, mcr_buf *out)
 {
 	period_bounds pb;
 	char number[11];
-	mcr_buf sql = MCR_BUF_INIT, title = MCR_BUF_INIT;
-	mcr_report_doc *d = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	outcome_tally tally;
+	mcr_buf title = MCR_BUF_INIT;
+	access_state a;
 	int rc;
 
-	memset(&tally, 0, sizeof(tally));
+	memset(&a, 0, sizeof(a));
 	if ((nhs != NULL) == (nusers > 0))
 		return mcr_error_set(MCR_EUSAGE, "access needs --nhs NUMBER or --user ID...");
 	if (nhs && mcr_nhs_validate(nhs, number) != 0) {
@@ -813,60 +786,24 @@ int mcr_report_access(const mcr_config *cfg, const char *nhs, const char *const 
 	}
 	if ((rc = period_parse(period, &pb)))
 		return rc;
-
+	mcr_audit_query q = { .nhs = nhs ? number : NULL, .users = users, .nusers = nusers,
+	                      .from = pb.lo, .to = pb.hi };
 	if (nhs) {
 		rc = mcr_buf_printf(&title, "Access to the record of NHS number %s", number);
-		if (!rc)
-			rc = mcr_buf_puts(&sql, "SELECT " ENTRY_COLUMNS " FROM audit "
-			                  "WHERE nhs = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, seq");
 	} else {
 		rc = mcr_buf_puts(&title, nusers == 1 ? "Access by user " : "Access by users ");
 		for (size_t i = 0; !rc && i < nusers; i++)
 			rc = mcr_buf_printf(&title, "%s%s", i ? ", " : "", users[i]);
-		if (!rc)
-			rc = mcr_buf_puts(&sql, "SELECT " ENTRY_COLUMNS " FROM audit "
-			                  "WHERE at >= ?2 AND at < ?3 AND user IN (");
-		for (size_t i = 0; !rc && i < nusers; i++)
-			rc = mcr_buf_printf(&sql, "%s?%zu", i ? ", " : "", i + 4);
-		if (!rc)
-			rc = mcr_buf_puts(&sql, ") ORDER BY at, seq");
 	}
-	if (rc || (rc = open_audit(cfg, &db)) || (rc = prepare(db, cfg->audit_path, sql.ptr, &st)))
+	if (rc || (rc = mcr_report_doc_new(&a.d, title.ptr)) || (rc = mcr_report_doc_note(a.d, "%s", pb.text)) ||
+	    (rc = mcr_report_doc_table(a.d, NULL, 12, entry_cols, ENTRY_NUMERIC, ENTRY_STATUS,
+	                               MCR_REPORT_IN_CSV)) ||
+	    (rc = mcr_audit_query_config(cfg, &q, access_row, &a)) ||
+	    (rc = tally_note(a.d, &a.tally, "entry", "entries")))
 		goto out;
-	if (nhs)
-		sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pb.lo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, pb.hi, -1, SQLITE_STATIC);
-	for (size_t i = 0; i < nusers; i++)
-		sqlite3_bind_text(st, (int)i + 4, users[i], -1, SQLITE_STATIC);
-
-	if ((rc = mcr_report_doc_new(&d, title.ptr)) || (rc = mcr_report_doc_note(d, "%s", pb.text)) ||
-	    (rc = mcr_report_doc_table(d, NULL, 12, entry_cols, ENTRY_NUMERIC, ENTRY_STATUS,
-	                               MCR_REPORT_IN_CSV)))
-		goto out;
-	int s;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		entry_row e;
-		if ((rc = entry_row_read(st, &e)))
-			goto out;
-		rc = mcr_report_doc_row(d, (const char *const *)e.cell);
-		tally_add(&tally, e.cell[9]);
-		entry_row_free(&e);
-		if (rc)
-			goto out;
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, cfg->audit_path);
-		goto out;
-	}
-	if ((rc = tally_note(d, &tally, "entry", "entries")))
-		goto out;
-	rc = render_report(cfg, d, f, out);
+	rc = render_report(cfg, a.d, f, out);
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	mcr_report_doc_free(d);
-	mcr_buf_free(&sql);
+	mcr_report_doc_free(a.d);
 	mcr_buf_free(&title);
 	return rc;
 }
@@ -1108,6 +1045,36 @@ static int member_self(const bg_entry *e, const char *ods)
 	return e->self_access && (!ods || strcmp(e->row.cell[3], ods) == 0);
 }
 
+/* The break-glass and self-access entries, each with the organisations that held
+ * data for the person then. */
+typedef struct bg_collect {
+	bg_state *state;
+	bg_entry *es;
+	size_t n, cap;
+} bg_collect;
+
+static int bg_collect_entry(void *ctx, const mcr_audit_entry *ae)
+{
+	bg_collect *c = ctx;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		bg_entry *ne = realloc(c->es, nc * sizeof(*ne));
+		if (!ne)
+			return mcr_error_set(MCR_ENOMEM, "out of memory");
+		c->es = ne;
+		c->cap = nc;
+	}
+	bg_entry *e = &c->es[c->n];
+	memset(e, 0, sizeof(*e));
+	int rc = entry_row_from(ae, &e->row);
+	if (rc)
+		return rc;
+	c->n++;
+	/* Break-glass never overrides self-access: nothing was seen. */
+	e->self_access = strcmp(e->row.cell[9], "self-access") == 0;
+	return e->self_access ? 0 : bg_holders(c->state, e);
+}
+
 int mcr_report_break_glass(const mcr_config *cfg, const char *org,
                            const mcr_report_period *period, mcr_report_format f,
                            mcr_buf *out)
@@ -1115,12 +1082,10 @@ int mcr_report_break_glass(const mcr_config *cfg, const char *org,
 	period_bounds pb;
 	bg_state state = { .cfg = cfg };
 	bg_entry *es = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	char **extra = NULL;
 	size_t nextra = 0;
 	mcr_report_doc *d = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	mcr_buf title = MCR_BUF_INIT, heading = MCR_BUF_INIT;
 	int rc;
 
@@ -1129,39 +1094,13 @@ int mcr_report_break_glass(const mcr_config *cfg, const char *org,
 		                     cfg->path ? cfg->path : "the config");
 	if ((rc = period_parse(period, &pb)))
 		return rc;
-	if ((rc = open_audit(cfg, &db)) ||
-	    (rc = prepare(db, cfg->audit_path, "SELECT " ENTRY_COLUMNS " FROM audit "
-	                  "WHERE (basis = 'break-glass' OR outcome = 'self-access') "
-	                  "AND at >= ?1 AND at < ?2 ORDER BY at, seq", &st)))
+	bg_collect col = { &state, NULL, 0, 0 };
+	mcr_audit_query q = { .break_glass = 1, .from = pb.lo, .to = pb.hi };
+	rc = mcr_audit_query_config(cfg, &q, bg_collect_entry, &col);
+	es = col.es;
+	n = col.n;
+	if (rc)
 		goto out;
-	sqlite3_bind_text(st, 1, pb.lo, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pb.hi, -1, SQLITE_STATIC);
-	int s;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			bg_entry *ne = realloc(es, nc * sizeof(*ne));
-			if (!ne) {
-				rc = mcr_error_set(MCR_ENOMEM, "out of memory");
-				goto out;
-			}
-			es = ne;
-			cap = nc;
-		}
-		bg_entry *e = &es[n];
-		memset(e, 0, sizeof(*e));
-		if ((rc = entry_row_read(st, &e->row)))
-			goto out;
-		n++;
-		/* Break-glass never overrides self-access: nothing was seen. */
-		e->self_access = strcmp(e->row.cell[9], "self-access") == 0;
-		if (!e->self_access && (rc = bg_holders(&state, e)))
-			goto out;
-	}
-	if (s != SQLITE_DONE) {
-		rc = step_error(db, cfg->audit_path);
-		goto out;
-	}
 
 	if ((rc = mcr_buf_printf(&title, "Break-glass access%s%s", org ? " to data of " : "",
 	                         org ? org : "")) ||
@@ -1236,8 +1175,6 @@ out:
 	}
 	free(es);
 	free(extra);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
 	bg_state_free(&state);
 	mcr_report_doc_free(d);
 	mcr_buf_free(&title);

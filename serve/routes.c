@@ -698,8 +698,8 @@ static enum MHD_Result healthz(serve_state *st, struct MHD_Connection *conn)
 	long gen = 0;
 	long long age = -1;
 	int store_ok = mcr_store_status(st->cfg, &gen, &age) == 0;
-	/* Writable: the log's file (or, before the first entry, its folder). */
-	int audit_ok = access(st->cfg->audit_path, W_OK) == 0;
+	/* Writable: the log's file, or the database answering with INSERT allowed. */
+	int audit_ok = mcr_audit_probe_config(st->cfg) == 0;
 	int ok = store_ok && audit_ok;
 	mcr_audit_stats as;
 	mcr_audit_get_stats(st->audit, &as);

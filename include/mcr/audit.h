@@ -158,6 +158,30 @@ int mcr_audit_verify(const char *path, const mcr_audit_checkpoints *cps, mcr_aud
 int mcr_audit_verify_config(const mcr_config *cfg, const mcr_audit_checkpoints *cps,
                             mcr_audit_verify_result *res);
 
+/* ---- reading entries (the reports) ----------------------------------------------- */
+
+/* Which entries: all conditions given hold. */
+typedef struct mcr_audit_query {
+	const char *nhs;           /* whose record, or NULL */
+	const char *const *users;  /* by any of these users (nusers of them), or NULL */
+	size_t nusers;
+	int break_glass;           /* only basis break-glass or outcome self-access */
+	const char *from, *to;     /* at >= from and at < to (ISO 8601 UTC, as stored) */
+} mcr_audit_query;
+
+/* Called with each entry (its strings valid during the call only); non-zero stops
+ * the walk and is returned. */
+typedef int (*mcr_audit_entry_fn)(void *ctx, const mcr_audit_entry *e);
+
+/* The entries of the log cfg names that match q, in (at, seq) order, in one read
+ * snapshot. MCR_ENOTFOUND ("no audit log at ...") when there is no log. */
+int mcr_audit_query_config(const mcr_config *cfg, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx);
+
+/* 0 when the log cfg names can be appended to now (the file writable, or the
+ * database reachable with INSERT on mcr.audit), for health checks; else the
+ * error with its message. */
+int mcr_audit_probe_config(const mcr_config *cfg);
+
 /* ---- migration ----------------------------------------------------------------- */
 
 typedef struct mcr_audit_migrate_result {

@@ -76,6 +76,18 @@ sed -e "s|^mcr.audit (PostgreSQL database mcr),|LOG,|" "$work/pg.csv" >"$work/b"
 diff "$work/a" "$work/b" || fail "verify-audit differs between the backends"
 grep -q "^LOG,5,chain intact,5:$head5," "$work/b" || { cat "$work/pg.csv"; fail "verify-audit row"; }
 
+# The access report reads the same entries from either backend.
+for sel in "--nhs 9990000018" "--user user3 user4"; do
+  # shellcheck disable=SC2086
+  "$bin/mcr-report" --config "$work/sqlite.yaml" --format csv access $sel >"$work/a" 2>"$work/err" \
+    || { cat "$work/err"; fail "access $sel on SQLite"; }
+  # shellcheck disable=SC2086
+  "$bin/mcr-report" --config "$work/pg.yaml" --format csv access $sel >"$work/b" 2>"$work/err" \
+    || { cat "$work/err"; fail "access $sel on PostgreSQL"; }
+  diff "$work/a" "$work/b" || fail "access $sel differs between the backends"
+done
+grep -q '^3,2026-11-21T00:00:00Z,user3,A81001,clinician,9990000018,' "$work/b" || { cat "$work/b"; fail "access rows"; }
+
 # A tampered copy of the source is refused with nothing copied.
 pg_server_psql -q -c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS mcr CASCADE' >/dev/null || fail "cannot reset the database"
 cp "$work/audit.sqlite" "$work/tampered.sqlite"
