@@ -12,6 +12,8 @@ extern const size_t mcr_schema_history_sql_len;
 extern const char mcr_schema_audit_sql[];
 extern const size_t mcr_schema_audit_sql_len;
 /* schema/pg/: the PostgreSQL backend's DDL (lib/pg.c). */
+extern const char mcr_schema_pg_citus_sql[]; /* the Citus plan; never run by the programs */
+extern const size_t mcr_schema_pg_citus_sql_len;
 extern const char mcr_schema_pg_shared_sql[];
 extern const size_t mcr_schema_pg_shared_sql_len;
 extern const char mcr_schema_pg_store_sql[];
