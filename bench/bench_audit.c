@@ -2,13 +2,15 @@
  * bench_audit: group commit of the audit log (mcr_audit_append on one shared
  * handle, as mcr-serve uses it).
  *
- *   bench_audit [--entries N] [--dir DIR]
+ *   bench_audit [--entries N] [--dir DIR] [--config FILE]
  *
  * For 1, 16 and 64 threads, appends N entries in all (default 2000) to a fresh
  * log and prints entries/s, commits, fsyncs per entry (one per commit) and each
  * caller's append latency p50/p99; then, in the same run, the disk's own limit:
  * 4 KiB write+fdatasync per second on the same folder, the rate one-commit-per-entry
  * appends could at best reach. Data goes under DIR (default /tmp), deleted after.
+ * With --config FILE the log is the one that configuration names: with
+ * store.backend postgresql, mcr.audit in that database (appended to, not reset).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "mcr/audit.h"
+#include "mcr/config.h"
 #include "mcr/error.h"
 
 static double now_s(void)
@@ -72,13 +75,13 @@ static void remove_log(const char *path)
 	unlink(f);
 }
 
-static int bench_threads(const char *dir, int threads, long entries)
+static int bench_threads(const char *dir, const mcr_config *cfg, int threads, long entries)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/bench-audit-%d.sqlite", dir, threads);
 	remove_log(path);
 	mcr_audit *a = NULL;
-	if (mcr_audit_open(&a, path)) {
+	if (cfg ? mcr_audit_open_config(&a, cfg) : mcr_audit_open(&a, path)) {
 		fprintf(stderr, "bench_audit: %s\n", mcr_error_message());
 		return 1;
 	}
@@ -140,18 +143,22 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "entries", required_argument, NULL, 'n' }, { "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	long entries = 2000;
-	const char *dir = "/tmp";
+	const char *dir = "/tmp", *config = NULL;
+	mcr_config *cfg = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'n')
 			entries = atol(optarg);
 		else if (opt == 'd')
 			dir = optarg;
+		else if (opt == 'c')
+			config = optarg;
 		else {
-			fputs("usage: bench_audit [--entries N] [--dir DIR]\n", opt == 'h' ? stdout : stderr);
+			fputs("usage: bench_audit [--entries N] [--dir DIR] [--config FILE]\n", opt == 'h' ? stdout : stderr);
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -159,10 +166,17 @@ int main(int argc, char **argv)
 		fputs("bench_audit: --entries must be at least 64\n", stderr);
 		return 2;
 	}
+	if (config && mcr_config_load(&cfg, config) != 0) {
+		fprintf(stderr, "bench_audit: %s\n", mcr_error_message());
+		return 2;
+	}
 	static const int threads[] = { 1, 16, 64 };
 	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
-		if (bench_threads(dir, threads[i], entries))
+		if (bench_threads(dir, cfg, threads[i], entries)) {
+			mcr_config_free(cfg);
 			return 1;
+		}
+	mcr_config_free(cfg);
 	bench_disk(dir, entries < 2000 ? entries : 2000);
 	return 0;
 }
