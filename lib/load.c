@@ -177,6 +177,7 @@ int mcr_load_run(const mcr_config *cfg, const mcr_load_options *opt, mcr_load_su
 	r.ctx = opt ? opt->ctx : NULL;
 	r.progress = opt && opt->progress && r.on_event;
 	r.crash_at = getenv("MCR_LOAD_CRASH_AT");
+	r.stop_at = getenv("MCR_LOAD_STOP_AT");
 	r.accept = opt ? opt->accept : NULL;
 	r.naccept = opt && opt->accept ? opt->naccept : 0;
 	r.now = mcr_time_now();

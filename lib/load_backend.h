@@ -95,7 +95,7 @@ typedef struct load_store_ops {
 	int (*prev_withheld)(struct load_run *r, const char *ods, long *withheld);
 	/* The indexes of the store schema: called before the insert when the
 	 * generation is small (after_insert 0), and always after it (after_insert 1:
-	 * build them unless built before). */
+	 * build them unless built before; r->indexed_early says it was). */
 	int (*index)(struct load_run *r, int after_insert);
 	/* Streaming o's rows in (between stream_begin and stream_end). A row that
 	 * repeats a key of the same organisation is the file's fault: MCR_EFORMAT

@@ -30,6 +30,8 @@ void mcr_load_crash_point(load_run *r, const char *phase)
 		fflush(NULL);
 		kill(getpid(), SIGKILL);
 	}
+	if (r->stop_at && strcmp(r->stop_at, phase) == 0)
+		raise(SIGSTOP);
 }
 
 const char *mcr_load_base_name(const char *path)

@@ -157,10 +157,12 @@ typedef struct load_run {
 	long total_items, done_items;
 	double t0, last_print;
 	double parse_cpu;             /* CPU seconds of the parse threads */
-	const char *crash_at;
+	const char *crash_at;         /* $MCR_LOAD_CRASH_AT: SIGKILL at that phase */
+	const char *stop_at;          /* $MCR_LOAD_STOP_AT: SIGSTOP at that phase */
 	int parsed_once;
 	int renamed;                  /* readers see the new generation (published) */
 	int recorded;                 /* the history has the run's end */
+	int indexed_early;            /* the backend built the index before the insert */
 	int summarised;               /* the organisations' totals are in sum */
 	const char *const *accept;    /* ODS codes the operator accepted (--accept) */
 	size_t naccept;
@@ -174,7 +176,9 @@ double mcr_load_clock(void);
 /* *out = a copy of s, or NULL for NULL. 0, or MCR_ENOMEM (message set). */
 int mcr_load_dup(char **out, const char *s);
 
-/* Test hook: SIGKILL this process when $MCR_LOAD_CRASH_AT names phase. */
+/* Test hooks: SIGKILL this process when $MCR_LOAD_CRASH_AT names phase; SIGSTOP
+ * it when $MCR_LOAD_STOP_AT does (a test then acts on the store, e.g. restarts
+ * the database, and lets it go on with SIGCONT). */
 void mcr_load_crash_point(load_run *r, const char *phase);
 
 /* The part of path after its last '/'. */

@@ -245,7 +245,8 @@ int mcr_load_build(load_run *r)
 	if ((rc = mcr_load_carry_tables(r)))
 		return rc;
 	mcr_load_crash_point(r, "inserted");
-	mcr_load_progress_phase(r, early_index ? "index built during the insert" : "building the index");
+	mcr_load_progress_phase(r, r->indexed_early ? "index built during the insert"
+	                                            : "building the index");
 	if ((rc = st->index(r, 1)))
 		return rc;
 	mcr_load_crash_point(r, "indexed");

@@ -307,6 +307,7 @@ static int sq_index(load_run *r, int after_insert)
 	if (s->indexed)
 		return 0;
 	s->indexed = 1;
+	r->indexed_early = !after_insert;
 	return mcr_db_exec(s->db, mcr_buf_cstr(&s->index_sql));
 }
 

@@ -26,6 +26,9 @@
  * makes the run kill itself (SIGKILL) at that point (after the first staged file
  * is streamed; after every source is in; after the index; after the checks and
  * fsync; after the new link is made but before it is renamed onto 'current').
+ * On PostgreSQL, linked is the flip of mcr.published made but not committed, and
+ * published just after the commit. $MCR_LOAD_STOP_AT = the same phases stops the
+ * run there (SIGSTOP) until it gets SIGCONT.
  */
 #ifndef MCR_LOAD_H
 #define MCR_LOAD_H

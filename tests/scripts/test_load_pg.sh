@@ -10,7 +10,9 @@
 #     a generation that is not published, the next run succeeds and drops the leftovers;
 #   - the advisory lock holds across nodes: a run with its own lock file (another
 #     node) while another session holds the load lock exits 75;
-#   - retention keeps retention.generations schemas.
+#   - retention keeps retention.generations schemas;
+#   - the database restarted during a load: it fails cleanly (exit 1), the published
+#     generation intact, the next load succeeds.
 # Usage: test_load_pg.sh BIN_DIR [PEOPLE]
 set -u
 BIN=$(cd "$1" && pwd)
@@ -138,5 +140,43 @@ wait "$psql_pid"
 exec 8<&-
 load "$work/region/node2.yaml" || err "run after the lock was released failed: $(cat "$work/out")"
 
-[ $fail -eq 0 ] && echo "ok: mcr-load on PostgreSQL: same generation as SQLite, carried over, 6 crash phases, retention, the lock across nodes"
+# 6. The database restarted during a load (stopped after its first organisation is
+#    in, MCR_LOAD_STOP_AT; the server restarted as after a crash; let go on): the
+#    load fails cleanly, the published generation is intact, the next load succeeds.
+export MCR_NOW=$(date -u -d "${MCR_NOW%Z} UTC + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+extract_all
+before=$(published)
+dump_pg "${before#* }" >"$work/before"
+mkfifo "$work/to_w" "$work/from_w"
+MCR_LOAD_STOP_AT=parsed python3 -c '
+import os, signal, subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w"))
+_, st = os.waitpid(p.pid, os.WUNTRACED)
+if os.WIFSTOPPED(st):
+    print("stopped", flush=True)
+    sys.stdin.readline()
+    os.kill(p.pid, signal.SIGCONT)
+    _, st = os.waitpid(p.pid, 0)
+print(os.waitstatus_to_exitcode(st), flush=True)
+' "$work/restart.err" "$BIN/mcr-load" --config "$cfg" <"$work/to_w" >"$work/from_w" &
+wrapper=$!
+exec 7>"$work/to_w" 8<"$work/from_w"
+read -r line <&8
+[ "$line" = stopped ] || err "restart: the load did not stop at its first organisation: $line"
+pg_server_restart immediate || err "the server did not restart"
+echo go >&7
+read -r st <&8
+exec 7>&- 8<&-
+wait "$wrapper"
+[ "$st" = 1 ] || err "load across a database restart: exit $st, expected 1 ($(cat "$work/restart.err"))"
+grep -qi "postgresql\|server\|connection" "$work/restart.err" || err "restart: stderr does not say what failed: $(cat "$work/restart.err")"
+[ "$(published)" = "$before" ] || err "restart: mcr.published is '$(published)', expected '$before'"
+dump_pg "${before#* }" >"$work/after"
+cmp -s "$work/before" "$work/after" || err "restart: the published generation changed"
+load "$cfg" || err "load after the restart failed: $(cat "$work/out")"
+grep -q "published: .*([1-9][0-9]* loaded" "$work/out" || err "load after the restart: $(cat "$work/out")"
+newest=$(psqlq -c "SELECT max(nspname) FROM pg_namespace WHERE nspname LIKE 'mcr\_gen\_%'")
+[ "$newest" = "$(published | cut -d' ' -f2)" ] || err "after the restart: leftover schema $newest"
+
+[ $fail -eq 0 ] && echo "ok: mcr-load on PostgreSQL: same generation as SQLite, carried over, 6 crash phases, retention, the lock across nodes, a database restart mid-load"
 exit $fail
