@@ -22,6 +22,18 @@ region_orgs() {
   awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary"
 }
 
+# region_extract CONFIG: every organisation's source through its extractor, staged
+# where CONFIG says (at the extract time $MCR_NOW).
+region_extract() {
+  local ods kind src
+  for ods in $(region_orgs); do
+    kind=$(summary_value "organisations.$ods.kind")
+    src=$(summary_value "organisations.$ods.source")
+    "$BIN/mcr-extract-$kind" --config "$1" --org "$ods" --input "$work/region/$src" \
+      >/dev/null 2>"$work/extract.err" || { echo "$ods: extract failed: $(cat "$work/extract.err")"; exit 1; }
+  done
+}
+
 # flatten FILE: a manifest's YAML (two-space indentation) as "dotted.path value" lines.
 flatten() {
   awk '

@@ -26,19 +26,10 @@ pg_server_start || exit $?
 fail=0
 err() { echo "FAIL: $*"; fail=1; }
 
-"$BIN/mcr-synth" --people "$PEOPLE" --seed 7 --out "$work/region" --flat >"$work/summary" ||
-  { echo "mcr-synth failed"; exit 1; }
-export MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
+. "$here/region.sh"
+region_make "$PEOPLE" 7
 cfg=$work/region/mcr.yaml
-orgs=$(awk -F'[. ]' '$1 == "organisations" && $3 == "kind" { print $2 }' "$work/summary")
-extract_all() {
-  for ods in $orgs; do
-    kind=$(awk -v k="organisations.$ods.kind" '$1 == k { print $2 }' "$work/summary")
-    src=$(awk -v k="organisations.$ods.source" '$1 == k { print $2 }' "$work/summary")
-    "$BIN/mcr-extract-$kind" --config "$cfg" --org "$ods" --input "$work/region/$src" \
-      >/dev/null 2>"$work/err" || { echo "$ods: extract failed: $(cat "$work/err")"; exit 1; }
-  done
-}
+extract_all() { region_extract "$cfg"; }
 extract_all
 # The SQLite twin: the same staged files, the default backend.
 cp -a "$work/region" "$work/sqlite"
