@@ -12,7 +12,8 @@
 #     node) while another session holds the load lock exits 75;
 #   - retention keeps retention.generations schemas;
 #   - the database restarted during a load: it fails cleanly (exit 1), the published
-#     generation intact, the next load succeeds.
+#     generation intact, the next load succeeds;
+#   - the night-on-night guard: a fall to one patient held, then --accept loads it.
 # Usage: test_load_pg.sh BIN_DIR [PEOPLE]
 set -u
 BIN=$(cd "$1" && pwd)
@@ -169,5 +170,41 @@ grep -q "published: .*([1-9][0-9]* loaded" "$work/out" || err "load after the re
 newest=$(psqlq -c "SELECT max(nspname) FROM pg_namespace WHERE nspname LIKE 'mcr\_gen\_%'")
 [ "$newest" = "$(published | cut -d' ' -f2)" ] || err "after the restart: leftover schema $newest"
 
-[ $fail -eq 0 ] && echo "ok: mcr-load on PostgreSQL: same generation as SQLite, carried over, 6 crash phases, retention, the lock across nodes, a database restart mid-load"
+# 7. The night-on-night guard on PostgreSQL (its history read from mcr.load_file):
+#    Riverside's export falls to one patient: held (exit 3), its data kept, source_held
+#    in the generation; mcr-load --accept A81001 then loads it, recorded as accepted.
+export MCR_NOW=$(date -u -d "${MCR_NOW%Z} UTC + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+src=$work/region/$(summary_value organisations.A81001.source)
+rm -rf "$src" && mkdir -p "$src"
+cat >"$src/bundle.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Bundle xmlns="http://hl7.org/fhir">
+  <type value="collection"/>
+  <entry><resource><Patient>
+    <id value="p1"/>
+    <identifier><system value="https://fhir.nhs.uk/Id/nhs-number"/><value value="9990000018"/></identifier>
+    <name><family value="Guard"/><given value="Only"/></name>
+    <birthDate value="1970-01-01"/>
+  </Patient></resource></entry>
+</Bundle>
+EOF
+"$BIN/mcr-extract-gp" --config "$cfg" --org A81001 --input "$src" >/dev/null 2>"$work/err" ||
+  err "the one-patient extract failed: $(cat "$work/err")"
+"$BIN/mcr-load" --config "$cfg" >"$work/out" 2>"$work/held.err"
+st=$?
+[ $st -eq 3 ] || err "guard: exit $st, expected 3 (held): $(cat "$work/out" "$work/held.err")"
+grep -q ", 1 held (accept with mcr-load --accept ODS)" "$work/out" || err "guard: summary $(cat "$work/out")"
+gen=$(published | cut -d' ' -f2)
+[ "$(psqlq -c "SELECT status FROM $gen.source WHERE org = 'A81001'")" = held ] || err "guard: A81001 not held in $gen"
+[ "$(psqlq -c "SELECT people FROM $gen.source_held WHERE org = 'A81001'")" = 1 ] || err "guard: no source_held row in $gen"
+[ "$(psqlq -c "SELECT count(*) FROM mcr.load_file WHERE org = 'A81001' AND outcome = 'held'")" = 1 ] ||
+  err "guard: the history has no held file"
+"$BIN/mcr-load" --config "$cfg" --accept A81001 >"$work/out" 2>&1 || err "--accept: $(cat "$work/out")"
+gen=$(published | cut -d' ' -f2)
+[ "$(psqlq -c "SELECT status || ' ' || people FROM $gen.source WHERE org = 'A81001'")" = "current 1" ] ||
+  err "--accept: A81001 is '$(psqlq -c "SELECT status, people FROM $gen.source WHERE org = 'A81001'")'"
+psqlq -c "SELECT reason FROM mcr.load_file WHERE org = 'A81001' AND outcome = 'accepted'" |
+  grep -q "accepted by the operator (mcr-load --accept A81001)" || err "--accept: not recorded as accepted"
+
+[ $fail -eq 0 ] && echo "ok: mcr-load on PostgreSQL: same generation as SQLite, carried over, 6 crash phases, retention, the lock across nodes, a database restart mid-load, the guard held and accepted"
 exit $fail
