@@ -166,6 +166,30 @@ static void appends_chain_and_verify(void **state)
 	sql("SET session_replication_role = replica");
 }
 
+/* The server drops the connection (a restart, a network cut): that append fails with
+ * nothing written and the next one connects again and continues the chain. */
+static void lost_connection_fails_then_reconnects(void **state)
+{
+	(void)state;
+	NEED_SERVER();
+	reset_log();
+	mcr_audit *a = NULL;
+	assert_int_equal(mcr_audit_open_config(&a, &cfg), 0);
+	mcr_audit_entry e = entry("before", 1);
+	assert_int_equal(mcr_audit_append(a, &e), 0);
+	assert_int_equal(sql_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+	                          " WHERE application_name = 'mcr-audit' AND pid <> pg_backend_pid()"), 1);
+	e = entry("during", 1);
+	assert_int_equal(mcr_audit_append(a, &e), MCR_EIO);
+	assert_int_equal(e.seq, 0);
+	e = entry("after", 1);
+	assert_int_equal(mcr_audit_append(a, &e), 0);
+	assert_int_equal(e.seq, 2);
+	mcr_audit_close(a);
+	assert_int_equal(verify_ok(NULL), 2);
+	assert_int_equal(sql_long("SELECT count(*) FROM mcr.audit WHERE \"user\" = 'during'"), 0);
+}
+
 /* ---- tamper cases --------------------------------------------------------------------- */
 
 typedef struct tamper_case {
@@ -616,6 +640,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(appends_chain_and_verify),
+		cmocka_unit_test(lost_connection_fails_then_reconnects),
 		cmocka_unit_test(tamper_cases_with_and_without_checkpoints),
 		cmocka_unit_test(processes_append_without_forks_or_gaps),
 		cmocka_unit_test(waiting_entries_share_a_commit),
