@@ -2,8 +2,8 @@
  * The launch token store in PostgreSQL: table mcr.jti (schema/pg/shared.sql),
  * one row per (iss, jti) until it expires, shared by every mcr-serve node, so a
  * token used on one node is refused on all. The claim is one statement
- * (INSERT ... ON CONFLICT DO NOTHING, expired rows purged on the way) committed
- * synchronously before the session starts. lib/jti_backend.h.
+ * (INSERT ... ON CONFLICT DO NOTHING, expired rows purged on the way) in a
+ * transaction committed synchronously before the session starts. lib/jti_backend.h.
  */
 #include "jti_backend.h"
 #include "mcr/error.h"
@@ -28,13 +28,9 @@ static void p_close(jti_backend *b)
 	free(p);
 }
 
-/* Connected, with durable commits for the session. */
 static int p_connect(jti_pg *p)
 {
-	int rc = mcr_pg_connect(&p->conn, p->cfg, "mcr-serve-jti");
-	if (!rc)
-		rc = mcr_pg_synchronous_commit(p->conn, 1);
-	return rc;
+	return mcr_pg_connect(&p->conn, p->cfg, "mcr-serve-jti");
 }
 
 static int p_claim(jti_backend *b, const char *iss, const char *jti, long long expires, long long now)
@@ -53,17 +49,27 @@ static int p_claim(jti_backend *b, const char *iss, const char *jti, long long e
 	snprintf(exp, sizeof(exp), "%lld", expires);
 	snprintf(at, sizeof(at), "%lld", now);
 	const char *params[] = { iss, jti, exp, at };
-	/* A token that reaches the claim has not expired, so its own row (if any)
-	 * is never among those purged. Two nodes claiming at once: the second waits
-	 * for the first's commit and then inserts nothing. */
-	int rc = mcr_pg_exec(p->conn, &res, "launch store mcr.jti",
-	                     "WITH purged AS (DELETE FROM mcr.jti WHERE expires < $4::bigint)"
-	                     " INSERT INTO mcr.jti (iss, jti, expires) VALUES ($1, $2, $3::bigint)"
-	                     " ON CONFLICT (iss, jti) DO NOTHING", 4, params);
+	/* Durable before the session starts (SET LOCAL: also through a transaction
+	 * pooler). A token that reaches the claim has not expired, so its own row (if
+	 * any) is never among those purged. Two nodes claiming at once: the second
+	 * waits for the first's commit and then inserts nothing. */
+	int rc = mcr_pg_begin(p->conn, MCR_PG_READ_COMMITTED, 0);
 	if (rc)
 		return rc;
+	if ((rc = mcr_pg_synchronous_commit(p->conn, 1)) ||
+	    (rc = mcr_pg_exec(p->conn, &res, "launch store mcr.jti",
+	                      "WITH purged AS (DELETE FROM mcr.jti WHERE expires < $4::bigint)"
+	                      " INSERT INTO mcr.jti (iss, jti, expires) VALUES ($1, $2, $3::bigint)"
+	                      " ON CONFLICT (iss, jti) DO NOTHING", 4, params))) {
+		mcr_pg_rollback(p->conn);
+		return rc;
+	}
 	int inserted = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
+	if ((rc = mcr_pg_commit(p->conn))) {
+		mcr_pg_rollback(p->conn);
+		return rc;
+	}
 	return inserted ? 0 : mcr_error_set(MCR_EDENIED, "launch token already used");
 }
 
