@@ -44,7 +44,7 @@ for n in $sizes; do
   sync
 
   # Limit (a): parse the same staged files.
-  nice -n 10 /usr/bin/time -v -o "$work/t.parse" "$BIN/bench_load_parse" "$r/mcr.yaml" >"$work/parse"
+  nice -n 10 /usr/bin/time -v -o "$work/t.parse" "$BIN/bench_load_parse" --config "$r/mcr.yaml" >"$work/parse"
   items=$(awk '{ print $2 }' "$work/parse")
   ps=$(secs "$work/t.parse")
   printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" parse "$items" "$ps" "$(rate "$items" "$ps")" "$(cpu "$work/t.parse")" "$(rss "$work/t.parse")"

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mcr/audit.h"
 #include "mcr/buf.h"
 #include "mcr/config.h"
@@ -32,6 +33,8 @@
 #include "mcr/nhs.h"
 #include "mcr/schema.h"
 #include "mcr/vocab.h"
+
+static const char *const prog = "bench_lookup";
 
 #define NGP 10
 
@@ -382,44 +385,65 @@ out:
 	return rc;
 }
 
+static const struct option options[] = {
+	{ "people", required_argument, NULL, 'p' },
+	{ "lookups", required_argument, NULL, 'k' },
+	{ "dir", required_argument, NULL, 'd' },
+	{ "keep", no_argument, NULL, 'K' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage[] =
+	"Usage: bench_lookup [--people N]... [--lookups K] [--dir DIR] [--keep]\n"
+	"Lookup latency, audit append included, on large stores: for each N builds a store\n"
+	"generation with SQL (about 50 items a person), then times K random lookups through\n"
+	"mcr_lookup_run (the call mcr-lookup makes); prints p50/p90/p99/max per size, the\n"
+	"audit append alone and the disk's raw write+fdatasync rate.\n"
+	"\n"
+	"  --people N   people in a store, 1 to 909091; may be repeated (at most 8; default\n"
+	"               100000 and 909091)\n"
+	"  --lookups K  lookups per size (at least 10, default 5000)\n"
+	"  --dir DIR    folder for the data (default /tmp)\n"
+	"  --keep       keep the data afterwards\n"
+	"  --help       show this help and exit\n"
+	"  --version    show the version and exit\n"
+	"\n"
+	"Exit status: 0 done; 1 a build or lookup failed; 2 usage error.\n";
+
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"people", required_argument, NULL, 'p'},
-		{"lookups", required_argument, NULL, 'k'},
-		{"dir", required_argument, NULL, 'd'},
-		{"keep", no_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	long sizes[8];
-	int nsizes = 0, lookups = 5000, keep = 0, c;
+	long sizes[8], lookups = 5000;
+	int nsizes = 0, keep = 0, c;
 	const char *dir = "/tmp";
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = mcr_cli_getopt(prog, argc, argv, options)) != -1) {
 		switch (c) {
 		case 'p':
-			if (nsizes < 8)
-				sizes[nsizes++] = atol(optarg);
+			if (nsizes == 8)
+				return mcr_cli_usage_error(prog, "--people given more than 8 times");
+			if (mcr_cli_number(prog, "--people", optarg, 1, 909091, &sizes[nsizes++]))
+				return MCR_EXIT_USAGE;
 			break;
-		case 'k': lookups = atoi(optarg); break;
+		case 'k':
+			if (mcr_cli_number(prog, "--lookups", optarg, 10, 100000000, &lookups))
+				return MCR_EXIT_USAGE;
+			break;
 		case 'd': dir = optarg; break;
 		case 'K': keep = 1; break;
-		case 'h':
-			puts("Usage: bench_lookup [--people N]... [--lookups K] [--dir DIR] [--keep]");
-			return 0;
-		default: return 2;
+		case 'h': fputs(usage, stdout); return MCR_EXIT_OK;
+		case 'V': mcr_cli_version(prog); return MCR_EXIT_OK;
+		default: return MCR_EXIT_USAGE;
 		}
 	}
+	if (optind < argc)
+		return mcr_cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
 	if (!nsizes) {
 		sizes[nsizes++] = 100000;
 		sizes[nsizes++] = 909091;
 	}
-	if (lookups < 10) {
-		fprintf(stderr, "bench_lookup: --lookups must be at least 10\n");
-		return 2;
-	}
 	for (int i = 0; i < nsizes; i++)
-		if (sizes[i] < 1 || run_size(dir, sizes[i], lookups, keep))
-			return 1;
-	return 0;
+		if (run_size(dir, sizes[i], (int)lookups, keep))
+			return MCR_EXIT_FAILED;
+	return MCR_EXIT_OK;
 }

@@ -2,9 +2,11 @@
  * libmcr, which does not print). */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcr/error.h"
@@ -75,6 +77,19 @@ int mcr_cli_getopt(const char *prog, int argc, char *const argv[], const struct 
 	else
 		mcr_cli_usage_error(prog, "%s '%s'", long_option_problem(word, options), word);
 	return '?';
+}
+
+int mcr_cli_number(const char *prog, const char *option, const char *s, long min, long max,
+                   long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return mcr_cli_usage_error(prog, "bad %s '%s': a whole number from %ld to %ld", option, s,
+		                           min, max);
+	*out = v;
+	return 0;
 }
 
 void mcr_error_print(const char *prog)

@@ -37,6 +37,12 @@ struct option;
  */
 int mcr_cli_getopt(const char *prog, int argc, char *const argv[], const struct option *options);
 
+/* A whole decimal number from min to max (an option's value): 0, or reports
+ * "bad <option> '<s>': a whole number from <min> to <max>" with
+ * mcr_cli_usage_error and returns MCR_EXIT_USAGE. */
+int mcr_cli_number(const char *prog, const char *option, const char *s, long min, long max,
+                   long *out);
+
 /* Make SIGTERM, SIGINT, SIGHUP and SIGQUIT remove the temporary files the
  * library tracks (mcr_fs_temp_track: staged payloads being written) before the
  * program dies of the signal. For programs that write personal data. */
