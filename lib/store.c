@@ -46,8 +46,8 @@ long mcr_store_row_long(const mcr_store_row *row, int i)
 
 const mcr_store_reader_ops *mcr_store_reader(const mcr_config *cfg)
 {
-	(void)cfg;
-	return &mcr_store_sqlite_reader;
+	return cfg && cfg->backend == MCR_BACKEND_POSTGRESQL ? &mcr_store_pg_reader
+	                                                     : &mcr_store_sqlite_reader;
 }
 
 int mcr_store_gen_open(const mcr_config *cfg, mcr_store_gen **out, long *generation)

@@ -154,6 +154,7 @@ struct mcr_store_reader_ops {
 };
 
 extern const mcr_store_reader_ops mcr_store_sqlite_reader;
+extern const mcr_store_reader_ops mcr_store_pg_reader;
 
 /* The reader of cfg's backend. */
 const mcr_store_reader_ops *mcr_store_reader(const mcr_config *cfg);
