@@ -210,6 +210,14 @@ static int conn_failed(pg_conn *k, const PGresult *res, int code, const char *wh
 	return mcr_pg_error(k->conn, res, code, what);
 }
 
+/* The shared schema is not there yet (no load has run against this database):
+ * SQLSTATE 42P01 undefined table, 3F000 undefined schema. */
+static int no_shared_schema(void)
+{
+	const char *state = mcr_pg_sqlstate();
+	return strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0;
+}
+
 /* ---- generations -------------------------------------------------------------- */
 
 typedef struct pg_gen {
@@ -241,6 +249,9 @@ static int read_pointer(pg_conn *k, long *generation, char schema[MCR_PG_SCHEMA_
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		int rc = conn_failed(k, res, MCR_EIO, "reading the published generation (mcr.published)");
 		PQclear(res);
+		if (no_shared_schema())
+			rc = mcr_error_set(MCR_ENOTFOUND, "no store generation published in PostgreSQL "
+			                   "(no mcr.published)");
 		return rc;
 	}
 	*generation = 0;
@@ -426,9 +437,11 @@ static int pg_history_open(const mcr_config *cfg, mcr_history **out)
 	if (rc)
 		return rc;
 	PGresult *res = PQexec(k->conn, "SELECT 1 FROM mcr.load LIMIT 1");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = conn_failed(k, res, MCR_EIO, "cannot read the load history (mcr.load)");
-	else if (PQntuples(res) == 0)
+		if (no_shared_schema())
+			rc = mcr_error_set(MCR_ENOTFOUND, "no load history in PostgreSQL (no mcr.load)");
+	} else if (PQntuples(res) == 0)
 		rc = mcr_error_set(MCR_ENOTFOUND, "no run in PostgreSQL mcr.load");
 	PQclear(res);
 	pg_history *h = rc ? NULL : calloc(1, sizeof(*h));
