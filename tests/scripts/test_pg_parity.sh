@@ -142,7 +142,11 @@ ls "$work/postgresql/store"/gen-*.sqlite >/dev/null 2>&1 && bad "store.backend p
 # Mask what differs between any two runs: the audit log's times and the views'
 # "Viewed by ... at" (the system clock's, today), hashes (they cover those
 # times), process ids in run ids, mcr-load's run time, the copy's folder, and
-# the column padding a longer process id shifts in text tables.
+# the column padding a longer process id shifts in text tables; and how many
+# checkpoints verify-audit matched: PostgreSQL's audit tables exist (empty) from
+# the first load, so night 1 records and logs a checkpoint of 0 entries where
+# SQLite has no audit file yet (the chain and its head are still compared); and
+# where the audit log is (a file, or a table).
 day1=$(date -u +%Y-%m-%d) vday1=$(LC_ALL=C date -u +%d-%b-%Y)
 for b in sqlite postgresql; do
   mkdir -p "$work/masked/$b"
@@ -150,7 +154,10 @@ for b in sqlite postgresql; do
     sed -E -e "s/($day0|$day1)T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/<now>/g" -e 's/[0-9a-f]{64}/<hash>/g' \
       -e "s/at ($vday0|$vday1) [0-9]{2}:[0-9]{2}/at <now>/g" \
       -e 's/([0-9]{8}T[0-9]{6}Z)-[0-9]+-/\1-<pid>-/g' -e 's/, [0-9.]+ s$/, <seconds> s/' \
-      -e "s|$work/$b/|<region>/|g" -e 's/  +/ /g' "$f" >"$work/masked/$b/${f##*/}"
+      -e "s|$work/$b/|<region>/|g" -e 's/  +/ /g' \
+      -e 's/[0-9]+ matched: load history [0-9]+; log [0-9]+; given [0-9]+/<checkpoints matched>/' \
+      -e 's#<region>/audit/audit\.sqlite|mcr\.audit \(PostgreSQL database [a-z_]+\)#<audit log>#g' \
+      "$f" >"$work/masked/$b/${f##*/}"
   done
 done
 count=$(find "$work/masked/sqlite" -type f ! -name '*.err' | wc -l)

@@ -27,7 +27,8 @@ python3 "$here/sqlite_to_pg.py" "$SRC/schema" "$region/store/current" "$region/s
 pg_server_psql -q -v ON_ERROR_STOP=1 -f "$work/copy.sql" >"$work/psql.out" 2>&1 ||
   { cat "$work/psql.out"; fail "copying the generation into PostgreSQL"; }
 
-MCR_TEST_REGION=$region/mcr.yaml MCR_TEST_PG_CONNINFO=$PG_CONNINFO \
+# Freshness on a fixed clock: two lookups a moment apart must not straddle a minute.
+MCR_NOW=2026-11-22T09:00:00Z MCR_TEST_REGION=$region/mcr.yaml MCR_TEST_PG_CONNINFO=$PG_CONNINFO \
   MCR_TEST_PG_PASSWORD_FILE=$PG_PASSWORD_FILE "$TESTBIN/test_store_pg" >"$work/out" 2>&1
 st=$?
 cat "$work/out"
