@@ -13,9 +13,11 @@
 #include "pg.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ROW_COLUMNS "seq, at, \"user\", org, role, nhs, sections, basis, reason, outcome, detail," \
 	" generation, prev_hash, hash"
@@ -134,9 +136,12 @@ static int w_begin(audit_writer *w)
 			return rc;
 	}
 	/* SET LOCAL: durable commits whatever the server's or role's default, also
-	 * through a pooler that hands the connection on between transactions. */
-	int rc = mcr_pg_begin(p->conn, MCR_PG_READ_COMMITTED, 0);
-	if (!rc && (rc = mcr_pg_synchronous_commit(p->conn, 1)))
+	 * through a pooler that hands the connection on between transactions. One
+	 * round trip for both. */
+	char what[256];
+	int rc = mcr_pg_exec_script(p->conn, what_of(w->label, "cannot begin an append", what, sizeof(what)),
+	                            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = on");
+	if (rc)
 		mcr_pg_rollback(p->conn);
 	return rc;
 }
@@ -465,7 +470,14 @@ int audit_pg_reader_open(const mcr_config *cfg, audit_reader **out)
 	return 0;
 }
 
-int audit_pg_probe(const mcr_config *cfg)
+/* The last probe's answer, reused within the same second: /healthz may be polled
+ * hard, and each probe is a connection. */
+static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
+static time_t probe_at;
+static int probe_rc;
+static char probe_msg[512];
+
+static int probe(const mcr_config *cfg)
 {
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
@@ -478,5 +490,24 @@ int audit_pg_probe(const mcr_config *cfg)
 		rc = mcr_error_set(MCR_EIO, "audit log %s: no INSERT privilege", label);
 	PQclear(res);
 	mcr_pg_close(conn);
+	return rc;
+}
+
+int audit_pg_probe(const mcr_config *cfg)
+{
+	time_t now = time(NULL);
+	pthread_mutex_lock(&probe_mu);
+	int cached = probe_at == now, rc = probe_rc;
+	char msg[sizeof(probe_msg)];
+	memcpy(msg, probe_msg, sizeof(msg));
+	pthread_mutex_unlock(&probe_mu);
+	if (cached)
+		return rc ? mcr_error_set(rc, "%s", msg) : 0;
+	rc = probe(cfg);
+	pthread_mutex_lock(&probe_mu);
+	probe_at = now;
+	probe_rc = rc;
+	snprintf(probe_msg, sizeof(probe_msg), "%s", rc ? mcr_error_message() : "");
+	pthread_mutex_unlock(&probe_mu);
 	return rc;
 }

@@ -53,11 +53,13 @@ static int p_claim(jti_backend *b, const char *iss, const char *jti, long long e
 	 * pooler). A token that reaches the claim has not expired, so its own row (if
 	 * any) is never among those purged. Two nodes claiming at once: the second
 	 * waits for the first's commit and then inserts nothing. */
-	int rc = mcr_pg_begin(p->conn, MCR_PG_READ_COMMITTED, 0);
-	if (rc)
+	int rc = mcr_pg_exec_script(p->conn, "launch store mcr.jti",
+	                            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = on");
+	if (rc) {
+		mcr_pg_rollback(p->conn);
 		return rc;
-	if ((rc = mcr_pg_synchronous_commit(p->conn, 1)) ||
-	    (rc = mcr_pg_exec(p->conn, &res, "launch store mcr.jti",
+	}
+	if ((rc = mcr_pg_exec(p->conn, &res, "launch store mcr.jti",
 	                      "WITH purged AS (DELETE FROM mcr.jti WHERE expires < $4::bigint)"
 	                      " INSERT INTO mcr.jti (iss, jti, expires) VALUES ($1, $2, $3::bigint)"
 	                      " ON CONFLICT (iss, jti) DO NOTHING", 4, params))) {

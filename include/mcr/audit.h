@@ -178,8 +178,8 @@ typedef int (*mcr_audit_entry_fn)(void *ctx, const mcr_audit_entry *e);
 int mcr_audit_query_config(const mcr_config *cfg, const mcr_audit_query *q, mcr_audit_entry_fn fn, void *ctx);
 
 /* 0 when the log cfg names can be appended to now (the file writable, or the
- * database reachable with INSERT on mcr.audit), for health checks; else the
- * error with its message. */
+ * database reachable with INSERT on mcr.audit: a connection, its answer reused
+ * within the same second), for health checks; else the error with its message. */
 int mcr_audit_probe_config(const mcr_config *cfg);
 
 /* ---- migration ----------------------------------------------------------------- */
