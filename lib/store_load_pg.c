@@ -159,6 +159,10 @@ static int pg_open(load_run *r)
 	/* The build's commits need not wait for the disk: see the top of this file. */
 	if (!rc)
 		rc = mcr_pg_synchronous_commit(s->conn, 0);
+	/* The run's statements are few and simple: compiling them (JIT, on by default
+	 * above a cost the big tables' estimates pass) takes longer than running them. */
+	if (!rc)
+		rc = ex(r, NULL, "setting up the load's session", "SET jit = off", 0, NULL);
 	if (!rc)
 		rc = ex(r, &res, "reading the published generation",
 		        "SELECT generation FROM mcr.published WHERE id = 1", 0, NULL);
@@ -291,6 +295,16 @@ static int pg_stream_begin(load_run *r, const org_run *o)
 	return rc;
 }
 
+/* A failed COPY: a repeated key is the file's fault (MCR_EFORMAT), anything else
+ * the store's. */
+static int copy_failed(const org_run *o, int rc)
+{
+	if (strcmp(mcr_pg_sqlstate(), "23505") == 0 || strstr(mcr_error_message(), "duplicate key"))
+		return mcr_error_set(MCR_EFORMAT, "%s: a row listed twice: %s", o->manifest_path,
+		                     mcr_error_message());
+	return rc;
+}
+
 static int field(mcr_pg_copy *cp, load_str v)
 {
 	return v.s ? mcr_pg_copy_textn(cp, v.s, (size_t)v.len) : mcr_pg_copy_text(cp, NULL);
@@ -302,7 +316,9 @@ static int pg_put_member(load_run *r, const org_run *o, load_str nhs)
 	int rc = field(cp, nhs);
 	if (!rc)
 		rc = mcr_pg_copy_text(cp, o->org->ods);
-	return rc ? rc : mcr_pg_copy_row(cp);
+	if (!rc)
+		rc = mcr_pg_copy_row(cp);
+	return rc ? copy_failed(o, rc) : 0;
 }
 
 static int pg_put_person(load_run *r, const org_run *o, load_str nhs, const load_str *fields)
@@ -313,7 +329,9 @@ static int pg_put_person(load_run *r, const org_run *o, load_str nhs, const load
 		rc = mcr_pg_copy_text(cp, o->org->ods);
 	for (int i = 0; !rc && i < 7; i++)
 		rc = field(cp, fields[i]);
-	return rc ? rc : mcr_pg_copy_row(cp);
+	if (!rc)
+		rc = mcr_pg_copy_row(cp);
+	return rc ? copy_failed(o, rc) : 0;
 }
 
 static int pg_put_objection(load_run *r, const org_run *o, load_str nhs, load_str since)
@@ -354,7 +372,9 @@ static int pg_put_item(load_run *r, const org_run *o, const load_item_row *it)
 	                        &it->source_id, &it->details };
 	for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++)
 		rc = field(cp, *f[i]);
-	return rc ? rc : mcr_pg_copy_row(cp);
+	if (!rc)
+		rc = mcr_pg_copy_row(cp);
+	return rc ? copy_failed(o, rc) : 0;
 }
 
 /* The gathered withheld counts of one person, one row per section and reason
@@ -380,7 +400,7 @@ static int flush_withheld(load_run *r, const org_run *o)
 		}
 	memset(s->pw, 0, sizeof(s->pw));
 	s->pw_any = 0;
-	return rc;
+	return rc ? copy_failed(o, rc) : 0;
 }
 
 static int pg_put_withheld(load_run *r, const org_run *o, load_str nhs, mcr_section section,
@@ -398,16 +418,6 @@ static int pg_put_withheld(load_run *r, const org_run *o, load_str nhs, mcr_sect
 	s->pw_nhs[nhs.len] = '\0';
 	s->pw[section][reason] += count;
 	s->pw_any = 1;
-	return rc;
-}
-
-/* A failed COPY: a repeated key is the file's fault (MCR_EFORMAT), anything else
- * the store's. */
-static int copy_failed(const org_run *o, int rc)
-{
-	if (strcmp(mcr_pg_sqlstate(), "23505") == 0 || strstr(mcr_error_message(), "duplicate key"))
-		return mcr_error_set(MCR_EFORMAT, "%s: a row listed twice: %s", o->manifest_path,
-		                     mcr_error_message());
 	return rc;
 }
 
@@ -519,6 +529,13 @@ static int pg_objections(load_run *r, const char *const *by, size_t nby,
 	if ((rc = ex(r, NULL, "gathering the objecting people",
 	             "CREATE TEMP TABLE objnhs ON COMMIT DROP AS SELECT DISTINCT nhs FROM %G.objection "
 	             "WHERE org = ANY($1)", 1, p1)))
+		goto out;
+	/* A few objecting people against the whole generation: each looked up in the
+	 * tables' indexes (nhs first), never a scan of item (as SQLite's CROSS JOIN);
+	 * item has no statistics yet to tell the planner so. */
+	if ((rc = ex(r, NULL, "planning the objections", "SET LOCAL enable_hashjoin = off", 0,
+	             NULL)) ||
+	    (rc = ex(r, NULL, "planning the objections", "SET LOCAL enable_mergejoin = off", 0, NULL)))
 		goto out;
 	if ((rc = ex(r, &res, "counting the objecting people's items",
 	             "SELECT i.org, i.section, count(*), count(DISTINCT i.nhs) FROM %G.item i "
@@ -706,8 +723,11 @@ static int pg_finish(load_run *r)
 {
 	close_copies(P(r));
 	mcr_load_progress_phase(r, "analysing the new generation");
+	/* item is left to autovacuum's analyze (its size is known from the index
+	 * build, enough for the readers' lookups by nhs): sampling it here would cost
+	 * the load as much as the objections and counts together. */
 	return ex(r, NULL, "analysing the new generation",
-	          "ANALYZE %G.item, %G.person, %G.member, %G.objection, %G.person_withheld", 0, NULL);
+	          "ANALYZE %G.person, %G.member, %G.objection, %G.person_withheld", 0, NULL);
 }
 
 static int pg_publish(load_run *r, int (*record)(load_run *r))
