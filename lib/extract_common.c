@@ -531,13 +531,57 @@ typedef struct rec_ref {
 	uint32_t len;
 } rec_ref;
 
-static int cmp_rec(const void *a, const void *b)
+/*
+ * Sort records by NHS number, then kind, then the order spilled: a stable LSD
+ * radix sort on a 48-bit key (10 digits of 4 bits, the kind byte), three passes
+ * of 16 bits; qsort with a comparison call per step cost about a tenth of an
+ * extract. 0 or MCR_ENOMEM.
+ */
+typedef struct keyed_ref {
+	uint64_t key;
+	rec_ref r;
+} keyed_ref;
+
+static int sort_recs(rec_ref *v, size_t n)
 {
-	const rec_ref *x = a, *y = b;
-	int c = memcmp(x->p + 4, y->p + 4, 11); /* NHS number, then kind */
-	if (c)
-		return c;
-	return (x->p > y->p) - (x->p < y->p); /* the order spilled */
+	keyed_ref *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+	uint32_t *count = malloc(65536 * sizeof *count);
+	if (!a || !b || !count) {
+		free(a);
+		free(b);
+		free(count);
+		return mcr_error_set(MCR_ENOMEM, "out of memory sorting the spill");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)v[i].p + 4;
+		uint64_t k = 0;
+		for (int d = 0; d < 10; d++)
+			k = (k << 4) | ((unsigned)(p[d] - '0') & 0xF);
+		a[i].key = (k << 8) | p[10];
+		a[i].r = v[i];
+	}
+	for (int shift = 0; shift < 48; shift += 16) {
+		memset(count, 0, 65536 * sizeof *count);
+		for (size_t i = 0; i < n; i++)
+			count[(a[i].key >> shift) & 0xFFFF]++;
+		uint32_t sum = 0;
+		for (size_t d = 0; d < 65536; d++) {
+			uint32_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[count[(a[i].key >> shift) & 0xFFFF]++] = a[i];
+		keyed_ref *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = a[i].r;
+	free(a);
+	free(b);
+	free(count);
+	return 0;
 }
 
 static int emit_person(mcr_staged_writer *w, const rec_ref *v, size_t n, mcr_buf *scratch)
@@ -707,7 +751,7 @@ static int emit_file(FILE *f, const char *path, uint64_t size, mcr_staged_writer
 		p += 4 + len;
 	}
 	if (rc == 0)
-		qsort(v, n, sizeof *v, cmp_rec);
+		rc = sort_recs(v, n);
 	mcr_buf scratch = MCR_BUF_INIT;
 	for (size_t i = 0; rc == 0 && i < n;) {
 		size_t j = i + 1;
