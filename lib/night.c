@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -441,10 +443,40 @@ static size_t extract_jobs(const struct night *n)
 	return jobs > MCR_NIGHT_MAX_JOBS ? MCR_NIGHT_MAX_JOBS : (size_t)jobs;
 }
 
+/* Bytes of the regular files under a source (a file or a folder, 8 levels
+ * deep at most; what cannot be read counts 0: its extractor will say so). */
+static unsigned long long source_bytes(const char *path, int depth)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return (unsigned long long)st.st_size;
+	DIR *d = S_ISDIR(st.st_mode) && depth < 8 ? opendir(path) : NULL;
+	if (!d)
+		return 0;
+	unsigned long long sum = 0;
+	mcr_buf sub = MCR_BUF_INIT;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		mcr_buf_reset(&sub);
+		if (mcr_buf_printf(&sub, "%s/%s", path, e->d_name) == 0)
+			sum += source_bytes(sub.ptr, depth + 1);
+	}
+	mcr_error_clear();
+	mcr_buf_free(&sub);
+	closedir(d);
+	return sum;
+}
+
 /*
  * Each organisation's extract in scope, up to extract_jobs() at once (they are
- * independent: one staging folder each). Their log lines, counts and failures
- * are taken in the config's order, whatever order they end in.
+ * independent: one staging folder each), the largest source first, so that a
+ * large one does not start last and hold the load back alone (the longest-
+ * processing-time rule: an extract's time follows its input's size). Their log
+ * lines, counts and failures are taken in the config's order, whatever order
+ * they start and end in.
  */
 static int extract_all(struct night *n)
 {
@@ -453,8 +485,10 @@ static int extract_all(struct night *n)
 	const mcr_org **orgs = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *orgs);
 	struct child *cs = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *cs);
 	mcr_buf *why = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *why);
+	size_t *order = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *order); /* start order */
+	unsigned long long *bytes = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *bytes);
 	mcr_buf prog = MCR_BUF_INIT, name = MCR_BUF_INIT;
-	int rc = orgs && cs && why ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory");
+	int rc = orgs && cs && why && order && bytes ? 0 : mcr_error_set(MCR_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < cfg->norgs; i++) {
 		const mcr_org *o = &cfg->orgs[i];
 		if (!in_scope(n, o))
@@ -469,46 +503,60 @@ static int extract_all(struct night *n)
 		cs[nt].org = o->ods;
 		cs[nt].buffered = 1;
 		cs[nt].lasterr = &why[nt];
+		bytes[nt] = jobs > 1 ? source_bytes(o->source, 0) : 0;
+		/* Insertion by size, largest first; equal sizes in the config's order. */
+		size_t k = nt;
+		while (k > 0 && bytes[order[k - 1]] < bytes[nt]) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = nt;
 		nt++;
 	}
 	if (!rc)
 		night_log(n, LOG_INFO, "step=extract %zu organisation(s), up to %zu at once", nt, jobs);
 	while (!rc && flushed < nt) {
 		while (!rc && running < jobs && started < nt) {
-			const mcr_org *o = orgs[started];
+			size_t i = order[started];
+			const mcr_org *o = orgs[i];
 			mcr_buf_reset(&name);
 			if ((rc = mcr_buf_printf(&name, "mcr-extract-%s", mcr_org_kind_name(o->kind))) ||
 			    (rc = program_path(n, &prog, name.ptr)))
 				break;
 			char *argv[] = {prog.ptr, "--config", n->cfg->path, "--org", (char *)o->ods,
 			                "--input", o->source, NULL};
-			rc = child_start(n, &cs[started], argv, -1);
+			rc = child_start(n, &cs[i], argv, -1);
 			started++;
 			running += rc == 0;
 		}
 		if (rc)
 			break;
+		/* Children not started yet have no pid: the pump passes them by. */
 		if (running && !cs[flushed].done) {
 			size_t before = 0;
-			for (size_t i = flushed; i < started; i++)
-				before += !cs[i].done;
-			children_pump(n, cs + flushed, started - flushed);
-			for (size_t i = flushed; i < started; i++)
-				before -= !cs[i].done;
+			for (size_t i = flushed; i < nt; i++)
+				before += cs[i].pid && !cs[i].done;
+			children_pump(n, cs + flushed, nt - flushed);
+			for (size_t i = flushed; i < nt; i++)
+				before -= cs[i].pid && !cs[i].done;
 			running -= before;
 		}
-		while (flushed < started && cs[flushed].done) {
+		while (flushed < nt && cs[flushed].done) {
 			child_flush(n, &cs[flushed]);
 			extract_done(n, orgs[flushed], &cs[flushed]);
 			flushed++;
 		}
 	}
-	/* After an error, the ones still running are waited for (never left behind). */
-	while (flushed < started) {
-		if (!cs[flushed].done)
-			children_pump(n, cs + flushed, started - flushed);
-		while (flushed < started && cs[flushed].done)
-			child_flush(n, &cs[flushed++]);
+	/* After an error, the ones still running are waited for (never left behind);
+	 * the ones never started are passed by. */
+	while (flushed < nt) {
+		if (cs[flushed].pid && !cs[flushed].done)
+			children_pump(n, cs + flushed, nt - flushed);
+		while (flushed < nt && (cs[flushed].done || !cs[flushed].pid)) {
+			if (cs[flushed].done)
+				child_flush(n, &cs[flushed]);
+			flushed++;
+		}
 	}
 	for (size_t i = 0; cs && why && i < nt; i++) {
 		mcr_buf_free(&cs[i].msgs);
@@ -517,6 +565,8 @@ static int extract_all(struct night *n)
 	free(orgs);
 	free(cs);
 	free(why);
+	free(order);
+	free(bytes);
 	mcr_buf_free(&prog);
 	mcr_buf_free(&name);
 	return rc;

@@ -60,10 +60,39 @@ for org in A81001 A81002 LCS01; do
   [ -n "$(find "$work/staging/$org" "$work/archive/$org" -name '*.yaml' 2>/dev/null)" ] || fail "$org not staged"
 done
 
+# The largest source starts first (the config's order among equals), so that it
+# does not start last and hold the load back alone; the log keeps the config's order.
+big=$work/big
+mkdir -p "$big/sources/a" "$big/sources/b" "$big/sources/c"
+head -c 200000 /dev/zero >"$big/sources/c/bundle.xml"
+head -c 1000 /dev/zero >"$big/sources/b/bundle.xml"
+sed 's/^region: .*/region: Largest first/' "$work/mcr.yaml" >"$big/mcr.yaml"
+# With --jobs 2, A81001 (the smallest) starts only once an extract has ended:
+# its start comes after an end in the fakes' event list (in the config's order it
+# would start first, before any end). With --jobs 1, the config's order.
+for jobs in 2 1; do
+  rm -rf "$big/staging" "$big/archive" "$big/log" "$big/events"
+  FAKE_REGION=$big MCR_NOW=2026-11-21T06:00:00Z "$BIN/mcr-nightly" --config "$big/mcr.yaml" --jobs $jobs \
+    >"$work/out" 2>"$work/err" || fail "largest first, --jobs $jobs: exit $?"
+  events=$(tr '\n' ',' <"$big/events")
+  if [ $jobs = 2 ]; then
+    case $events in
+      LCS01\ start,*A81002\ start,*end,*A81001\ start,* | A81002\ start,*LCS01\ start,*end,*A81001\ start,*) ;;
+      *) fail "--jobs 2: not the largest first: $events" ;;
+    esac
+  else
+    [ "$events" = "A81001 start,A81001 end,A81002 start,A81002 end,LCS01 start,LCS01 end," ] ||
+      fail "--jobs 1: not the config's order: $events"
+  fi
+  order=$(grep -oE 'step=extract org=[A-Z0-9]+ start' "$big/log/mcr.log" | tr '\n' ',')
+  [ "$order" = "step=extract org=A81001 start,step=extract org=A81002 start,step=extract org=LCS01 start," ] ||
+    fail "--jobs $jobs: log order $order"
+done
+
 # --jobs is checked.
 "$BIN/mcr-nightly" --config "$work/mcr.yaml" --jobs 0 >/dev/null 2>"$work/err"
 [ $? -eq 2 ] || fail "--jobs 0 is not a usage error"
 grep -q -- '--jobs' "$work/err" || fail "--jobs error does not name the option: $(cat "$work/err")"
 
-[ $fails -eq 0 ] && echo "extracts ran at once, the load after them, the log in the config's order"
+[ $fails -eq 0 ] && echo "extracts ran at once, the largest first, the load after them, the log in the config's order"
 exit $((fails > 0))
