@@ -12,6 +12,7 @@
  * Withheld content never reaches the spill: the objection state is final
  * before pass 2 starts.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,38 @@ static int pair_at(const fres *r, size_t i, const char *path, uint32_t h, int de
 	return p->hash == h && (depth == 0 || p->anc[depth - 1] == id) && strcmp(A(r, p->path), path) == 0;
 }
 
+/*
+ * The path hash of a rule's query path. The rules ask for the same few dozen
+ * paths (mostly literals) for every resource: a small per-thread cache by
+ * address, checked against a copy of the text (so a buffer reused for another
+ * path is never answered with a stale hash), saves hashing each time.
+ */
+static uint32_t query_hash(const char *path)
+{
+	static _Thread_local struct {
+		const char *p;
+		uint32_t h;
+		char s[52];
+	} cache[64];
+	size_t k = (size_t)(((uintptr_t)path * 0x9E3779B97F4A7C15u) >> 58);
+	if (cache[k].p == path && strcmp(cache[k].s, path) == 0)
+		return cache[k].h;
+	size_t n = strlen(path);
+	uint32_t h = path_hash(path, n);
+	if (n < sizeof cache[k].s) {
+		cache[k].p = path;
+		cache[k].h = h;
+		memcpy(cache[k].s, path, n + 1);
+	}
+	return h;
+}
+
 /* Index of the first pair at path (under ancestor id at depth when depth>0), from i0; -1.
  * A resource looked up more than twice gets a path index (a cache: r is
  * logically unchanged), so a rule costs the pairs at its path, not all pairs. */
 static long fr_find(const fres *r, const char *path, size_t i0, int depth, int id)
 {
-	uint32_t h = path_hash(path, strlen(path));
+	uint32_t h = query_hash(path);
 	fres *m = (fres *)r;
 	if (!r->idx_ok && ++m->idx_misses > 2 && mcr_fhir_res_index(m) != 0)
 		mcr_error_clear(); /* out of memory: the scan below still answers */
