@@ -92,10 +92,14 @@ int mcr_fhir_res_index(fres *r)
 }
 
 /*
- * A record: rec_head, the type, the fullUrl, then per pair a rec_pair and its
- * value's bytes; a path is written once per scratch file (a rec_pair whose
- * path id has PATH_NEW set is followed by the path's length and bytes) and
- * named by its id after that, so a record is about half the model's size.
+ * A record: rec_head, the type, the fullUrl, then per pair, as varints (7 bits
+ * a byte, low first): the path id shifted left once, its low bit set when the
+ * path is new to the scratch file (then followed by the path's length and
+ * bytes; a path is written once per file and named by its id after that); the
+ * value's length; the depth; how many leading ancestors (anc) equal the
+ * previous pair's, then the other ancestors; then the value's bytes. Pairs of
+ * one element share their ancestors, so a pair's head is a few bytes instead
+ * of 32, and the record, sealed and written and read back, about half as large.
  */
 typedef struct rec_head {
 	uint32_t magic, file;
@@ -104,15 +108,41 @@ typedef struct rec_head {
 	uint64_t n, body_len;
 } rec_head;
 
-typedef struct rec_pair {
-	uint32_t path_id, value_len;
-	int32_t depth;
-	int32_t anc[NANC];
-} rec_pair;
-
 #define REC_MAGIC 0x52485046u /* "FPHR" */
-#define PATH_NEW 0x80000000u
 #define MAX_PATHS 65536
+#define MIN_PAIR_BYTES 4 /* path id, value length, depth, shared ancestors */
+
+/* Write v at p (room for 5 bytes); returns the end. */
+static unsigned char *put_varint(unsigned char *p, uint32_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
+
+/* 0, or -1 when the bytes end first or the number is longer than 32 bits. */
+static inline int get_varint(const char **pp, const char *end, uint32_t *out)
+{
+	const unsigned char *p = (const unsigned char *)*pp;
+	uint32_t v = 0;
+	for (int shift = 0; shift < 35; shift += 7) {
+		if ((const char *)p >= end)
+			return -1;
+		unsigned c = *p++;
+		if (shift == 28 && c > 0x0F)
+			return -1;
+		v |= (uint32_t)(c & 0x7F) << shift;
+		if (!(c & 0x80)) {
+			*pp = (const char *)p;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 struct mcr_fhir_replay {
 	mcr_seal *s; /* the scratch file, encrypted: it holds withheld content too */
@@ -197,6 +227,7 @@ int mcr_fhir_replay_save(mcr_fhir_replay *rp, const fres *r, size_t file)
 	mcr_buf *b = &rp->body;
 	mcr_buf_reset(b);
 	int rc = 0;
+	int prev[NANC] = {0};
 	for (size_t i = 0; i < r->n && rc == 0; i++) {
 		const fpair *q = &r->pairs[i];
 		const char *path = r->arena.ptr + q->path, *value = r->arena.ptr + q->value;
@@ -204,15 +235,30 @@ int mcr_fhir_replay_save(mcr_fhir_replay *rp, const fres *r, size_t file)
 		long id = path_id(rp, path, q->hash, &is_new);
 		if (id < 0)
 			return (int)id;
-		rec_pair e = {(uint32_t)id | (is_new ? PATH_NEW : 0), (uint32_t)strlen(value), q->depth, {0}};
-		memcpy(e.anc, q->anc, sizeof e.anc);
-		rc = mcr_buf_put(b, &e, sizeof e);
-		if (rc == 0 && is_new) {
-			uint32_t len = (uint32_t)strlen(path);
-			rc = mcr_buf_put(b, &len, sizeof len);
-			rc = rc ? rc : mcr_buf_put(b, path, len);
+		uint32_t vlen = (uint32_t)strlen(value), plen = is_new ? (uint32_t)strlen(path) : 0;
+		/* At most 10 varints of 5 bytes, the path when new, the value. */
+		if ((rc = mcr_buf_grow(b, 50 + (size_t)plen + vlen)) != 0)
+			return rc;
+		unsigned char *o = (unsigned char *)b->ptr + b->len;
+		o = put_varint(o, (uint32_t)id << 1 | (uint32_t)is_new);
+		if (is_new) {
+			o = put_varint(o, plen);
+			memcpy(o, path, plen);
+			o += plen;
 		}
-		rc = rc ? rc : mcr_buf_put(b, value, e.value_len);
+		o = put_varint(o, vlen);
+		o = put_varint(o, (uint32_t)q->depth);
+		int same = 0;
+		while (same < NANC && q->anc[same] == prev[same])
+			same++;
+		o = put_varint(o, (uint32_t)same);
+		for (int k = same; k < NANC; k++)
+			o = put_varint(o, (uint32_t)q->anc[k]);
+		memcpy(prev, q->anc, sizeof prev);
+		memcpy(o, value, vlen);
+		o += vlen;
+		b->len = (size_t)((char *)o - b->ptr);
+		b->ptr[b->len] = '\0';
 	}
 	if (rc)
 		return rc;
@@ -240,7 +286,7 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
 	if ((size_t)got != sizeof h || h.magic != REC_MAGIC || h.file >= nfiles ||
 	    h.type_len >= sizeof r->type || h.body_len > 4 * MCR_FHIR_MAX_RESOURCE_BYTES ||
 	    (h.url_len != UINT32_MAX && h.url_len > MCR_FHIR_MAX_RESOURCE_BYTES) ||
-	    h.n > h.body_len / sizeof(rec_pair))
+	    h.n > h.body_len / MIN_PAIR_BYTES)
 		return damaged();
 	mcr_buf *b = &rp->body;
 	mcr_buf_reset(b);
@@ -261,20 +307,16 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
 		return rc < 0 ? (int)rc : damaged();
 	r->type[h.type_len] = '\0';
 	const char *p = b->ptr + url, *end = p + h.body_len;
+	int prev[NANC] = {0};
 	for (size_t i = 0; i < h.n; i++) {
-		rec_pair e;
-		if ((size_t)(end - p) < sizeof e)
+		uint32_t code, id, vlen, depth, same;
+		if (get_varint(&p, end, &code) != 0)
 			return damaged();
-		memcpy(&e, p, sizeof e);
-		p += sizeof e;
-		uint32_t id = e.path_id & ~PATH_NEW;
-		if (e.path_id & PATH_NEW) {
+		id = code >> 1;
+		if (code & 1) {
 			uint32_t len;
-			if ((size_t)(end - p) < sizeof len || id > rp->npaths || id >= MAX_PATHS)
-				return damaged();
-			memcpy(&len, p, sizeof len);
-			p += sizeof len;
-			if ((size_t)(end - p) < len)
+			if (get_varint(&p, end, &len) != 0 || id > rp->npaths || id >= MAX_PATHS ||
+			    (size_t)(end - p) < len)
 				return damaged();
 			/* The same process wrote it: the table may know it already. */
 			if (id == rp->npaths) {
@@ -287,19 +329,28 @@ int mcr_fhir_replay_load(mcr_fhir_replay *rp, fres *r, size_t *file, char *const
 		} else if (id >= rp->npaths) {
 			return damaged();
 		}
-		if ((size_t)(end - p) < e.value_len)
+		if (get_varint(&p, end, &vlen) != 0 || get_varint(&p, end, &depth) != 0 ||
+		    get_varint(&p, end, &same) != 0 || depth > MCR_FHIR_MAX_DEPTH || same > NANC)
+			return damaged();
+		for (uint32_t k = same; k < NANC; k++) {
+			uint32_t a;
+			if (get_varint(&p, end, &a) != 0 || a > INT32_MAX)
+				return damaged();
+			prev[k] = (int)a;
+		}
+		if ((size_t)(end - p) < vlen)
 			return damaged();
 		fpair *q = &r->pairs[i];
 		q->path = r->arena.len;
 		q->hash = rp->hashes[id];
-		q->depth = e.depth;
-		memcpy(q->anc, e.anc, sizeof q->anc);
+		q->depth = (int)depth;
+		memcpy(q->anc, prev, sizeof q->anc);
 		if (mcr_buf_put(&r->arena, rp->paths[id], strlen(rp->paths[id]) + 1) != 0)
 			return MCR_ENOMEM;
 		q->value = r->arena.len;
-		if (mcr_buf_put(&r->arena, p, e.value_len) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
+		if (mcr_buf_put(&r->arena, p, vlen) != 0 || mcr_buf_putc(&r->arena, '\0') != 0)
 			return MCR_ENOMEM;
-		p += e.value_len;
+		p += vlen;
 	}
 	/* The fullUrl after the pairs, once the arena no longer moves. */
 	size_t url_off = r->arena.len;
