@@ -2,7 +2,7 @@
 # The whole night (mcr-nightly: every extract, then the load) for regions of
 # several sizes: wall, user and sys seconds, peak RSS of the largest process,
 # seconds per 1k people, and the night log's time per step.
-# Usage: [SEED=S] [FORMAT=xml] [JOBS=N] [BASE=BIN_DIR0] bench/bench_night.sh BIN_DIR PEOPLE...
+# Usage: [SEED=S] [FORMAT=xml] [JOBS=N] [NICE=10] [BASE=BIN_DIR0] bench/bench_night.sh BIN_DIR PEOPLE...
 # e.g. bench/bench_night.sh build-rel/bin 25000 50000 100000 200000
 #      bench/bench_night.sh build-rel/bin 1500000      (the 1.5M-person region)
 # Regions beyond the 999 test range's 909,089 people use mcr-synth's
@@ -26,14 +26,14 @@ for n in "$@"; do
   [ "$n" -gt 909089 ] && second=--second-nhs-range
   echo "== $n people (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   /usr/bin/time -f 'synth: wall %e s, user %U s, sys %S s, peak %M KiB' \
-    nice -n 10 "$BIN/mcr-synth" --people "$n" --seed "${SEED:-1}" --out "$work/r" --gzip --flat \
+    nice -n "${NICE:-10}" "$BIN/mcr-synth" --people "$n" --seed "${SEED:-1}" --out "$work/r" --gzip --flat \
     --format "${FORMAT:-xml}" $second >"$work/summary"
   export MCR_NOW=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
   echo "sources: $(du -sm "$work/r/sources" | cut -f1) MB"
   for bin in ${BASE:+$(cd "$BASE" && pwd)} "$BIN"; do
     rm -rf "$work/r/staging" "$work/r/store" "$work/r/archive" "$work/r/log" "$work/r/audit" "$work/r/run"
     rc=0
-    (cd "$work/r" && /usr/bin/time -v -o "$work/time" nice -n 10 "$bin/mcr-nightly" --config mcr.yaml \
+    (cd "$work/r" && /usr/bin/time -v -o "$work/time" nice -n "${NICE:-10}" "$bin/mcr-nightly" --config mcr.yaml \
       --jobs "$jobs" --no-report >"$work/out" 2>&1) || rc=$?
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0;
             for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$work/time")
