@@ -61,15 +61,12 @@ static int connect_log(const mcr_config *cfg, int create, PGconn **conn, char la
 	return there ? 0 : mcr_error_set(MCR_ENOTFOUND, "no audit log at %s", label);
 }
 
-static int head_of(PGconn *conn, const char *label, const char *sql, int *have, long *seq, char hash[65])
+/* The head record from res (a SELECT last_seq, last_hash), which it clears. */
+static void head_from(PGresult *res, int *have, long *seq, char hash[65])
 {
-	PGresult *res = NULL;
 	*have = 0;
 	*seq = 0;
 	hash[0] = '\0';
-	int rc = exec_on(conn, label, &res, "cannot read the head record", sql, 0, NULL);
-	if (rc)
-		return rc;
 	if (PQntuples(res) == 1) {
 		*have = 1;
 		*seq = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -77,7 +74,15 @@ static int head_of(PGconn *conn, const char *label, const char *sql, int *have, 
 			memcpy(hash, PQgetvalue(res, 0, 1), 65);
 	}
 	PQclear(res);
-	return 0;
+}
+
+static int head_of(PGconn *conn, const char *label, const char *sql, int *have, long *seq, char hash[65])
+{
+	PGresult *res = NULL;
+	int rc = exec_on(conn, label, &res, "cannot read the head record", sql, 0, NULL);
+	if (!rc)
+		head_from(res, have, seq, hash);
+	return rc;
 }
 
 static int count_of(PGconn *conn, const char *label, long *n)
@@ -120,7 +125,13 @@ typedef struct pg_writer {
 	pending *rows;
 	size_t nrows, cap;
 	mcr_buf sql; /* the batch's statement */
+	int begun;   /* begin was called; BEGIN goes to the server with the head's read */
 } pg_writer;
+
+/* BEGIN with SET LOCAL: durable commits whatever the server's or role's default,
+ * also through a pooler that hands the connection on between transactions. */
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = on"
+#define HEAD_FOR_UPDATE "SELECT last_seq, last_hash FROM mcr.audit_head WHERE id = 1 FOR UPDATE"
 
 static int w_begin(audit_writer *w)
 {
@@ -135,36 +146,54 @@ static int w_begin(audit_writer *w)
 		if (rc)
 			return rc;
 	}
-	/* SET LOCAL: durable commits whatever the server's or role's default, also
-	 * through a pooler that hands the connection on between transactions. One
-	 * round trip for both. */
+	p->begun = 1;
+	return 0;
+}
+
+/* The transaction started, if the head's read has not started it. */
+static int begin_now(pg_writer *p)
+{
 	char what[256];
-	int rc = mcr_pg_exec_script(p->conn, what_of(w->label, "cannot begin an append", what, sizeof(what)),
-	                            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = on");
-	if (rc)
-		mcr_pg_rollback(p->conn);
-	return rc;
+	if (!p->begun)
+		return 0;
+	p->begun = 0;
+	return mcr_pg_exec_script(p->conn, what_of(p->base.label, "cannot begin an append", what, sizeof(what)),
+	                          BEGIN_SQL);
 }
 
 /* The head row locked until the commit: every other appender waits here and then
- * reads the head this transaction leaves (READ COMMITTED re-reads a locked row). */
+ * reads the head this transaction leaves (READ COMMITTED re-reads a locked row).
+ * Sent with the BEGIN as one simple query: one round trip. */
 static int w_head(audit_writer *w, int *have, long *seq, char hash[65])
 {
 	pg_writer *p = (pg_writer *)w;
-	return head_of(p->conn, w->label, "SELECT last_seq, last_hash FROM mcr.audit_head WHERE id = 1 FOR UPDATE",
-	               have, seq, hash);
+	if (!p->begun)
+		return head_of(p->conn, w->label, HEAD_FOR_UPDATE, have, seq, hash);
+	p->begun = 0;
+	PGresult *res = PQexec(p->conn, BEGIN_SQL "; " HEAD_FOR_UPDATE);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char what[256];
+		int rc = mcr_pg_error(p->conn, res, MCR_EIO, what_of(w->label, "cannot read the head record", what,
+		                                                     sizeof(what)));
+		PQclear(res);
+		return rc;
+	}
+	head_from(res, have, seq, hash);
+	return 0;
 }
 
 static int w_count(audit_writer *w, long *n)
 {
 	pg_writer *p = (pg_writer *)w;
-	return count_of(p->conn, w->label, n);
+	int rc = begin_now(p);
+	return rc ? rc : count_of(p->conn, w->label, n);
 }
 
 static int w_v2_from(audit_writer *w, long *from)
 {
 	pg_writer *p = (pg_writer *)w;
-	return v2_from_of(p->conn, w->label, from);
+	int rc = begin_now(p);
+	return rc ? rc : v2_from_of(p->conn, w->label, from);
 }
 
 static int w_set_v2_from(audit_writer *w, long from)
@@ -173,7 +202,8 @@ static int w_set_v2_from(audit_writer *w, long from)
 	char v[24];
 	snprintf(v, sizeof(v), "%ld", from);
 	const char *params[] = { v };
-	return exec_on(p->conn, w->label, NULL, "cannot record the chain scheme",
+	int rc = begin_now(p);
+	return rc ? rc : exec_on(p->conn, w->label, NULL, "cannot record the chain scheme",
 	               "INSERT INTO mcr.audit_meta (key, value) VALUES ('chain_v2_from', $1)", 1, params);
 }
 
@@ -209,6 +239,10 @@ static int w_set_head(audit_writer *w, long seq, const char *hash)
 	if (!params)
 		return mcr_error_set(MCR_ENOMEM, "out of memory appending to the audit log");
 	snprintf(last, sizeof(last), "%ld", seq);
+	if ((rc = begin_now(p))) {
+		free(params);
+		return rc;
+	}
 	params[0] = last;
 	params[1] = hash;
 	p->sql.len = 0;
@@ -245,13 +279,15 @@ static int w_set_head(audit_writer *w, long seq, const char *hash)
 static int w_commit(audit_writer *w)
 {
 	pg_writer *p = (pg_writer *)w;
-	return mcr_pg_commit(p->conn);
+	int rc = begin_now(p);
+	return rc ? rc : mcr_pg_commit(p->conn);
 }
 
 static void w_rollback(audit_writer *w)
 {
 	pg_writer *p = (pg_writer *)w;
 	p->nrows = 0;
+	p->begun = 0;
 	mcr_pg_rollback(p->conn);
 }
 
