@@ -93,7 +93,7 @@ printf '%-11s %9s %8s %10s %6s\n' copy_rows "$items" "$tcopy" "$(rate "$items" "
 printf '%-11s %9s %8s %10s %6s\n' copy "$items" "$tbare" "$(rate "$items" "$tbare")" -
 # The loader also parses and validates every staged file (one core): that alone, as
 # bench_load.sh measures it, bounds it too.
-nice -n 10 /usr/bin/time -v -o "$work/t.parse" "$BIN/bench_load_parse" "$r/mcr.yaml" >/dev/null
+nice -n 10 /usr/bin/time -v -o "$work/t.parse" "$BIN/bench_load_parse" --config "$r/mcr.yaml" >/dev/null
 tparse=$(secs "$work/t.parse")
 printf '%-11s %9s %8s %10s %6s\n' parse "$items" "$tparse" "$(rate "$items" "$tparse")" "$(cpu "$work/t.parse")"
 awk -v a="$tbare" -v b="$tpg" -v p="$tparse" 'BEGIN {
