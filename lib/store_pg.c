@@ -131,9 +131,37 @@ static int same_str(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* This thread's connection for cfg, connected. The first user begins the read
- * transaction. */
-static int conn_get(const mcr_config *cfg, pg_conn **out)
+/* BEGIN for the first user of a connection, and with it (one round trip) what
+ * the caller reads first, when it has something. */
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+/* Run first (may be NULL) on k: as the statement after BEGIN_SQL when begin is
+ * set. *res (when first is given) is its result, to PQclear. */
+static int conn_first(pg_conn *k, int begin, const char *first, PGresult **res)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "%s%s%s", begin ? BEGIN_SQL : "", begin && first ? "; " : "",
+	         first ? first : "");
+	PGresult *r = PQexec(k->conn, sql);
+	ExecStatusType want = first ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+	if (PQresultStatus(r) != want) {
+		int rc = mcr_pg_error(k->conn, r, MCR_EIO, first ? "reading the store" : "starting a transaction");
+		PQclear(r);
+		/* BEGIN may have run before the statement failed. */
+		if (begin)
+			mcr_pg_rollback(k->conn);
+		return rc;
+	}
+	if (res)
+		*res = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+/* This thread's connection for cfg, connected, in the read transaction (the
+ * first user begins it), with first (may be NULL) run and its result in *res. */
+static int conn_get(const mcr_config *cfg, const char *first, PGresult **res, pg_conn **out)
 {
 	pthread_once(&conn_once, conn_init);
 	if (!conn_key_ok)
@@ -147,8 +175,13 @@ static int conn_get(const mcr_config *cfg, pg_conn **out)
 			return mcr_error_set(MCR_ERROR, "cannot keep a PostgreSQL connection per thread");
 		}
 	}
+	int rc;
 	if (k->users) {
 		/* Already in this thread's transaction (another open generation). */
+		if (first && (rc = conn_first(k, 0, first, res))) {
+			k->failed = 1;
+			return rc;
+		}
 		k->users++;
 		*out = k;
 		return 0;
@@ -159,7 +192,6 @@ static int conn_get(const mcr_config *cfg, pg_conn **out)
 		conn_drop(k);
 	for (int attempt = 0;; attempt++) {
 		int fresh = !k->conn;
-		int rc;
 		if (fresh) {
 			free(k->conninfo);
 			free(k->password_file);
@@ -171,20 +203,18 @@ static int conn_get(const mcr_config *cfg, pg_conn **out)
 			if ((rc = mcr_pg_connect(&k->conn, cfg, "mcr")))
 				return rc;
 		}
-		rc = mcr_pg_begin(k->conn, MCR_PG_REPEATABLE_READ, 1);
+		k->path[0] = '\0';
+		rc = conn_first(k, 1, first, res);
 		if (!rc)
 			break;
 		/* A kept connection the server dropped (restarted meanwhile): connect
 		 * again once; nothing has been read yet. */
-		if (!mcr_pg_lost(k->conn) && !fresh)
+		if (!mcr_pg_lost(k->conn) || fresh || attempt)
 			return rc;
 		conn_drop(k);
-		if (fresh || attempt)
-			return rc;
 	}
 	k->users = 1;
 	k->failed = 0;
-	k->path[0] = '\0';
 	*out = k;
 	return 0;
 }
@@ -242,38 +272,35 @@ static int gen_new(pg_conn *k, long generation, const char *schema, mcr_store_ge
 	return 0;
 }
 
-/* Read the pointer row in k's transaction: *generation 0 when none is published. */
-static int read_pointer(pg_conn *k, long *generation, char schema[MCR_PG_SCHEMA_NAME_MAX])
+/* The pointer row, and the transaction's search_path set to the schema it
+ * names, in one statement. */
+static const char pointer_sql[] =
+	"SELECT generation, schema_name, set_config('search_path', coalesce(schema_name, 'mcr'), true) "
+	"FROM mcr.published WHERE id = 1";
+
+static int pg_open_current(const mcr_config *cfg, mcr_store_gen **out, long *generation)
 {
-	PGresult *res = PQexec(k->conn, "SELECT generation, schema_name FROM mcr.published WHERE id = 1");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		int rc = conn_failed(k, res, MCR_EIO, "reading the published generation (mcr.published)");
-		PQclear(res);
+	pg_conn *k = NULL;
+	PGresult *res = NULL;
+	long g = 0;
+	char schema[MCR_PG_SCHEMA_NAME_MAX] = "";
+	*out = NULL;
+	int rc = conn_get(cfg, pointer_sql, &res, &k);
+	if (rc) {
 		if (no_shared_schema())
 			rc = mcr_error_set(MCR_ENOTFOUND, "no store generation published in PostgreSQL "
 			                   "(no mcr.published)");
 		return rc;
 	}
-	*generation = 0;
-	schema[0] = '\0';
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1)) {
-		*generation = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		snprintf(schema, MCR_PG_SCHEMA_NAME_MAX, "%s", PQgetvalue(res, 0, 1));
+		g = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		snprintf(schema, sizeof(schema), "%s", PQgetvalue(res, 0, 1));
+		snprintf(k->path, sizeof(k->path), "%s", schema);
+	} else {
+		k->path[0] = '\0';
 	}
 	PQclear(res);
-	return 0;
-}
-
-static int pg_open_current(const mcr_config *cfg, mcr_store_gen **out, long *generation)
-{
-	pg_conn *k = NULL;
-	long g = 0;
-	char schema[MCR_PG_SCHEMA_NAME_MAX];
-	*out = NULL;
-	int rc = conn_get(cfg, &k);
-	if (rc)
-		return rc;
-	if (!(rc = read_pointer(k, &g, schema)) && !g)
+	if (!g)
 		rc = mcr_error_set(MCR_ENOTFOUND, "no store generation published in PostgreSQL "
 		                   "(mcr.published is empty)");
 	if (!rc)
@@ -290,18 +317,16 @@ static int pg_open_current(const mcr_config *cfg, mcr_store_gen **out, long *gen
 static int pg_open_generation(const mcr_config *cfg, long n, mcr_store_gen **out)
 {
 	pg_conn *k = NULL;
-	char schema[MCR_PG_SCHEMA_NAME_MAX];
+	PGresult *res = NULL;
+	char schema[MCR_PG_SCHEMA_NAME_MAX], sql[128];
 	*out = NULL;
-	int rc = conn_get(cfg, &k);
+	/* The name is ours (mcr_gen_ and digits): safe as a literal. */
+	mcr_pg_generation_schema(n, schema);
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_namespace WHERE nspname = '%s'", schema);
+	int rc = conn_get(cfg, sql, &res, &k);
 	if (rc)
 		return rc;
-	mcr_pg_generation_schema(n, schema);
-	const char *params[] = { schema };
-	PGresult *res = PQexecParams(k->conn, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1,
-	                             NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = conn_failed(k, res, MCR_EIO, "looking for a kept store generation");
-	else if (PQntuples(res) == 0)
+	if (PQntuples(res) == 0)
 		rc = mcr_error_set(MCR_ENOTFOUND, "store generation %ld is not kept (no schema %s)", n,
 		                   schema);
 	PQclear(res);
@@ -432,16 +457,15 @@ typedef struct pg_history {
 static int pg_history_open(const mcr_config *cfg, mcr_history **out)
 {
 	pg_conn *k = NULL;
+	PGresult *res = NULL;
 	*out = NULL;
-	int rc = conn_get(cfg, &k);
-	if (rc)
-		return rc;
-	PGresult *res = PQexec(k->conn, "SELECT 1 FROM mcr.load LIMIT 1");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = conn_failed(k, res, MCR_EIO, "cannot read the load history (mcr.load)");
+	int rc = conn_get(cfg, "SELECT 1 FROM mcr.load LIMIT 1", &res, &k);
+	if (rc) {
 		if (no_shared_schema())
 			rc = mcr_error_set(MCR_ENOTFOUND, "no load history in PostgreSQL (no mcr.load)");
-	} else if (PQntuples(res) == 0)
+		return rc;
+	}
+	if (PQntuples(res) == 0)
 		rc = mcr_error_set(MCR_ENOTFOUND, "no run in PostgreSQL mcr.load");
 	PQclear(res);
 	pg_history *h = rc ? NULL : calloc(1, sizeof(*h));
