@@ -20,6 +20,7 @@
 #   PG_PASSWORD_FILE  a file holding PG_PASSWORD (for postgresql.password_file)
 #   PG_CONNINFO       "host=127.0.0.1 port=N dbname=mcr user=mcr" (no password)
 #   PG_DIR PG_DATA PG_SOCKET_DIR PG_LOG
+# pg_server_config FILE appends the keys that point a config at it.
 # TCP connections need the password (scram-sha-256); the Unix socket is trusted
 # (pg_server_psql, for the tests' own setup and checks).
 # MCR_PG_FSYNC=on keeps fsync on (benchmarks); tests run with it off: a throwaway
@@ -102,6 +103,13 @@ pg_server_start() {
 pg_server_psql() {
   "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$PG_USER" \
     -d "$PG_DB" "$@"
+}
+
+# pg_server_config FILE: append to the config FILE the keys that put its store,
+# history, audit log and jti store in this server (store.backend: postgresql).
+pg_server_config() {
+  printf 'store:\n  backend: postgresql\npostgresql:\n  conninfo: %s\n  password_file: %s\n' \
+    "$PG_CONNINFO" "$PG_PASSWORD_FILE" >>"$1"
 }
 
 # pg_server_createdb NAME: another empty database on the same server (one per case).

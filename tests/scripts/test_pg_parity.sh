@@ -27,13 +27,7 @@ night1=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
 night2=$(date -u -d "${night1%Z} UTC + 36 hours" +%Y-%m-%dT%H:%M:%SZ)
 cp -a "$work/sqlite" "$work/postgresql"
 printf 'store:\n  backend: sqlite\n' >>"$work/sqlite/mcr.yaml"
-cat >>"$work/postgresql/mcr.yaml" <<YAML
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
-YAML
+pg_server_config "$work/postgresql/mcr.yaml"
 
 # The people, from the reference (SQLite) store after night 1: every organisation's
 # own list, in a fixed order.

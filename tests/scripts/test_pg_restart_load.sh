@@ -27,13 +27,7 @@ q() { pg_server_psql -At -c "$1"; }
 night1=$(awk '$1 == "synth.extract_time" { print $2 }' "$work/summary")
 night2=$(date -u -d "${night1%Z} UTC + 24 hours" +%Y-%m-%dT%H:%M:%SZ)
 cfg=$work/r/mcr.yaml
-cat >>"$cfg" <<YAML
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
-YAML
+pg_server_config "$cfg"
 export MCR_CONFIG=$cfg
 
 MCR_NOW=$night1 "$BIN/mcr-nightly" --config "$cfg" >"$work/night1.out" 2>&1

@@ -27,12 +27,8 @@ web:
     - id: lcs
       public_key: $work/lcs.pub.pem
       organisations: [A81001]
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
 YAML
+pg_server_config "$work/r/mcr.yaml"
 MCR_NOW=$night "$BIN/mcr-nightly" --config "$work/r/mcr.yaml" >"$work/night.out" 2>&1
 st=$?
 [ $st = 0 ] || [ $st = 3 ] || { echo "FAIL: the night exited $st"; cat "$work/night.out"; exit 1; }
