@@ -163,6 +163,12 @@ static int pg_open(load_run *r)
 	 * above a cost the big tables' estimates pass) takes longer than running them. */
 	if (!rc)
 		rc = ex(r, NULL, "setting up the load's session", "SET jit = off", 0, NULL);
+	/* item's key and index are sorted in memory rather than in temporary files
+	 * (the default 64 MB holds about a third of a 100k-person region's keys); the
+	 * server's memory for it is shared by the index build's parallel workers. */
+	if (!rc)
+		rc = ex(r, NULL, "setting up the load's session", "SET maintenance_work_mem = '256MB'",
+		        0, NULL);
 	if (!rc)
 		rc = ex(r, &res, "reading the published generation",
 		        "SELECT generation FROM mcr.published WHERE id = 1", 0, NULL);
