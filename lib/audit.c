@@ -161,34 +161,16 @@ static int entry_hash_v1(const mcr_audit_entry *e, const char *prev_hash, char o
 	return rc;
 }
 
-/*
- * Scheme 2: every value as its SQLite type tag ('N' NULL, 'I' integer, 'R' real,
- * 'T' text, 'B' blob) then, unless NULL, an 8-byte big-endian length and the
- * bytes (integers in decimal, reals as %.17g). Lengths make any byte legal in a
- * field; tags tell NULL from '' and TEXT from BLOB.
- */
-static int put_value(mcr_buf *b, char tag, const void *p, size_t len)
-{
-	unsigned char hdr[9];
-	hdr[0] = (unsigned char)tag;
-	if (tag == 'N')
-		return mcr_buf_put(b, (const char *)hdr, 1);
-	for (int i = 0; i < 8; i++)
-		hdr[1 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-	int rc = mcr_buf_put(b, (const char *)hdr, sizeof(hdr));
-	return rc ? rc : mcr_buf_put(b, (const char *)p, len);
-}
-
 static int put_int(mcr_buf *b, long long v)
 {
 	char num[32];
 	int n = snprintf(num, sizeof(num), "%lld", v);
-	return put_value(b, 'I', num, (size_t)n);
+	return audit_put_value(b, 'I', num, (size_t)n);
 }
 
 static int put_text(mcr_buf *b, const char *s)
 {
-	return s ? put_value(b, 'T', s, strlen(s)) : put_value(b, 'N', NULL, 0);
+	return s ? audit_put_value(b, 'T', s, strlen(s)) : audit_put_value(b, 'N', NULL, 0);
 }
 
 #define V2_PREFIX "mcr-audit-chain-v2\n"
@@ -219,7 +201,7 @@ static int encode_entry_rest(const mcr_audit_entry *e, mcr_buf *b)
 	for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++)
 		rc = put_text(b, f[i]);
 	if (!rc)
-		rc = e->generation ? put_int(b, e->generation) : put_value(b, 'N', NULL, 0);
+		rc = e->generation ? put_int(b, e->generation) : audit_put_value(b, 'N', NULL, 0);
 	return rc;
 }
 
@@ -558,52 +540,6 @@ int mcr_audit_probe_config(const mcr_config *cfg)
 }
 
 /* ---- verification --------------------------------------------------------- */
-
-void audit_row_clear(audit_row *r)
-{
-	for (int i = 0; i < 9; i++)
-		free(r->f[i]);
-	mcr_buf_free(&r->rest);
-	memset(r, 0, sizeof(*r));
-}
-
-int audit_row_put(audit_row *r, int col, char tag, const void *p, size_t len)
-{
-	char *text = NULL;
-	int rc = 0;
-	if (tag != 'N') {
-		/* The value as text (what scheme 1 hashed), up to a NUL as SQLite's text. */
-		text = strndup(p, len);
-		if (!text)
-			return mcr_error_set(MCR_ENOMEM, "out of memory verifying the audit log");
-	}
-	if (col >= AUDIT_COL_AT && col <= AUDIT_COL_GENERATION)
-		rc = put_value(&r->rest, tag, p, len);
-	if (col == AUDIT_COL_SEQ) {
-		r->e.seq = text ? strtol(text, NULL, 10) : 0;
-	} else if (col == AUDIT_COL_AT) {
-		snprintf(r->e.at, sizeof(r->e.at), "%s", text ? text : "");
-	} else if (col == AUDIT_COL_GENERATION) {
-		r->e.generation = text ? strtol(text, NULL, 10) : 0;
-	} else if (col == AUDIT_COL_PREV_HASH || col == AUDIT_COL_HASH) {
-		char *h = col == AUDIT_COL_HASH ? r->hash : r->prev_hash;
-		h[0] = '\0';
-		if (text && strlen(text) == 64)
-			memcpy(h, text, 65);
-		r->bad_type |= tag != 'T';
-	} else if (col >= AUDIT_COL_USER && col <= AUDIT_COL_DETAIL) {
-		if (text && strchr(text, '\x1f'))
-			r->bad_field = 1;
-		free(r->f[col - AUDIT_COL_USER]);
-		r->f[col - AUDIT_COL_USER] = text;
-		text = NULL;
-		const char **field[] = { &r->e.user, &r->e.org, &r->e.role, &r->e.nhs, &r->e.sections,
-		                         &r->e.basis, &r->e.reason, &r->e.outcome, &r->e.detail };
-		*field[col - AUDIT_COL_USER] = r->f[col - AUDIT_COL_USER];
-	}
-	free(text);
-	return rc;
-}
 
 /* The log being verified. */
 typedef struct verifier {

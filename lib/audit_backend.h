@@ -38,6 +38,14 @@ typedef struct audit_row {
 	int bad_type;    /* prev_hash or hash not stored as text */
 } audit_row;
 
+/*
+ * Append one value to b in the chain's scheme 2 encoding: its SQLite type tag
+ * ('N' NULL, 'I' integer, 'R' real, 'T' text, 'B' blob) then, unless NULL, an
+ * 8-byte big-endian length and the bytes (integers in decimal, reals as %.17g).
+ * Lengths make any byte legal in a field; tags tell NULL from '' and TEXT from BLOB.
+ */
+int audit_put_value(mcr_buf *b, char tag, const void *p, size_t len);
+
 /* Give column col of the row being read as stored: its type tag ('N' NULL, 'I'
  * integer in decimal, 'R' real as %.17g, 'T' text, 'B' blob) and bytes. Backends
  * call it for every column in order, after audit_row_clear. */
