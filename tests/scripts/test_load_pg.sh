@@ -78,7 +78,9 @@ load "$cfg" || err "second load failed: $(cat "$work/out")"
 grep -q "generation 2 published: .*(0 loaded, [0-9]* unchanged" "$work/out" || err "second load: $(cat "$work/out")"
 dump_pg mcr_gen_000002 | sed "s|$work/region/|DIR/|g" | sed 's/|unchanged|/|current|/' >"$work/pg2.dump"
 diff "$work/pg.dump" "$work/pg2.dump" >"$work/diff" || err "carried-over generation differs: $(head -20 "$work/diff")"
-[ "$(psqlq -c "SELECT outcome || ' ' || generation FROM mcr.load ORDER BY started, run_id" | tail -n 1)" = "ok 2" ] ||
+# Both runs start at the same $MCR_NOW: the newest is the one with the higher run
+# counter (run_id's last part), not the higher text (its middle part is the pid).
+[ "$(psqlq -c "SELECT outcome || ' ' || generation FROM mcr.load ORDER BY started, split_part(run_id, '-', 3)::bigint" | tail -n 1)" = "ok 2" ] ||
   err "history: $(psqlq -c 'SELECT * FROM mcr.load')"
 
 # 3. Killed at each phase: nothing changes for readers until the flip.

@@ -70,8 +70,20 @@ sed 's/^region: .*/region: Largest first/' "$work/mcr.yaml" >"$big/mcr.yaml"
 # With --jobs 2, A81001 (the smallest) starts only once an extract has ended:
 # its start comes after an end in the fakes' event list (in the config's order it
 # would start first, before any end). With --jobs 1, the config's order.
+# A fake writes its start line when it runs, not when it is forked: on a loaded
+# machine A81002's could come after LCS01 ended and A81001 started. So with
+# --jobs 2, LCS01 waits (FIFO, then lock) for A81002 to run and exit: both starts
+# come before any end, and A81001 is forked only after A81002's end line.
+mkfifo "$big/fifo"
 for jobs in 2 1; do
   rm -rf "$big/staging" "$big/archive" "$big/log" "$big/events"
+  rm -f "$big/sources/c/WAIT" "$big/sources/b/SIGNAL" "$big/sources/c/LOCK" "$big/sources/b/LOCK"
+  if [ $jobs = 2 ]; then
+    echo "$big/fifo" >"$big/sources/c/WAIT"
+    echo "$big/fifo" >"$big/sources/b/SIGNAL"
+    echo "$big/lock" >"$big/sources/c/LOCK"
+    echo "$big/lock" >"$big/sources/b/LOCK"
+  fi
   FAKE_REGION=$big MCR_NOW=2026-11-21T06:00:00Z "$BIN/mcr-nightly" --config "$big/mcr.yaml" --jobs $jobs \
     >"$work/out" 2>"$work/err" || fail "largest first, --jobs $jobs: exit $?"
   events=$(tr '\n' ',' <"$big/events")
