@@ -23,12 +23,8 @@ organisations: []
 policy:
   roles:
     clinician: [allergies]
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
 YAML
+pg_server_config "$work/mcr.yaml"
 chmod 755 "$work"
 echo "== SQLite (WAL, synchronous=FULL), folder $PG_DIR"
 "$bin/bench_audit" --entries "$entries" --dir "$PG_DIR" || exit 1

@@ -54,13 +54,7 @@ for b in sqlite pg; do
   sed -e "s|^  store: .*|  store: $work/store-$b|" -e "s|^  lock: .*|  lock: $work/$b.lock|" \
       -e "s|^  quarantine: .*|  quarantine: $work/quarantine-$b|" "$r/mcr.yaml" >"$r/bench-$b.yaml"
 done
-cat >>"$r/bench-pg.yaml" <<EOF
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
-EOF
+pg_server_config "$r/bench-pg.yaml"
 sync
 
 printf '%-11s %9s %8s %10s %6s\n' run items seconds items/s cpu_s

@@ -34,13 +34,7 @@ extract_all() { region_extract "$cfg"; }
 extract_all
 # The SQLite twin: the same staged files, the default backend.
 cp -a "$work/region" "$work/sqlite"
-cat >>"$cfg" <<EOF
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
-EOF
+pg_server_config "$cfg"
 
 psqlq() { pg_server_psql -At -F '|' "$@"; }
 published() { psqlq -c "SELECT coalesce(generation::text, '-') || ' ' || coalesce(schema_name, '-') FROM mcr.published"; }

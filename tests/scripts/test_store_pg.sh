@@ -49,12 +49,8 @@ web:
     - id: t
       public_key: $work/pub.pem
       organisations: [A81001]
-store:
-  backend: postgresql
-postgresql:
-  conninfo: $PG_CONNINFO
-  password_file: $PG_PASSWORD_FILE
 YAML
+pg_server_config "$region/mcr.yaml"
 mkfifo "$work/serve.out"
 "$BIN/mcr-serve" --config "$region/mcr.yaml" >"$work/serve.out" 2>"$work/serve.err" &
 srv=$!
