@@ -171,7 +171,23 @@ def browser():
         o.add_argument(flag)
     o.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     o.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    d = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=o)
+    # Selenium picks chromedriver's port by binding port 0 and closing it; any
+    # process on the machine may take that port before chromedriver binds it, and
+    # chromedriver then exits ("IPv4 port not available"). Only that case is
+    # retried, each time on a port picked afresh; no launch has happened yet.
+    log = os.path.join(WORK, "chromedriver.log")
+    for attempt in range(1, 6):
+        open(log, "w").close()
+        try:
+            d = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver",
+                                                 log_path=log), options=o)
+            break
+        except WebDriverException:
+            said = open(log, errors="replace").read()
+            if ("port not available" not in said and "Address already in use" not in said) or attempt == 5:
+                print("chromedriver did not start (attempt %d); its log:\n%s" % (attempt, said[-2000:]), flush=True)
+                raise
+            print("chromedriver's port was taken before it bound it; retrying on another", flush=True)
     d.set_page_load_timeout(60)
     d.set_window_size(*DESKTOP)
     return d
