@@ -214,7 +214,14 @@ OPENING = "Opening the shared care record"
 def h1(d):
     """The heading of the page now shown, once the launch's hop has moved on."""
     def settled(x):
-        t = x.find_element(By.TAG_NAME, "h1").text
+        try:
+            t = x.find_element(By.TAG_NAME, "h1").text
+        except WebDriverException as e:
+            # The hop's refresh can replace the page between finding the h1 and
+            # reading it; chromedriver then says this rather than "stale".
+            if "does not belong to the document" in str(e):
+                return False
+            raise
         return t if t and t != OPENING else False
     return WebDriverWait(d, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
                          ).until(settled)
@@ -498,7 +505,9 @@ try:
     d.get(srv.base + "/record")
     check(status(d) == 403, "IG session opened the record")
 except WebDriverException as e:
-    where = traceback.extract_tb(e.__traceback__)[-1]
+    # The scenario's own line, not Selenium's.
+    frames = traceback.extract_tb(e.__traceback__)
+    where = ([f for f in frames if f.filename == __file__] or frames)[-1]
     fail("browser, line %d (%s): %s" % (where.lineno, where.line, str(e).splitlines()[0]))
 finally:
     d.quit()
