@@ -39,7 +39,6 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 BIN, WORK = sys.argv[1], sys.argv[2]
@@ -211,6 +210,27 @@ def status(d):
 OPENING = "Opening the shared care record"
 
 
+def replaced(e):
+    """A page replaced while chromedriver was reading one of its elements: it says
+    this rather than raising a stale-element error."""
+    return "does not belong to the document" in str(e)
+
+
+def gone(old):
+    """A wait condition: the element old belongs to a page no longer shown."""
+    def check(_):
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if replaced(e):
+                return True
+            raise
+        return False
+    return check
+
+
 def h1(d):
     """The heading of the page now shown, once the launch's hop has moved on."""
     def settled(x):
@@ -218,8 +238,8 @@ def h1(d):
             t = x.find_element(By.TAG_NAME, "h1").text
         except WebDriverException as e:
             # The hop's refresh can replace the page between finding the h1 and
-            # reading it; chromedriver then says this rather than "stale".
-            if "does not belong to the document" in str(e):
+            # reading it.
+            if replaced(e):
                 return False
             raise
         return t if t and t != OPENING else False
@@ -231,7 +251,7 @@ def go(d, action):
     """Do what loads a new page (a click, a submit), wait for it, and its h1."""
     old = d.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(d, 30).until(EC.staleness_of(old))
+    WebDriverWait(d, 30).until(gone(old))
     return h1(d)
 
 
