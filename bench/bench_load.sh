@@ -18,16 +18,13 @@
 # /usr/bin/time -v) for each, and loader rate / limit rate. Not a test: figures only.
 set -eu
 BIN=$(cd "$1" && pwd); shift
+. "$(dirname "$0")/lib.sh"
 sizes=${*:-10000 100000 900000}
 work=$(mktemp -d /tmp/bench_load.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 df -h "$work" | tail -n 1 | awk '{ print "# /tmp free: " $4 }'
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
-secs() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$1"; }
-cpu() { awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f", u + s }' "$1"; }
-rss() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
-rate() { awk -v i="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? i / s : 0) }'; }
 
 printf '%-7s %-7s %9s %8s %10s %8s %8s\n' people run items seconds items/s cpu_s peak_MiB
 for n in $sizes; do
@@ -47,12 +44,12 @@ for n in $sizes; do
   nice -n 10 /usr/bin/time -v -o "$work/t.parse" "$BIN/bench_load_parse" --config "$r/mcr.yaml" >"$work/parse"
   items=$(awk '{ print $2 }' "$work/parse")
   ps=$(secs "$work/t.parse")
-  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" parse "$items" "$ps" "$(rate "$items" "$ps")" "$(cpu "$work/t.parse")" "$(rss "$work/t.parse")"
+  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" parse "$items" "$ps" "$(rate "$items" "$ps")" "$(cpu "$work/t.parse")" "$(peak_mib "$work/t.parse")"
 
   # The loader.
   nice -n 10 /usr/bin/time -v -o "$work/t.load" "$BIN/mcr-load" --config "$r/mcr.yaml" --quiet >"$work/load"
   ls=$(secs "$work/t.load")
-  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" loader "$items" "$ls" "$(rate "$items" "$ls")" "$(cpu "$work/t.load")" "$(rss "$work/t.load")"
+  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" loader "$items" "$ls" "$(rate "$items" "$ls")" "$(cpu "$work/t.load")" "$(peak_mib "$work/t.load")"
 
   # Limit (b): the same rows through the sqlite3 shell's .import, index after.
   db=$r/store/current
@@ -79,7 +76,7 @@ EOF
   rm -f "$work/import.sqlite"
   nice -n 10 /usr/bin/time -v -o "$work/t.import" sqlite3 "$work/import.sqlite" <"$work/import.sql" >/dev/null
   is=$(secs "$work/t.import")
-  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" import "$items" "$is" "$(rate "$items" "$is")" "$(cpu "$work/t.import")" "$(rss "$work/t.import")"
+  printf '%-7s %-7s %9s %8s %10s %8s %8s\n' "$n" import "$items" "$is" "$(rate "$items" "$is")" "$(cpu "$work/t.import")" "$(peak_mib "$work/t.import")"
   rm -f "$work"/*.csv "$work/import.sqlite"
 
   limit=$(awk -v a="$ps" -v b="$is" 'BEGIN { print (a > b ? a : b) }')

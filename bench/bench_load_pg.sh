@@ -24,6 +24,7 @@ set -eu
 BIN=$(cd "$1" && pwd); shift
 n=${1:-100000}
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 work=$(mktemp -d /tmp/bench_load_pg.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
@@ -32,9 +33,6 @@ export MCR_PG_FSYNC=on
 pg_server_start >/dev/null || { echo "no PostgreSQL server"; exit 1; }
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
-secs() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$1"; }
-cpu() { awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f", u + s }' "$1"; }
-rate() { awk -v i="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? i / s : 0) }'; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 

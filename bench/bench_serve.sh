@@ -11,6 +11,7 @@
 # machine is shared, so run it when it is quiet and say when it was not.
 set -eu
 BIN=$(cd "$1" && pwd)
+. "$(dirname "$0")/lib.sh"
 PEOPLE=${2:-100000}
 SECS=${3:-30}
 SOAK=${4:-0}
@@ -89,26 +90,7 @@ c1=$(head -1 "$work/cookies")
 curl -s -H "Cookie: mcr_session=$c1" "$base/record" | grep -q 'class="patient"' ||
   { echo "a session's /record is not the view" >&2; exit 1; }
 
-# wrk: each thread walks the session list from its own offset, one cookie a request.
-{
-  echo "local cookies = {"
-  sed 's/.*/"&",/' "$work/cookies"
-  cat <<'LUA'
-}
-local n = 0
-local offset = 0
-local threads = 0
-function setup(thread)
-  thread:set("offset", threads * 997)
-  threads = threads + 1
-end
-function request()
-  n = n + 1
-  local c = cookies[((offset + n) % #cookies) + 1]
-  return wrk.format("GET", "/record", { ["Cookie"] = "mcr_session=" .. c })
-end
-LUA
-} >"$work/view.lua"
+view_lua "$work/cookies" >"$work/view.lua"
 
 audit_n() { sqlite3 "$work/audit.sqlite" "SELECT count(*) FROM audit"; }
 

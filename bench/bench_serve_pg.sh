@@ -24,6 +24,7 @@ SECS=${3:-20}
 CONNS=${4:-64}
 SESSIONS=${MCR_BENCH_SESSIONS:-400}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 SRC=$(cd "$here/.." && pwd)
 region=${MCR_BENCH_REGION:-/tmp/mcr-bench-serve-$PEOPLE}
 work=$(mktemp -d /tmp/mcr-bench-serve-pg.XXXXXX)
@@ -113,25 +114,7 @@ node() {
   [ "$(wc -l <"$d/cookies")" -eq "$n" ] || { echo "$1: only some launches gave a session" >&2; exit 1; }
   curl -s -H "Cookie: mcr_session=$(head -1 "$d/cookies")" "http://127.0.0.1:$port/record" |
     grep -q 'class="patient"' || { echo "$1: a session's /record is not the view" >&2; exit 1; }
-  {
-    echo "local cookies = {"
-    sed 's/.*/"&",/' "$d/cookies"
-    cat <<'LUA'
-}
-local n = 0
-local offset = 0
-local threads = 0
-function setup(thread)
-  thread:set("offset", threads * 997)
-  threads = threads + 1
-end
-function request()
-  n = n + 1
-  local c = cookies[((offset + n) % #cookies) + 1]
-  return wrk.format("GET", "/record", { ["Cookie"] = "mcr_session=" .. c })
-end
-LUA
-  } >"$d/view.lua"
+  view_lua "$d/cookies" >"$d/view.lua"
 }
 
 # wrk_run NAME CONNS OUT: wrk on NAME's node into OUT.
